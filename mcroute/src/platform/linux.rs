@@ -1,0 +1,680 @@
+//! The Linux kernel multicast router (`net/ipv4/ipmr.c`, `net/ipv6/ip6mr.c`).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use libc::c_int;
+
+use super::Platform;
+use crate::abi::{linux as abi, In6Addr, InAddr};
+use crate::error::{Error, Result};
+use crate::model::{
+    Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
+};
+use crate::sys::linux as sys;
+use crate::upcall::{self, Layout, Upcall};
+
+/// Receive buffer asked for on the routing sockets: room for tens of thousands of queued
+/// upcalls, so that a burst of new flows loses none.
+pub const DEFAULT_RCVBUF: usize = 64 << 20;
+
+/// How many memberships one join socket takes before a new one is opened: Linux refuses
+/// more than `net.ipv4.igmp_max_memberships` (20 by default) per socket with `ENOBUFS`.
+const JOINS_PER_SOCKET: usize = 20;
+
+struct Table {
+    sock: OwnedFd,
+    table: u32,
+}
+
+/// A pool of UDP sockets that hold group memberships, a new one opened whenever the
+/// kernel's per-socket limit is reached.
+#[derive(Default)]
+struct JoinPool {
+    sockets: Vec<(OwnedFd, usize)>,
+    held: HashMap<(u32, IpAddr, Option<IpAddr>), usize>,
+}
+
+/// The Linux kernel as a [`Platform`].
+///
+/// Opens one raw socket per family (`IPPROTO_IGMP` for IPv4, `IPPROTO_ICMPV6` for IPv6) and
+/// takes `MRT_INIT`/`MRT6_INIT` on it; closing it (drop) releases the table and the kernel
+/// flushes its VIFs and routes. Upcalls of both families wake one epoll descriptor.
+pub struct Linux {
+    v4: Option<Table>,
+    v6: Option<Table>,
+    epoll: OwnedFd,
+    rcvbuf: usize,
+    joins4: JoinPool,
+    joins6: JoinPool,
+    buf: Vec<u8>,
+}
+
+impl Linux {
+    /// A Linux platform with no table open yet.
+    pub fn new() -> Result<Linux> {
+        Ok(Linux {
+            v4: None,
+            v6: None,
+            epoll: sys::epoll_create().map_err(|e| Error::io("creating epoll instance", e))?,
+            rcvbuf: DEFAULT_RCVBUF,
+            joins4: JoinPool::default(),
+            joins6: JoinPool::default(),
+            buf: vec![0; 65536],
+        })
+    }
+
+    /// Sets the receive buffer size asked for on routing sockets opened afterwards.
+    pub fn with_rcvbuf(mut self, bytes: usize) -> Linux {
+        self.rcvbuf = bytes;
+        self
+    }
+
+    /// The routing socket of `family`, for protocol I/O beside the router (IGMP, DVMRP).
+    pub fn socket(&self, family: Family) -> Option<BorrowedFd<'_>> {
+        self.table(family).map(|t| t.sock.as_fd())
+    }
+
+    /// The table id held for `family`, if open.
+    pub fn table_id(&self, family: Family) -> Option<u32> {
+        self.table(family).map(|t| t.table)
+    }
+
+    /// The receive buffer the kernel granted on `family`'s socket.
+    pub fn rcvbuf(&self, family: Family) -> Result<usize> {
+        let t = self.table_or_err(family)?;
+        let got: c_int = sys::getsockopt(t.sock.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF)
+            .map_err(|e| Error::io("reading SO_RCVBUF", e))?;
+        Ok(got.max(0) as usize)
+    }
+
+    /// The multicast routing API version the kernel reports (`MRT_VERSION`, 0x305 today).
+    pub fn version(&self) -> Result<u32> {
+        let t = self.table_or_err(Family::V4)?;
+        let v: c_int = sys::getsockopt(t.sock.as_fd(), libc::IPPROTO_IP, abi::MRT_VERSION)
+            .map_err(|e| Error::io("reading MRT_VERSION", e))?;
+        Ok(v as u32)
+    }
+
+    fn table(&self, family: Family) -> Option<&Table> {
+        match family {
+            Family::V4 => self.v4.as_ref(),
+            Family::V6 => self.v6.as_ref(),
+        }
+    }
+
+    fn table_or_err(&self, family: Family) -> Result<&Table> {
+        self.table(family).ok_or(Error::NotOpen(family))
+    }
+
+    fn sock(&self, family: Family) -> Result<BorrowedFd<'_>> {
+        Ok(self.table_or_err(family)?.sock.as_fd())
+    }
+}
+
+fn level(family: Family) -> c_int {
+    match family {
+        Family::V4 => libc::IPPROTO_IP,
+        Family::V6 => libc::IPPROTO_IPV6,
+    }
+}
+
+fn sin6(addr: std::net::Ipv6Addr) -> abi::sockaddr_in6 {
+    abi::sockaddr_in6 {
+        sin6_family: libc::AF_INET6 as u16,
+        sin6_addr: In6Addr::from(addr),
+        ..Default::default()
+    }
+}
+
+fn mfcctl(entry: &MfcEntry) -> Option<abi::mfcctl> {
+    let (IpAddr::V4(s), IpAddr::V4(g)) = (entry.source(), entry.group()) else {
+        return None;
+    };
+    let mut m = abi::mfcctl {
+        mfcc_origin: InAddr::from(s),
+        mfcc_mcastgrp: InAddr::from(g),
+        mfcc_parent: entry.iif().index(),
+        ..Default::default()
+    };
+    for (i, ttl) in entry.oifs().iter() {
+        if let Some(slot) = m.mfcc_ttls.get_mut(usize::from(i)) {
+            *slot = ttl;
+        }
+    }
+    Some(m)
+}
+
+fn mf6cctl(entry: &MfcEntry) -> Option<abi::mf6cctl> {
+    let (IpAddr::V6(s), IpAddr::V6(g)) = (entry.source(), entry.group()) else {
+        return None;
+    };
+    let mut m = abi::mf6cctl {
+        mf6cc_origin: sin6(s),
+        mf6cc_mcastgrp: sin6(g),
+        mf6cc_parent: entry.iif().index(),
+        ..Default::default()
+    };
+    for (i, _) in entry.oifs().iter() {
+        let i = usize::from(i);
+        if i < 256 {
+            m.mf6cc_ifset.ifs_bits[i / 32] |= 1 << (i % 32);
+        }
+    }
+    Some(m)
+}
+
+fn mfc_op_name(add: bool, entry: &MfcEntry) -> String {
+    format!(
+        "{} MFC ({}, {}) from {}",
+        if add { "adding" } else { "deleting" },
+        entry.source(),
+        entry.group(),
+        entry.iif()
+    )
+}
+
+impl Platform for Linux {
+    fn open(&mut self, family: Family, table: u32) -> Result<()> {
+        if self.is_open(family) {
+            return Err(Error::AlreadyExists(format!("{family} routing socket")));
+        }
+        let (domain, proto, opt_table, opt_init) = match family {
+            Family::V4 => (
+                libc::AF_INET,
+                libc::IPPROTO_IGMP,
+                abi::MRT_TABLE,
+                abi::MRT_INIT,
+            ),
+            Family::V6 => (
+                libc::AF_INET6,
+                libc::IPPROTO_ICMPV6,
+                abi::MRT6_TABLE,
+                abi::MRT6_INIT,
+            ),
+        };
+        let sock = sys::raw_socket(domain, proto)
+            .map_err(|e| Error::io(format!("opening {family} multicast routing socket"), e))?;
+        if table != super::DEFAULT_TABLE {
+            sys::setsockopt(sock.as_fd(), level(family), opt_table, &table).map_err(|e| match e
+                .raw_os_error()
+            {
+                Some(libc::ENOPROTOOPT) => Error::NoKernelSupport {
+                    what: format!("{family} multicast routing table {table}"),
+                    source: e,
+                },
+                _ => Error::io(
+                    format!("selecting {family} multicast routing table {table}"),
+                    e,
+                ),
+            })?;
+        }
+        let one: c_int = 1;
+        sys::setsockopt(sock.as_fd(), level(family), opt_init, &one).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::EADDRINUSE) => Error::TableInUse { family, table },
+                Some(libc::ENOPROTOOPT) | Some(libc::EOPNOTSUPP) => Error::NoKernelSupport {
+                    what: format!("{family} multicast routing"),
+                    source: e,
+                },
+                _ => Error::io(
+                    format!("initialising {family} multicast routing (table {table})"),
+                    e,
+                ),
+            }
+        })?;
+        if family == Family::V6 {
+            sys::icmp6_block_all(sock.as_fd())
+                .map_err(|e| Error::io("setting ICMP6_FILTER on the IPv6 routing socket", e))?;
+        }
+        let got = sys::set_rcvbuf(sock.as_fd(), self.rcvbuf)
+            .map_err(|e| Error::io("setting the routing socket's receive buffer", e))?;
+        if got < self.rcvbuf {
+            log::warn!(
+                "{family} routing socket receive buffer is {got} bytes, less than the {} asked for: \
+                 run as root or raise net.core.rmem_max, or bursts of new flows may lose upcalls",
+                self.rcvbuf
+            );
+        }
+        sys::epoll_add(self.epoll.as_fd(), sock.as_fd())
+            .map_err(|e| Error::io("registering the routing socket with epoll", e))?;
+        let t = Table { sock, table };
+        match family {
+            Family::V4 => self.v4 = Some(t),
+            Family::V6 => self.v6 = Some(t),
+        }
+        log::debug!("opened {family} multicast routing table {table}");
+        Ok(())
+    }
+
+    fn close(&mut self, family: Family) -> Result<()> {
+        let t = match family {
+            Family::V4 => self.v4.take(),
+            Family::V6 => self.v6.take(),
+        };
+        let Some(t) = t else {
+            return Err(Error::NotOpen(family));
+        };
+        let _ = sys::epoll_del(self.epoll.as_fd(), t.sock.as_fd());
+        let opt = match family {
+            Family::V4 => abi::MRT_DONE,
+            Family::V6 => abi::MRT6_DONE,
+        };
+        let res = sys::setsockopt(t.sock.as_fd(), level(family), opt, &0 as &c_int);
+        drop(t);
+        res.map_err(|e| Error::io(format!("shutting down {family} multicast routing"), e))
+    }
+
+    fn is_open(&self, family: Family) -> bool {
+        self.table(family).is_some()
+    }
+
+    fn max_vifs(&self, family: Family) -> usize {
+        match family {
+            Family::V4 => MAX_VIFS,
+            Family::V6 => MAX_MIFS,
+        }
+    }
+
+    fn add_vif(&mut self, vif: &Vif) -> Result<()> {
+        let op = || format!("adding {} ({})", vif.id, vif.name);
+        match vif.id {
+            VifIndex::Vif(id) => {
+                let mut flags = vif.flags.bits();
+                let lcl = if flags & abi::VIFF_REGISTER != 0 {
+                    abi::VifcLcl {
+                        vifc_lcl_addr: InAddr::from(
+                            vif.local.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                        ),
+                    }
+                } else {
+                    flags |= abi::VIFF_USE_IFINDEX;
+                    abi::VifcLcl {
+                        vifc_lcl_ifindex: vif.ifindex as c_int,
+                    }
+                };
+                if flags & abi::VIFF_TUNNEL != 0 {
+                    return Err(Error::Unsupported("VIFF_TUNNEL (use an ipip interface)"));
+                }
+                let c = abi::vifctl {
+                    vifc_vifi: id.0,
+                    vifc_flags: flags,
+                    vifc_threshold: vif.threshold,
+                    vifc_rate_limit: vif.rate_limit,
+                    vifc_lcl: lcl,
+                    vifc_rmt_addr: InAddr::from(
+                        vif.remote.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                    ),
+                };
+                sys::setsockopt(
+                    self.sock(Family::V4)?,
+                    libc::IPPROTO_IP,
+                    abi::MRT_ADD_VIF,
+                    &c,
+                )
+                .map_err(|e| Error::io(op(), e))
+            }
+            VifIndex::Mif(id) => {
+                let c = abi::mif6ctl {
+                    mif6c_mifi: id.0,
+                    mif6c_flags: vif.mif_flags.bits(),
+                    vifc_threshold: vif.threshold,
+                    mif6c_pifi: u16::try_from(vif.ifindex).map_err(|_| {
+                        Error::Unsupported("IPv6 MIF on an interface index above 65535")
+                    })?,
+                    vifc_rate_limit: vif.rate_limit,
+                };
+                sys::setsockopt(
+                    self.sock(Family::V6)?,
+                    libc::IPPROTO_IPV6,
+                    abi::MRT6_ADD_MIF,
+                    &c,
+                )
+                .map_err(|e| Error::io(op(), e))
+            }
+        }
+    }
+
+    fn del_vif(&mut self, vif: &Vif) -> Result<()> {
+        let op = || format!("deleting {} ({})", vif.id, vif.name);
+        match vif.id {
+            VifIndex::Vif(id) => {
+                let c = abi::vifctl {
+                    vifc_vifi: id.0,
+                    ..Default::default()
+                };
+                sys::setsockopt(
+                    self.sock(Family::V4)?,
+                    libc::IPPROTO_IP,
+                    abi::MRT_DEL_VIF,
+                    &c,
+                )
+                .map_err(|e| Error::io(op(), e))
+            }
+            VifIndex::Mif(id) => {
+                // MRT6_DEL_MIF takes a bare mifi_t.
+                sys::setsockopt(
+                    self.sock(Family::V6)?,
+                    libc::IPPROTO_IPV6,
+                    abi::MRT6_DEL_MIF,
+                    &id.0,
+                )
+                .map_err(|e| Error::io(op(), e))
+            }
+        }
+    }
+
+    fn add_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
+        match entry.family() {
+            Family::V4 => {
+                let c = mfcctl(entry).expect("IPv4 entry");
+                sys::setsockopt(
+                    self.sock(Family::V4)?,
+                    libc::IPPROTO_IP,
+                    abi::MRT_ADD_MFC,
+                    &c,
+                )
+            }
+            Family::V6 => {
+                let c = mf6cctl(entry).expect("IPv6 entry");
+                sys::setsockopt(
+                    self.sock(Family::V6)?,
+                    libc::IPPROTO_IPV6,
+                    abi::MRT6_ADD_MFC,
+                    &c,
+                )
+            }
+        }
+        .map_err(|e| Error::io(mfc_op_name(true, entry), e))
+    }
+
+    fn del_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
+        match entry.family() {
+            Family::V4 => {
+                let c = mfcctl(entry).expect("IPv4 entry");
+                sys::setsockopt(
+                    self.sock(Family::V4)?,
+                    libc::IPPROTO_IP,
+                    abi::MRT_DEL_MFC,
+                    &c,
+                )
+            }
+            Family::V6 => {
+                let c = mf6cctl(entry).expect("IPv6 entry");
+                sys::setsockopt(
+                    self.sock(Family::V6)?,
+                    libc::IPPROTO_IPV6,
+                    abi::MRT6_DEL_MFC,
+                    &c,
+                )
+            }
+        }
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => {
+                Error::NotFound(format!("MFC ({}, {})", entry.source(), entry.group()))
+            }
+            _ => Error::io(mfc_op_name(false, entry), e),
+        })
+    }
+
+    fn route_counters(&self, source: IpAddr, group: IpAddr) -> Result<RouteCounters> {
+        let op = || format!("reading counters of ({source}, {group})");
+        match (source, group) {
+            (IpAddr::V4(s), IpAddr::V4(g)) => {
+                let mut req = abi::sioc_sg_req {
+                    src: InAddr::from(s),
+                    grp: InAddr::from(g),
+                    ..Default::default()
+                };
+                sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETSGCNT, &mut req)
+                    .map_err(|e| counter_err(op(), e))?;
+                Ok(RouteCounters {
+                    packets: req.pktcnt as u64,
+                    bytes: req.bytecnt as u64,
+                    wrong_if: req.wrong_if as u64,
+                })
+            }
+            (IpAddr::V6(s), IpAddr::V6(g)) => {
+                let mut req = abi::sioc_sg_req6 {
+                    src: sin6(s),
+                    grp: sin6(g),
+                    ..Default::default()
+                };
+                sys::ioctl_rw(self.sock(Family::V6)?, abi::SIOCGETSGCNT_IN6, &mut req)
+                    .map_err(|e| counter_err(op(), e))?;
+                Ok(RouteCounters {
+                    packets: req.pktcnt as u64,
+                    bytes: req.bytecnt as u64,
+                    wrong_if: req.wrong_if as u64,
+                })
+            }
+            _ => Err(crate::model::ModelError::FamilyMismatch {
+                origin: source,
+                group,
+            }
+            .into()),
+        }
+    }
+
+    fn vif_counters(&self, vif: VifIndex) -> Result<VifCounters> {
+        let op = || format!("reading counters of {vif}");
+        match vif {
+            VifIndex::Vif(id) => {
+                let mut req = abi::sioc_vif_req {
+                    vifi: id.0,
+                    ..Default::default()
+                };
+                sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETVIFCNT, &mut req)
+                    .map_err(|e| counter_err(op(), e))?;
+                Ok(VifCounters {
+                    in_packets: req.icount as u64,
+                    out_packets: req.ocount as u64,
+                    in_bytes: req.ibytes as u64,
+                    out_bytes: req.obytes as u64,
+                })
+            }
+            VifIndex::Mif(id) => {
+                let mut req = abi::sioc_mif_req6 {
+                    mifi: id.0,
+                    ..Default::default()
+                };
+                sys::ioctl_rw(self.sock(Family::V6)?, abi::SIOCGETMIFCNT_IN6, &mut req)
+                    .map_err(|e| counter_err(op(), e))?;
+                Ok(VifCounters {
+                    in_packets: req.icount as u64,
+                    out_packets: req.ocount as u64,
+                    in_bytes: req.ibytes as u64,
+                    out_bytes: req.obytes as u64,
+                })
+            }
+        }
+    }
+
+    fn join(&mut self, ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> Result<()> {
+        let family = Family::of(&group);
+        let domain = match family {
+            Family::V4 => libc::AF_INET,
+            Family::V6 => libc::AF_INET6,
+        };
+        let pool = match family {
+            Family::V4 => &mut self.joins4,
+            Family::V6 => &mut self.joins6,
+        };
+        let key = (ifindex, group, source);
+        let what = || match source {
+            Some(s) => format!("({s}, {group}) on interface {ifindex}"),
+            None => format!("(*, {group}) on interface {ifindex}"),
+        };
+        if pool.held.contains_key(&key) {
+            return Err(Error::AlreadyExists(format!("membership {}", what())));
+        }
+        // Try the sockets with room first, then a new one.
+        let mut tried_new = false;
+        let mut slot = pool.sockets.iter().position(|(_, n)| *n < JOINS_PER_SOCKET);
+        loop {
+            let idx = match slot {
+                Some(i) => i,
+                None => {
+                    let s = sys::udp_socket(domain)
+                        .map_err(|e| Error::io("opening a socket for group memberships", e))?;
+                    pool.sockets.push((s, 0));
+                    tried_new = true;
+                    pool.sockets.len() - 1
+                }
+            };
+            match sys::membership(pool.sockets[idx].0.as_fd(), true, ifindex, group, source) {
+                Ok(()) => {
+                    pool.sockets[idx].1 += 1;
+                    pool.held.insert(key, idx);
+                    return Ok(());
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) && !tried_new => {
+                    // The per-socket limit is lower than we thought: mark this socket full.
+                    pool.sockets[idx].1 = usize::MAX / 2;
+                    slot = None;
+                }
+                Err(e) => {
+                    return Err(match e.raw_os_error() {
+                        Some(libc::ENODEV) => Error::NoSuchInterface(format!("index {ifindex}")),
+                        Some(libc::EADDRINUSE) => {
+                            Error::AlreadyExists(format!("membership {}", what()))
+                        }
+                        _ => Error::io(format!("joining {}", what()), e),
+                    })
+                }
+            }
+        }
+    }
+
+    fn leave(&mut self, ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> Result<()> {
+        let pool = match Family::of(&group) {
+            Family::V4 => &mut self.joins4,
+            Family::V6 => &mut self.joins6,
+        };
+        let key = (ifindex, group, source);
+        let what = || match source {
+            Some(s) => format!("({s}, {group}) on interface {ifindex}"),
+            None => format!("(*, {group}) on interface {ifindex}"),
+        };
+        let Some(idx) = pool.held.remove(&key) else {
+            return Err(Error::NotFound(format!("membership {}", what())));
+        };
+        let (sock, n) = &mut pool.sockets[idx];
+        *n = n.saturating_sub(1).min(JOINS_PER_SOCKET);
+        sys::membership(sock.as_fd(), false, ifindex, group, source)
+            .map_err(|e| Error::io(format!("leaving {}", what()), e))
+    }
+
+    fn recv_upcall(&mut self, family: Family) -> Result<Option<Upcall>> {
+        let t = match family {
+            Family::V4 => self.v4.as_ref(),
+            Family::V6 => self.v6.as_ref(),
+        }
+        .ok_or(Error::NotOpen(family))?;
+        loop {
+            let n = match sys::recv(t.sock.as_fd(), &mut self.buf) {
+                Ok(Some(n)) => n,
+                Ok(None) => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    log::warn!("{family} routing socket overflowed: upcalls were lost");
+                    continue;
+                }
+                Err(e) => return Err(Error::io(format!("receiving {family} upcalls"), e)),
+            };
+            match upcall::decode(family, &self.buf[..n], Layout::Linux) {
+                Ok(u) => return Ok(Some(u)),
+                Err(upcall::UpcallError::NotAnUpcall) => continue,
+                Err(e) => {
+                    log::debug!("dropping {family} message of {n} bytes: {e}");
+                    continue;
+                }
+            }
+        }
+    }
+
+    fn upcall_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+
+    fn interfaces(&self) -> Result<Vec<Interface>> {
+        list_interfaces()
+    }
+}
+
+fn counter_err(op: String, e: io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::EADDRNOTAVAIL) | Some(libc::ENOENT) | Some(libc::EINVAL) => Error::NotFound(op),
+        _ => Error::io(op, e),
+    }
+}
+
+/// The system's interfaces, one entry per name, with their addresses (`getifaddrs`).
+pub fn list_interfaces() -> Result<Vec<Interface>> {
+    use nix::net::if_::InterfaceFlags;
+    let addrs = nix::ifaddrs::getifaddrs()
+        .map_err(|e| Error::io("listing interfaces (getifaddrs)", io::Error::from(e)))?;
+    let mut out: Vec<Interface> = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for a in addrs {
+        let i = match by_name.get(&a.interface_name) {
+            Some(&i) => i,
+            None => {
+                let Some(index) = sys::if_nametoindex(&a.interface_name) else {
+                    continue;
+                };
+                out.push(Interface {
+                    index,
+                    name: a.interface_name.clone(),
+                    up: a.flags.contains(InterfaceFlags::IFF_UP),
+                    multicast: a.flags.contains(InterfaceFlags::IFF_MULTICAST),
+                    loopback: a.flags.contains(InterfaceFlags::IFF_LOOPBACK),
+                    point_to_point: a.flags.contains(InterfaceFlags::IFF_POINTOPOINT),
+                    addrs: Vec::new(),
+                });
+                by_name.insert(a.interface_name.clone(), out.len() - 1);
+                out.len() - 1
+            }
+        };
+        let prefix = |mask: Option<IpAddr>| -> u8 {
+            match mask {
+                Some(IpAddr::V4(m)) => u32::from(m).count_ones() as u8,
+                Some(IpAddr::V6(m)) => u128::from(m).count_ones() as u8,
+                None => 0,
+            }
+        };
+        let addr = a.address.as_ref().and_then(|s| {
+            s.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        });
+        let mask = a.netmask.as_ref().and_then(|s| {
+            s.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        });
+        if let Some(addr) = addr {
+            if let Ok(net) = ipnet::IpNet::new(addr, prefix(mask)) {
+                out[i].addrs.push(net);
+            }
+        }
+    }
+    out.sort_by_key(|i| i.index);
+    Ok(out)
+}
+
+/// The index of the interface called `name`, or [`Error::NoSuchInterface`].
+pub fn interface_index(name: &str) -> Result<u32> {
+    sys::if_nametoindex(name).ok_or_else(|| Error::NoSuchInterface(name.to_string()))
+}
+
+impl Drop for Linux {
+    fn drop(&mut self) {
+        for f in [Family::V4, Family::V6] {
+            if self.is_open(f) {
+                let _ = self.close(f);
+            }
+        }
+    }
+}
