@@ -50,6 +50,8 @@ pub mod error;
 pub mod model;
 pub mod platform;
 pub mod router;
+#[cfg(feature = "tokio")]
+pub mod stream;
 mod sys;
 pub mod upcall;
 

@@ -263,8 +263,7 @@ impl FakeKernel {
             c.in_bytes += len;
         }
         let owner = t.owner;
-        let kind;
-        match t.mfc.get_mut(&(source, group)) {
+        let kind = match t.mfc.get_mut(&(source, group)) {
             Some((e, c)) if e.iif().index() == iif => {
                 c.packets += 1;
                 c.bytes += len;
@@ -287,10 +286,10 @@ impl FakeKernel {
             }
             Some((_, c)) => {
                 c.wrong_if += 1;
-                kind = UpcallKind::WrongVif;
+                UpcallKind::WrongVif
             }
-            None => kind = UpcallKind::NoCache,
-        }
+            None => UpcallKind::NoCache,
+        };
         let u = match (source, group) {
             (IpAddr::V4(s4), IpAddr::V4(g4)) => Upcall::V4 {
                 kind,

@@ -279,7 +279,17 @@ impl Platform for Linux {
     }
 
     fn add_vif(&mut self, vif: &Vif) -> Result<()> {
+        let max = self.max_vifs(vif.id.family());
         let op = || format!("adding {} ({})", vif.id, vif.name);
+        let add_err = |e: io::Error| match e.raw_os_error() {
+            // The kernel says ENFILE ("Too many open files in system") for a slot past MAXVIFS.
+            Some(libc::ENFILE) => Error::io(
+                op(),
+                io::Error::other(format!("slot beyond the kernel's table of {max} (ENFILE)")),
+            ),
+            Some(libc::EADDRINUSE) => Error::AlreadyExists(op().replacen("adding ", "", 1)),
+            _ => Error::io(op(), e),
+        };
         match vif.id {
             VifIndex::Vif(id) => {
                 let mut flags = vif.flags.bits();
@@ -314,7 +324,7 @@ impl Platform for Linux {
                     abi::MRT_ADD_VIF,
                     &c,
                 )
-                .map_err(|e| Error::io(op(), e))
+                .map_err(add_err)
             }
             VifIndex::Mif(id) => {
                 let c = abi::mif6ctl {
@@ -332,7 +342,7 @@ impl Platform for Linux {
                     abi::MRT6_ADD_MIF,
                     &c,
                 )
-                .map_err(|e| Error::io(op(), e))
+                .map_err(add_err)
             }
         }
     }
@@ -431,9 +441,9 @@ impl Platform for Linux {
                 sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETSGCNT, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
                 Ok(RouteCounters {
-                    packets: req.pktcnt as u64,
-                    bytes: req.bytecnt as u64,
-                    wrong_if: req.wrong_if as u64,
+                    packets: c64(req.pktcnt),
+                    bytes: c64(req.bytecnt),
+                    wrong_if: c64(req.wrong_if),
                 })
             }
             (IpAddr::V6(s), IpAddr::V6(g)) => {
@@ -445,9 +455,9 @@ impl Platform for Linux {
                 sys::ioctl_rw(self.sock(Family::V6)?, abi::SIOCGETSGCNT_IN6, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
                 Ok(RouteCounters {
-                    packets: req.pktcnt as u64,
-                    bytes: req.bytecnt as u64,
-                    wrong_if: req.wrong_if as u64,
+                    packets: c64(req.pktcnt),
+                    bytes: c64(req.bytecnt),
+                    wrong_if: c64(req.wrong_if),
                 })
             }
             _ => Err(crate::model::ModelError::FamilyMismatch {
@@ -469,10 +479,10 @@ impl Platform for Linux {
                 sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETVIFCNT, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
                 Ok(VifCounters {
-                    in_packets: req.icount as u64,
-                    out_packets: req.ocount as u64,
-                    in_bytes: req.ibytes as u64,
-                    out_bytes: req.obytes as u64,
+                    in_packets: c64(req.icount),
+                    out_packets: c64(req.ocount),
+                    in_bytes: c64(req.ibytes),
+                    out_bytes: c64(req.obytes),
                 })
             }
             VifIndex::Mif(id) => {
@@ -483,10 +493,10 @@ impl Platform for Linux {
                 sys::ioctl_rw(self.sock(Family::V6)?, abi::SIOCGETMIFCNT_IN6, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
                 Ok(VifCounters {
-                    in_packets: req.icount as u64,
-                    out_packets: req.ocount as u64,
-                    in_bytes: req.ibytes as u64,
-                    out_bytes: req.obytes as u64,
+                    in_packets: c64(req.icount),
+                    out_packets: c64(req.ocount),
+                    in_bytes: c64(req.ibytes),
+                    out_bytes: c64(req.obytes),
                 })
             }
         }
@@ -677,4 +687,9 @@ impl Drop for Linux {
             }
         }
     }
+}
+
+/// Widens a kernel counter (`unsigned long`, 32 or 64 bits) to `u64`.
+fn c64<T: Into<u64>>(x: T) -> u64 {
+    x.into()
 }

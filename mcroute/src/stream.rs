@@ -1,0 +1,96 @@
+//! Async upcalls on tokio (feature `tokio`).
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use futures_core::Stream;
+//! use mcroute::{platform::linux::Linux, stream::AsyncRouter, Router, RouterOptions};
+//!
+//! let router = Router::open(Linux::new()?, RouterOptions::default())?;
+//! let mut router = AsyncRouter::new(router)?;
+//! while let Some(upcall) = router.next_upcall().await {
+//!     let upcall = upcall?;
+//!     println!("{upcall}");
+//!     // router.get_mut().add_route(...) to answer it
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::error::Result;
+use crate::platform::Platform;
+use crate::router::Router;
+use crate::upcall::Upcall;
+
+struct Fd<P: Platform>(Router<P>);
+
+impl<P: Platform> AsRawFd for Fd<P> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// A [`Router`] registered with the tokio reactor: a [`Stream`](futures_core::Stream) of
+/// upcalls, with the Router still reachable for installing routes.
+pub struct AsyncRouter<P: Platform> {
+    fd: AsyncFd<Fd<P>>,
+}
+
+impl<P: Platform> AsyncRouter<P> {
+    /// Registers `router` with the current tokio runtime.
+    pub fn new(router: Router<P>) -> io::Result<AsyncRouter<P>> {
+        // SAFETY: the descriptor is the platform's upcall descriptor, owned by the Router
+        // that the AsyncFd owns; it stays open and the same until the AsyncFd is dropped.
+        let fd = unsafe { AsyncFd::register_with_interest(Fd(router), Interest::READABLE) }
+            .map_err(io::Error::from)?;
+        Ok(AsyncRouter { fd })
+    }
+
+    /// The router.
+    pub fn get_ref(&self) -> &Router<P> {
+        &self.fd.get_ref().0
+    }
+
+    /// The router, to install routes and VIFs.
+    pub fn get_mut(&mut self) -> &mut Router<P> {
+        &mut self.fd.get_mut().0
+    }
+
+    /// Polls for the next upcall.
+    pub fn poll_upcall(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Upcall>>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready_mut(cx))
+                .map_err(|e| crate::Error::io("waiting for upcalls", e))?;
+            match guard.get_inner_mut().0.recv_upcall() {
+                Ok(Some(u)) => return Poll::Ready(Some(Ok(u))),
+                Ok(None) => guard.clear_ready(),
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            }
+        }
+    }
+
+    /// Waits for the next upcall.
+    pub async fn next_upcall(&mut self) -> Option<Result<Upcall>> {
+        poll_fn(|cx| self.poll_upcall(cx)).await
+    }
+
+    /// Unregisters and returns the router.
+    pub fn into_inner(self) -> Router<P> {
+        self.fd.into_inner().0
+    }
+}
+
+impl<P: Platform + Unpin> futures_core::Stream for AsyncRouter<P> {
+    type Item = Result<Upcall>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_upcall(cx)
+    }
+}
