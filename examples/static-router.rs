@@ -6,7 +6,7 @@
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
-use mcroute::platform::linux::Linux;
+use mcroute::platform::Native;
 use mcroute::{Error, Family, Router, RouterOptions, VifOptions};
 
 fn main() -> ExitCode {
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> mcroute::Result<()> {
-    let mut router = Router::open(Linux::new()?, RouterOptions::dual_stack())?;
+    let mut router = Router::open(Native::new()?, RouterOptions::dual_stack())?;
     for iface in router.interfaces()? {
         if !iface.multicast || iface.loopback {
             continue;

@@ -284,6 +284,52 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::mem::offset_of;
+
+    /// Field offsets as FreeBSD's headers lay them out on amd64 (computed by hand from
+    /// `netinet/ip_mroute.h` and `netinet6/ip6_mroute.h`: natural alignment, no packing).
+    #[test]
+    fn field_offsets_match_freebsd_headers() {
+        assert_eq!(offset_of!(vifctl, vifc_rate_limit), 4);
+        assert_eq!(offset_of!(vifctl, vifc_lcl_addr), 8);
+        assert_eq!(offset_of!(vifctl, vifc_rmt_addr), 12);
+        assert_eq!(offset_of!(mfcctl, mfcc_parent), 8);
+        assert_eq!(offset_of!(mfcctl, mfcc_ttls), 10);
+        assert_eq!(offset_of!(igmpmsg, im_msgtype), 8);
+        assert_eq!(offset_of!(igmpmsg, im_mbz), 9);
+        assert_eq!(offset_of!(igmpmsg, im_vif), 10);
+        assert_eq!(offset_of!(igmpmsg, im_src), 12);
+        assert_eq!(offset_of!(igmpmsg, im_dst), 16);
+        assert_eq!(offset_of!(mif6ctl, mif6c_flags), 2);
+        assert_eq!(offset_of!(mif6ctl, mif6c_pifi), 4);
+        assert_eq!(offset_of!(sockaddr_in6, sin6_family), 1);
+        assert_eq!(offset_of!(sockaddr_in6, sin6_addr), 8);
+        assert_eq!(offset_of!(mf6cctl, mf6cc_mcastgrp), 28);
+        assert_eq!(offset_of!(mf6cctl, mf6cc_parent), 56);
+        assert_eq!(offset_of!(mf6cctl, mf6cc_ifset), 60);
+        assert_eq!(offset_of!(sioc_sg_req6, pktcnt), 56);
+        assert_eq!(offset_of!(sioc_mif_req6, icount), 8);
+    }
+
+    #[test]
+    fn freebsd_igmpmsg_fixture_decodes_without_vif_hi() {
+        use crate::upcall::{decode_v4, Layout, UpcallKind};
+        // A NOCACHE upcall as FreeBSD's X_ip_mforward() builds it: IP header copied over the
+        // first 8 bytes, then msgtype 1, mbz 0, vif 3, an unused byte (here garbage: 0x7f,
+        // which Linux would read as vif_hi), source 198.51.100.7, group 239.1.2.3.
+        let bytes = [
+            0x45, 0x00, 0x00, 0x54, 0xab, 0xcd, 0x00, 0x00, 1, 0, 3, 0x7f, 198, 51, 100, 7, 239, 1,
+            2, 3,
+        ];
+        let u = decode_v4(&bytes, Layout::FreeBsd).unwrap();
+        assert_eq!(u.kind(), UpcallKind::NoCache);
+        assert_eq!(u.iif().index(), 3);
+        assert_eq!(
+            u.source(),
+            "198.51.100.7".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert_eq!(u.group(), "239.1.2.3".parse::<std::net::IpAddr>().unwrap());
+    }
 
     #[test]
     #[cfg(target_pointer_width = "64")]

@@ -1,19 +1,19 @@
 //! The Linux kernel multicast router (`net/ipv4/ipmr.c`, `net/ipv6/ip6mr.c`).
 
-use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use libc::c_int;
 
+use super::joins::Memberships;
 use super::Platform;
 use crate::abi::{linux as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
 use crate::model::{
     Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
 };
-use crate::sys::linux as sys;
+use crate::sys::{linux as os, unix as sys};
 use crate::upcall::{self, Layout, Upcall};
 
 /// Receive buffer asked for on the routing sockets: room for tens of thousands of queued
@@ -29,14 +29,6 @@ struct Table {
     table: u32,
 }
 
-/// A pool of UDP sockets that hold group memberships, a new one opened whenever the
-/// kernel's per-socket limit is reached.
-#[derive(Default)]
-struct JoinPool {
-    sockets: Vec<(OwnedFd, usize)>,
-    held: HashMap<(u32, IpAddr, Option<IpAddr>), usize>,
-}
-
 /// The Linux kernel as a [`Platform`].
 ///
 /// Opens one raw socket per family (`IPPROTO_IGMP` for IPv4, `IPPROTO_ICMPV6` for IPv6) and
@@ -47,8 +39,7 @@ pub struct Linux {
     v6: Option<Table>,
     epoll: OwnedFd,
     rcvbuf: usize,
-    joins4: JoinPool,
-    joins6: JoinPool,
+    joins: Memberships,
     buf: Vec<u8>,
 }
 
@@ -58,10 +49,9 @@ impl Linux {
         Ok(Linux {
             v4: None,
             v6: None,
-            epoll: sys::epoll_create().map_err(|e| Error::io("creating epoll instance", e))?,
+            epoll: os::epoll_create().map_err(|e| Error::io("creating epoll instance", e))?,
             rcvbuf: DEFAULT_RCVBUF,
-            joins4: JoinPool::default(),
-            joins6: JoinPool::default(),
+            joins: Memberships::new(JOINS_PER_SOCKET),
             buf: vec![0; 65536],
         })
     }
@@ -226,10 +216,10 @@ impl Platform for Linux {
             }
         })?;
         if family == Family::V6 {
-            sys::icmp6_block_all(sock.as_fd())
+            os::icmp6_block_all(sock.as_fd())
                 .map_err(|e| Error::io("setting ICMP6_FILTER on the IPv6 routing socket", e))?;
         }
-        let got = sys::set_rcvbuf(sock.as_fd(), self.rcvbuf)
+        let got = os::set_rcvbuf(sock.as_fd(), self.rcvbuf)
             .map_err(|e| Error::io("setting the routing socket's receive buffer", e))?;
         if got < self.rcvbuf {
             log::warn!(
@@ -238,7 +228,7 @@ impl Platform for Linux {
                 self.rcvbuf
             );
         }
-        sys::epoll_add(self.epoll.as_fd(), sock.as_fd())
+        os::epoll_add(self.epoll.as_fd(), sock.as_fd())
             .map_err(|e| Error::io("registering the routing socket with epoll", e))?;
         let t = Table { sock, table };
         match family {
@@ -257,7 +247,7 @@ impl Platform for Linux {
         let Some(t) = t else {
             return Err(Error::NotOpen(family));
         };
-        let _ = sys::epoll_del(self.epoll.as_fd(), t.sock.as_fd());
+        let _ = os::epoll_del(self.epoll.as_fd(), t.sock.as_fd());
         let opt = match family {
             Family::V4 => abi::MRT_DONE,
             Family::V6 => abi::MRT6_DONE,
@@ -503,78 +493,11 @@ impl Platform for Linux {
     }
 
     fn join(&mut self, ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> Result<()> {
-        let family = Family::of(&group);
-        let domain = match family {
-            Family::V4 => libc::AF_INET,
-            Family::V6 => libc::AF_INET6,
-        };
-        let pool = match family {
-            Family::V4 => &mut self.joins4,
-            Family::V6 => &mut self.joins6,
-        };
-        let key = (ifindex, group, source);
-        let what = || match source {
-            Some(s) => format!("({s}, {group}) on interface {ifindex}"),
-            None => format!("(*, {group}) on interface {ifindex}"),
-        };
-        if pool.held.contains_key(&key) {
-            return Err(Error::AlreadyExists(format!("membership {}", what())));
-        }
-        // Try the sockets with room first, then a new one.
-        let mut tried_new = false;
-        let mut slot = pool.sockets.iter().position(|(_, n)| *n < JOINS_PER_SOCKET);
-        loop {
-            let idx = match slot {
-                Some(i) => i,
-                None => {
-                    let s = sys::udp_socket(domain)
-                        .map_err(|e| Error::io("opening a socket for group memberships", e))?;
-                    pool.sockets.push((s, 0));
-                    tried_new = true;
-                    pool.sockets.len() - 1
-                }
-            };
-            match sys::membership(pool.sockets[idx].0.as_fd(), true, ifindex, group, source) {
-                Ok(()) => {
-                    pool.sockets[idx].1 += 1;
-                    pool.held.insert(key, idx);
-                    return Ok(());
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) && !tried_new => {
-                    // The per-socket limit is lower than we thought: mark this socket full.
-                    pool.sockets[idx].1 = usize::MAX / 2;
-                    slot = None;
-                }
-                Err(e) => {
-                    return Err(match e.raw_os_error() {
-                        Some(libc::ENODEV) => Error::NoSuchInterface(format!("index {ifindex}")),
-                        Some(libc::EADDRINUSE) => {
-                            Error::AlreadyExists(format!("membership {}", what()))
-                        }
-                        _ => Error::io(format!("joining {}", what()), e),
-                    })
-                }
-            }
-        }
+        self.joins.join(ifindex, group, source)
     }
 
     fn leave(&mut self, ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> Result<()> {
-        let pool = match Family::of(&group) {
-            Family::V4 => &mut self.joins4,
-            Family::V6 => &mut self.joins6,
-        };
-        let key = (ifindex, group, source);
-        let what = || match source {
-            Some(s) => format!("({s}, {group}) on interface {ifindex}"),
-            None => format!("(*, {group}) on interface {ifindex}"),
-        };
-        let Some(idx) = pool.held.remove(&key) else {
-            return Err(Error::NotFound(format!("membership {}", what())));
-        };
-        let (sock, n) = &mut pool.sockets[idx];
-        *n = n.saturating_sub(1).min(JOINS_PER_SOCKET);
-        sys::membership(sock.as_fd(), false, ifindex, group, source)
-            .map_err(|e| Error::io(format!("leaving {}", what()), e))
+        self.joins.leave(ifindex, group, source)
     }
 
     fn recv_upcall(&mut self, family: Family) -> Result<Option<Upcall>> {
@@ -609,7 +532,7 @@ impl Platform for Linux {
     }
 
     fn interfaces(&self) -> Result<Vec<Interface>> {
-        list_interfaces()
+        super::ifaddrs::list_interfaces()
     }
 }
 
@@ -618,65 +541,6 @@ fn counter_err(op: String, e: io::Error) -> Error {
         Some(libc::EADDRNOTAVAIL) | Some(libc::ENOENT) | Some(libc::EINVAL) => Error::NotFound(op),
         _ => Error::io(op, e),
     }
-}
-
-/// The system's interfaces, one entry per name, with their addresses (`getifaddrs`).
-pub fn list_interfaces() -> Result<Vec<Interface>> {
-    use nix::net::if_::InterfaceFlags;
-    let addrs = nix::ifaddrs::getifaddrs()
-        .map_err(|e| Error::io("listing interfaces (getifaddrs)", io::Error::from(e)))?;
-    let mut out: Vec<Interface> = Vec::new();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
-    for a in addrs {
-        let i = match by_name.get(&a.interface_name) {
-            Some(&i) => i,
-            None => {
-                let Some(index) = sys::if_nametoindex(&a.interface_name) else {
-                    continue;
-                };
-                out.push(Interface {
-                    index,
-                    name: a.interface_name.clone(),
-                    up: a.flags.contains(InterfaceFlags::IFF_UP),
-                    multicast: a.flags.contains(InterfaceFlags::IFF_MULTICAST),
-                    loopback: a.flags.contains(InterfaceFlags::IFF_LOOPBACK),
-                    point_to_point: a.flags.contains(InterfaceFlags::IFF_POINTOPOINT),
-                    addrs: Vec::new(),
-                });
-                by_name.insert(a.interface_name.clone(), out.len() - 1);
-                out.len() - 1
-            }
-        };
-        let prefix = |mask: Option<IpAddr>| -> u8 {
-            match mask {
-                Some(IpAddr::V4(m)) => u32::from(m).count_ones() as u8,
-                Some(IpAddr::V6(m)) => u128::from(m).count_ones() as u8,
-                None => 0,
-            }
-        };
-        let addr = a.address.as_ref().and_then(|s| {
-            s.as_sockaddr_in()
-                .map(|v4| IpAddr::V4(v4.ip()))
-                .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
-        });
-        let mask = a.netmask.as_ref().and_then(|s| {
-            s.as_sockaddr_in()
-                .map(|v4| IpAddr::V4(v4.ip()))
-                .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
-        });
-        if let Some(addr) = addr {
-            if let Ok(net) = ipnet::IpNet::new(addr, prefix(mask)) {
-                out[i].addrs.push(net);
-            }
-        }
-    }
-    out.sort_by_key(|i| i.index);
-    Ok(out)
-}
-
-/// The index of the interface called `name`, or [`Error::NoSuchInterface`].
-pub fn interface_index(name: &str) -> Result<u32> {
-    sys::if_nametoindex(name).ok_or_else(|| Error::NoSuchInterface(name.to_string()))
 }
 
 impl Drop for Linux {

@@ -19,8 +19,18 @@ use crate::upcall::Upcall;
 pub mod fake;
 #[cfg(target_os = "freebsd")]
 pub mod freebsd;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+pub mod ifaddrs;
+mod joins;
 #[cfg(target_os = "linux")]
 pub mod linux;
+
+/// The kernel this program runs on: [`linux::Linux`] or [`freebsd::FreeBsd`].
+#[cfg(target_os = "linux")]
+pub type Native = linux::Linux;
+/// The kernel this program runs on: [`linux::Linux`] or [`freebsd::FreeBsd`].
+#[cfg(target_os = "freebsd")]
+pub type Native = freebsd::FreeBsd;
 
 /// The default multicast routing table (what `-t 0` or no `-t` selects).
 pub const DEFAULT_TABLE: u32 = 0;
