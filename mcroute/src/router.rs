@@ -268,10 +268,19 @@ impl<P: Platform> Router<P> {
                 self.add_route(e)?;
             }
         }
-        self.platform.del_vif(&vif)?;
+        let res = self.platform.del_vif(&vif);
+        // Whatever the kernel says, the slot is ours to forget: if the interface is gone the
+        // kernel already dropped the VIF (and answers EADDRNOTAVAIL), and keeping a record of
+        // it would block the slot and the interface's name forever.
         self.vifs.remove(&id);
         self.by_ifindex.remove(&(id.family(), vif.ifindex));
-        Ok(removed)
+        match res {
+            Ok(()) => Ok(removed),
+            Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
+                Ok(removed)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The VIF or MIF in slot `id`.

@@ -1,6 +1,6 @@
 //! What a kernel multicast router can do, as a trait with one implementation per kernel.
 //!
-//! - [`Linux`](linux::Linux): the real Linux kernel (`MRT_*`/`MRT6_*` on raw sockets).
+//! - `linux::Linux`: the real Linux kernel (`MRT_*`/`MRT6_*` on raw sockets).
 //! - [`Fake`](fake::Fake) (feature `fake`): an in-memory kernel that enforces the same limits,
 //!   for tests that need no root.
 //! - `FreeBsd`: the FreeBSD kernel (see its module for what it supports).
@@ -25,10 +25,10 @@ mod joins;
 #[cfg(target_os = "linux")]
 pub mod linux;
 
-/// The kernel this program runs on: [`linux::Linux`] or [`freebsd::FreeBsd`].
+/// The kernel this program runs on: `linux::Linux` or `freebsd::FreeBsd`.
 #[cfg(target_os = "linux")]
 pub type Native = linux::Linux;
-/// The kernel this program runs on: [`linux::Linux`] or [`freebsd::FreeBsd`].
+/// The kernel this program runs on: `linux::Linux` or `freebsd::FreeBsd`.
 #[cfg(target_os = "freebsd")]
 pub type Native = freebsd::FreeBsd;
 
