@@ -102,7 +102,11 @@ impl CtlClient {
 
     /// Sends a request and waits for its reply.
     pub fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
-        self.send(req)?;
+        if let Err(e) = self.send(req) {
+            // A server that refuses a client writes its reason and closes at once, so the
+            // write may fail: the reason is still there to read.
+            return self.recv().or(Err(e));
+        }
         self.recv()
     }
 
