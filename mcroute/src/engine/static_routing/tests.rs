@@ -1187,3 +1187,555 @@ fn kernel_routes_list_active_routes_before_stop_filters() {
         ]
     );
 }
+
+// ----- driving a real Router over the fake kernel -----------------------------------------
+
+mod on_router {
+    use super::*;
+    use crate::engine::static_routing::exec;
+    use crate::platform::fake::{Delivery, Fake, FakeKernel};
+    use crate::{Router, RouterOptions};
+
+    fn run(router: &mut Router<Fake>, actions: Vec<Action>) {
+        let failed = exec::execute_all(router, &actions);
+        assert!(failed.is_empty(), "failed actions: {failed:?}");
+    }
+
+    /// Feeds every queued upcall to the engine and executes what it says.
+    fn drain(e: &mut StaticEngine, router: &mut Router<Fake>, now: Instant) -> Vec<Action> {
+        let mut all = Vec::new();
+        while let Some(u) = router.recv_upcall().unwrap() {
+            let actions = exec::dispatch_upcall(e, router, now, &u);
+            run(router, actions.clone());
+            all.extend(actions);
+        }
+        all
+    }
+
+    #[test]
+    fn engine_actions_forward_packets_on_the_fake_kernel() {
+        let kernel = FakeKernel::new();
+        let a1 = kernel.add_interface("a1");
+        let a2 = kernel.add_interface("a2");
+        let a3 = kernel.add_interface("a3");
+        let mut router = Router::open(kernel.platform(), RouterOptions::dual_stack()).unwrap();
+        let mut e = StaticEngine::new(EngineOptions::default());
+        let t0 = Instant::now();
+        let actions = e.set_interfaces(t0, &router.interfaces().unwrap());
+        run(&mut router, actions);
+        let config = StaticConfig {
+            phyints: vec![Phyint {
+                ttl_threshold: 3,
+                ..Phyint::new("a3")
+            }],
+            routes: vec![
+                rule("a1", Some("192.0.2.10"), "225.1.2.3", &["a2", "a3"]),
+                rule("a1", None, "225.3.0.0/16", &["a2"]),
+                rule("a1", None, "ff0e::/16", &["a3"]),
+            ],
+            joins: vec![JoinRule::new("a1", None, net("225.1.2.3"))],
+        };
+        let actions = e.apply_config(t0, &config).unwrap();
+        run(&mut router, actions);
+
+        // The (S,G) rule is in the kernel with the right slots and TTLs.
+        let (v1, v2, v3) = (
+            router.vif_by_name(Family::V4, "a1").unwrap().id,
+            router.vif_by_name(Family::V4, "a2").unwrap().id,
+            router.vif_by_name(Family::V4, "a3").unwrap().id,
+        );
+        let sg = crate::MfcEntry::new(ip("192.0.2.10"), ip("225.1.2.3"), v1)
+            .unwrap()
+            .with_oif(v2, 1)
+            .with_oif(v3, 3);
+        assert_eq!(kernel.routes(Family::V4, 0), vec![sg]);
+        assert_eq!(kernel.vifs(Family::V4, 0)[2].threshold, 3);
+        assert_eq!(
+            kernel.receive(0, a1, ip("192.0.2.10"), ip("225.1.2.3"), 100),
+            Delivery::Forwarded(vec![a2, a3])
+        );
+        assert_eq!(kernel.memberships(), vec![(a1, ip("225.1.2.3"), None)]);
+
+        // A (*,G) flow: NOCACHE, the engine answers, the next packet is forwarded.
+        assert_eq!(
+            kernel.receive(0, a1, ip("198.51.100.7"), ip("225.3.4.5"), 100),
+            Delivery::NoCache
+        );
+        assert_eq!(
+            drain(&mut e, &mut router, t0),
+            vec![
+                add("198.51.100.7", "225.3.4.5", "a1", &[("a2", 1)]),
+                install("198.51.100.7", "225.3.4.5")
+            ]
+        );
+        assert_eq!(
+            kernel.receive(0, a1, ip("198.51.100.7"), ip("225.3.4.5"), 100),
+            Delivery::Forwarded(vec![a2])
+        );
+        // A miss: a stop filter, and the kernel stops asking.
+        assert_eq!(
+            kernel.receive(0, a1, ip("198.51.100.7"), ip("239.9.9.9"), 100),
+            Delivery::NoCache
+        );
+        drain(&mut e, &mut router, t0);
+        assert_eq!(
+            kernel.receive(0, a1, ip("198.51.100.7"), ip("239.9.9.9"), 100),
+            Delivery::Dropped
+        );
+        assert_eq!(router.recv_upcall().unwrap(), None);
+        // IPv6 (*,G).
+        assert_eq!(
+            kernel.receive(0, a1, ip("2001:db8::7"), ip("ff0e::1:2"), 100),
+            Delivery::NoCache
+        );
+        drain(&mut e, &mut router, t0);
+        assert_eq!(
+            kernel.receive(0, a1, ip("2001:db8::7"), ip("ff0e::1:2"), 100),
+            Delivery::Forwarded(vec![a3])
+        );
+        assert_eq!(kernel.routes(Family::V6, 0).len(), 1);
+
+        // Reload with fewer OIFs: replaced in place, counters kept, nothing else touched.
+        let mut reloaded = config.clone();
+        reloaded.routes[0] = rule("a1", Some("192.0.2.10"), "225.1.2.3", &["a2"]);
+        let actions = e.apply_config(t0, &reloaded).unwrap();
+        assert_eq!(
+            actions,
+            vec![
+                replace("192.0.2.10", "225.1.2.3", "a1", &[("a2", 1)]),
+                RELOAD
+            ]
+        );
+        run(&mut router, actions);
+        assert_eq!(
+            kernel.receive(0, a1, ip("192.0.2.10"), ip("225.1.2.3"), 100),
+            Delivery::Forwarded(vec![a2])
+        );
+        assert_eq!(
+            router
+                .route_counters(ip("192.0.2.10"), ip("225.1.2.3"))
+                .unwrap()
+                .packets,
+            2
+        );
+        assert_eq!(kernel.routes(Family::V4, 0).len(), 3);
+
+        // Flush timer: the busy (*,G) flow survives the first pass, the idle stop filter and
+        // the idle flow go on the second.
+        let t1 = e.poll_timeout().unwrap();
+        let actions = e.handle_timeout(t1, exec::counters(&router));
+        assert_eq!(actions, vec![]);
+        let t2 = e.poll_timeout().unwrap();
+        kernel.receive(0, a1, ip("198.51.100.7"), ip("225.3.4.5"), 100);
+        let actions = e.handle_timeout(t2, exec::counters(&router));
+        assert_eq!(
+            actions,
+            vec![
+                remove("198.51.100.7", "239.9.9.9", "a1"),
+                remove("2001:db8::7", "ff0e::1:2", "a1"),
+            ]
+        );
+        run(&mut router, actions);
+        assert_eq!(kernel.routes(Family::V4, 0).len(), 2);
+        assert_eq!(kernel.routes(Family::V6, 0).len(), 0);
+
+        // Everything the engine believes is what the kernel has.
+        let believed: Vec<(IpAddr, IpAddr)> = {
+            let mut v: Vec<_> = e
+                .kernel_routes()
+                .iter()
+                .map(|r| (r.route.source, r.route.group))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut actual: Vec<(IpAddr, IpAddr)> = kernel
+            .routes(Family::V4, 0)
+            .iter()
+            .chain(kernel.routes(Family::V6, 0).iter())
+            .map(|r| r.key())
+            .collect();
+        actual.sort();
+        assert_eq!(believed, actual);
+
+        // An empty configuration takes everything away again.
+        let actions = e.apply_config(t0, &StaticConfig::default()).unwrap();
+        run(&mut router, actions);
+        assert!(kernel.routes(Family::V4, 0).is_empty());
+        assert!(kernel.vifs(Family::V4, 0).is_empty());
+        assert!(kernel.vifs(Family::V6, 0).is_empty());
+        assert!(kernel.memberships().is_empty());
+    }
+}
+
+// ----- property test against a naive model ------------------------------------------------
+
+mod model {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const NAMES: [&str; 3] = ["a1", "a2", "a3"];
+    type Key = (IpAddr, IpAddr);
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(RouteRule),
+        Remove(RouteRule),
+        Reload(Vec<RouteRule>),
+        Upcall(&'static str, IpAddr, IpAddr),
+        Flush,
+    }
+
+    /// The semantics, written as plainly as possible: linear scans, recomputed from scratch.
+    #[derive(Default)]
+    struct Model {
+        rules: Vec<RouteRule>,
+        /// Learned routes and stop filters: inbound interface, and whether a template matched.
+        dynamic: BTreeMap<Key, (String, bool)>,
+    }
+
+    fn same_rule(a: &RouteRule, b: &RouteRule) -> bool {
+        a.iif == b.iif && a.source == b.source && a.group == b.group
+    }
+
+    impl Model {
+        fn has_vif(&self, name: &str) -> bool {
+            NAMES.contains(&name)
+                && self
+                    .rules
+                    .iter()
+                    .any(|r| r.iif.matches(name) || r.oifs.iter().any(|o| o.matches(name)))
+        }
+
+        fn insert(&mut self, r: RouteRule) {
+            match self.rules.iter_mut().find(|x| same_rule(x, &r)) {
+                Some(x) => {
+                    for o in r.oifs {
+                        if !x.oifs.contains(&o) {
+                            x.oifs.push(o);
+                        }
+                    }
+                }
+                None => self.rules.push(r),
+            }
+        }
+
+        fn remove(&mut self, r: &RouteRule) -> bool {
+            let Some(pos) = self.rules.iter().position(|x| same_rule(x, r)) else {
+                return false;
+            };
+            if r.oifs.is_empty() {
+                self.rules.remove(pos);
+            } else {
+                self.rules[pos].oifs.retain(|o| !r.oifs.contains(o));
+            }
+            true
+        }
+
+        fn build(&self, r: &RouteRule, iif: &str, s: IpAddr, g: IpAddr) -> Route {
+            let mut oifs = Vec::new();
+            for p in &r.oifs {
+                for n in NAMES {
+                    let explicit = matches!(p, IfPattern::Name(x) if x == n);
+                    if p.matches(n) && self.has_vif(n) && (explicit || n != iif) {
+                        oifs.push((n.to_string(), 1));
+                    }
+                }
+            }
+            oifs.sort();
+            oifs.dedup();
+            Route {
+                source: s,
+                group: g,
+                iif: iif.to_string(),
+                oifs,
+            }
+        }
+
+        fn static_routes(&self) -> BTreeMap<Key, Route> {
+            let mut out = BTreeMap::new();
+            for r in self.rules.iter().filter(|r| r.is_sg()) {
+                let key = (r.source.unwrap().addr(), r.group.addr());
+                if out.contains_key(&key) {
+                    continue;
+                }
+                if let Some(iif) = NAMES.iter().find(|n| r.iif.matches(n) && self.has_vif(n)) {
+                    out.insert(key, self.build(r, iif, key.0, key.1));
+                }
+            }
+            out
+        }
+
+        fn template(&self, iif: &str, s: IpAddr, g: IpAddr) -> Option<&RouteRule> {
+            self.rules.iter().find(|r| {
+                !r.is_sg()
+                    && r.iif.matches(iif)
+                    && r.group.contains(&g)
+                    && r.source.is_none_or(|n| n.contains(&s))
+            })
+        }
+
+        fn settle(&mut self) {
+            let st = self.static_routes();
+            let mut dynamic = std::mem::take(&mut self.dynamic);
+            dynamic.retain(|k, (iif, learned)| {
+                if st.contains_key(k) || !self.has_vif(iif) {
+                    return false;
+                }
+                if self.template(iif, k.0, k.1).is_some() {
+                    *learned = true;
+                    true
+                } else {
+                    !*learned
+                }
+            });
+            self.dynamic = dynamic;
+        }
+
+        fn upcall(&mut self, iif: &str, s: IpAddr, g: IpAddr) {
+            if !self.has_vif(iif) || self.static_routes().contains_key(&(s, g)) {
+                return;
+            }
+            if self.dynamic.get(&(s, g)).is_some_and(|(i, _)| i == iif) {
+                return;
+            }
+            let learned = self.template(iif, s, g).is_some();
+            self.dynamic.insert((s, g), (iif.to_string(), learned));
+        }
+
+        fn installed(&self) -> BTreeMap<Key, Route> {
+            let mut out = self.static_routes();
+            for (k, (iif, learned)) in &self.dynamic {
+                let r = match (learned, self.template(iif, k.0, k.1)) {
+                    (true, Some(t)) => self.build(t, iif, k.0, k.1),
+                    _ => Route {
+                        source: k.0,
+                        group: k.1,
+                        iif: iif.clone(),
+                        oifs: vec![],
+                    },
+                };
+                out.insert(*k, r);
+            }
+            out
+        }
+    }
+
+    /// Replays actions strictly: a route may only use VIFs that exist, Add only for a new
+    /// (S,G), Replace and Remove only for an installed one.
+    #[derive(Default)]
+    struct Mirror {
+        vifs: BTreeSet<(Family, String)>,
+        routes: BTreeMap<Key, Route>,
+    }
+
+    impl Mirror {
+        fn apply(&mut self, actions: &[Action]) -> Result<(), String> {
+            for a in actions {
+                match a {
+                    Action::AddVif { family, name, .. } => {
+                        let fresh = self.vifs.insert((*family, name.clone()));
+                        if !fresh {
+                            return Err(format!("{a}: VIF exists"));
+                        }
+                    }
+                    Action::RemoveVif { family, name } => {
+                        if self
+                            .routes
+                            .values()
+                            .any(|r| r.family() == *family && r.iif == *name)
+                        {
+                            return Err(format!("{a}: a route still comes in on it"));
+                        }
+                        for r in self.routes.values_mut() {
+                            if r.family() == *family {
+                                r.oifs.retain(|(o, _)| o != name);
+                            }
+                        }
+                        if !self.vifs.remove(&(*family, name.clone())) {
+                            return Err(format!("{a}: no such VIF"));
+                        }
+                    }
+                    Action::AddRoute(r) | Action::ReplaceRoute(r) => {
+                        let f = r.family();
+                        if !r
+                            .oifs
+                            .iter()
+                            .map(|(n, _)| n)
+                            .chain([&r.iif])
+                            .all(|n| self.vifs.contains(&(f, n.clone())))
+                        {
+                            return Err(format!("{a}: uses an interface without VIF"));
+                        }
+                        let exists = self.routes.contains_key(&(r.source, r.group));
+                        if exists != matches!(a, Action::ReplaceRoute(_)) {
+                            return Err(format!("{a}: installed = {exists}"));
+                        }
+                        self.routes.insert((r.source, r.group), r.clone());
+                    }
+                    Action::RemoveRoute { source, group, .. } => {
+                        let gone = self.routes.remove(&(*source, *group));
+                        if gone.is_none() {
+                            return Err(format!("{a}: not installed"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn rule_strategy() -> impl Strategy<Value = RouteRule> {
+        (
+            prop::sample::select(vec!["a1", "a2", "a+"]),
+            prop::sample::select(vec![
+                None,
+                Some("192.0.2.1"),
+                Some("192.0.2.0/30"),
+                Some("192.0.2.2"),
+            ]),
+            prop::sample::select(vec![
+                "225.1.1.1",
+                "225.1.1.0/30",
+                "225.1.1.2",
+                "225.1.0.0/16",
+            ]),
+            prop::sample::subsequence(vec!["a1", "a2", "a3", "a+"], 0..=3),
+        )
+            .prop_map(|(iif, s, g, oifs)| rule(iif, s, g, &oifs))
+    }
+
+    fn op_strategy() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => rule_strategy().prop_map(Op::Add),
+            2 => rule_strategy().prop_map(Op::Remove),
+            1 => prop::collection::vec(rule_strategy(), 0..5).prop_map(Op::Reload),
+            4 => (
+                prop::sample::select(NAMES.to_vec()),
+                prop::sample::select(vec!["192.0.2.1", "192.0.2.2", "192.0.2.3"]),
+                prop::sample::select(vec!["225.1.1.1", "225.1.1.2", "225.1.1.3"]),
+            )
+                .prop_map(|(i, s, g)| Op::Upcall(i, ip(s), ip(g))),
+            1 => Just(Op::Flush),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn engine_matches_model(ops in prop::collection::vec(op_strategy(), 1..40)) {
+            let t0 = Instant::now();
+            let mut e = StaticEngine::new(EngineOptions { ipv6: false, ..Default::default() });
+            let mut m = Model::default();
+            let mut mirror = Mirror::default();
+            let actions = e.set_interfaces(t0, &ifaces(&NAMES));
+            mirror.apply(&actions).map_err(TestCaseError::fail)?;
+            for op in ops {
+                let actions = match &op {
+                    Op::Add(r) => {
+                        m.insert(r.normalized());
+                        e.add_route(t0, r.clone()).unwrap()
+                    }
+                    Op::Remove(r) => {
+                        let known = m.remove(&r.normalized());
+                        let res = e.remove_route(t0, r);
+                        prop_assert_eq!(res.is_ok(), known, "remove {}", r);
+                        res.unwrap_or_default()
+                    }
+                    Op::Reload(rules) => {
+                        m.rules.clear();
+                        for r in rules {
+                            m.insert(r.normalized());
+                        }
+                        e.apply_config(t0, &cfg(rules.clone())).unwrap()
+                    }
+                    Op::Upcall(iif, s, g) => {
+                        m.upcall(iif, *s, *g);
+                        e.handle_upcall(t0, iif, *s, *g)
+                    }
+                    Op::Flush => {
+                        m.dynamic.clear();
+                        e.flush()
+                    }
+                };
+                m.settle();
+                mirror.apply(&actions).map_err(|err| TestCaseError::fail(format!("{op:?}: {err}")))?;
+                let engine_view: BTreeMap<Key, Route> = e
+                    .kernel_routes()
+                    .into_iter()
+                    .map(|r| ((r.route.source, r.route.group), r.route))
+                    .collect();
+                prop_assert_eq!(&engine_view, &m.installed(), "after {:?}", op);
+                prop_assert_eq!(&engine_view, &mirror.routes, "actions after {:?}", op);
+                let vifs: BTreeSet<(Family, String)> =
+                    e.vifs().into_iter().map(|v| (v.family, v.name)).collect();
+                prop_assert_eq!(&vifs, &mirror.vifs);
+                let model_vifs: BTreeSet<(Family, String)> = NAMES
+                    .iter()
+                    .filter(|n| m.has_vif(n))
+                    .map(|n| (Family::V4, n.to_string()))
+                    .collect();
+                prop_assert_eq!(&vifs, &model_vifs);
+            }
+        }
+    }
+}
+
+/// Timing at the benchmark's scale; run with
+/// `cargo test --release -p mcroute --lib perf_100k -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn perf_100k_rules() {
+    let mut e = StaticEngine::new(EngineOptions::default());
+    let t0 = Instant::now();
+    e.set_interfaces(t0, &ifaces(&["a1", "a2", "a3"]));
+    // 50k (*,G) templates (distinct groups) and 50k (S,G) rules, v4, plus a few prefix forms.
+    let mut routes = Vec::new();
+    for i in 0..50_000u32 {
+        let g = std::net::Ipv4Addr::from(0xe100_0000 + i); // 225.0.0.0 + i
+        routes.push(rule("a1", None, &g.to_string(), &["a2"]));
+        let s = std::net::Ipv4Addr::from(0xc633_6400 + (i % 256)); // 198.51.100.x
+        let g2 = std::net::Ipv4Addr::from(0xef00_0000 + i); // 239.0.0.0 + i
+        routes.push(rule(
+            "a1",
+            Some(&s.to_string()),
+            &g2.to_string(),
+            &["a2", "a3"],
+        ));
+    }
+    routes.push(rule("a+", None, "232.0.0.0/8", &["a3"]));
+    routes.push(rule("a1", Some("192.0.2.0/24"), "225.255.0.0/16", &["a3"]));
+    let config = cfg(routes);
+    let start = std::time::Instant::now();
+    let actions = e.apply_config(t0, &config).unwrap();
+    println!(
+        "load 100k rules: {:?} ({} actions)",
+        start.elapsed(),
+        actions.len()
+    );
+    let start = std::time::Instant::now();
+    assert_eq!(e.apply_config(t0, &config).unwrap(), vec![RELOAD]);
+    println!("reload unchanged 100k: {:?}", start.elapsed());
+    let start = std::time::Instant::now();
+    let n = 100_000u32;
+    for i in 0..n {
+        let s = IpAddr::V4(std::net::Ipv4Addr::from(0xcb00_7100 + (i % 200)));
+        let g = IpAddr::V4(std::net::Ipv4Addr::from(0xe100_0000 + (i % 60_000)));
+        e.handle_upcall(t0, "a1", s, g);
+    }
+    let el = start.elapsed();
+    println!("{n} upcalls: {el:?} ({:?} each)", el / n);
+    let start = std::time::Instant::now();
+    let actions = e.apply_config(t0, &config).unwrap();
+    println!(
+        "reload with {} learned routes: {:?} ({} actions)",
+        e.kernel_routes().len(),
+        start.elapsed(),
+        actions.len()
+    );
+}
