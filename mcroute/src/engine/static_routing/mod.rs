@@ -300,6 +300,32 @@ fn fmt_sg(source: Option<ipnet::IpNet>, group: ipnet::IpNet) -> String {
 }
 
 /// The static routing engine. See the [module documentation](self).
+///
+/// ```
+/// use std::time::Instant;
+/// use mcroute::engine::static_routing::*;
+/// use mcroute::Interface;
+///
+/// let iface = |index, name: &str| Interface {
+///     index, name: name.into(), up: true, multicast: true,
+///     loopback: false, point_to_point: false, addrs: vec![],
+/// };
+/// let now = Instant::now();
+/// let mut engine = StaticEngine::new(EngineOptions::default());
+/// engine.set_interfaces(now, &[iface(2, "eth0"), iface(3, "eth1")]);
+/// let config = StaticConfig {
+///     routes: vec![RouteRule::new(
+///         "eth0", None, "239.1.0.0/16".parse()?, [IfPattern::new("eth1")],
+///     )],
+///     ..Default::default()
+/// };
+/// let actions = engine.apply_config(now, &config).expect("valid");
+/// assert_eq!(actions.len(), 3); // the two VIFs, then the script's `reload`
+/// // The kernel reports a new flow on eth0: the (*,G) rule answers.
+/// let actions = engine.handle_upcall(now, "eth0", "192.0.2.7".parse()?, "239.1.2.3".parse()?);
+/// assert_eq!(actions[0].to_string(), "add route (192.0.2.7, 239.1.2.3) from eth0 to eth1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct StaticEngine {
     options: EngineOptions,

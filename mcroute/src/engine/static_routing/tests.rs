@@ -1139,6 +1139,28 @@ fn ctl_join_and_leave() {
     );
 }
 
+#[test]
+fn disabled_family_is_a_config_error() {
+    let mut e = StaticEngine::new(EngineOptions {
+        ipv6: false,
+        ..EngineOptions::default()
+    });
+    let t0 = Instant::now();
+    e.set_interfaces(t0, &ifaces(&["a1", "a2"]));
+    assert_eq!(
+        e.apply_config(t0, &cfg(vec![rule("a1", None, "ff0e::1", &["a2"])])),
+        Err(vec![ConfigError {
+            item: ConfigItem::Route(0),
+            error: RuleError::FamilyDisabled(Family::V6)
+        }])
+    );
+    assert_eq!(
+        e.add_route(t0, rule("a1", None, "ff0e::1", &["a2"])),
+        Err(EngineError::Invalid(RuleError::FamilyDisabled(Family::V6)))
+    );
+    assert!(e.vifs().is_empty());
+}
+
 // ----- show -------------------------------------------------------------------------------
 
 #[test]
