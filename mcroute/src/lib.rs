@@ -47,6 +47,7 @@
 
 pub mod abi;
 pub mod ctl;
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod platform;

@@ -1,0 +1,134 @@
+//! Executing the engine's [`Action`]s on a [`Router`], for any [`Platform`].
+//!
+//! This is the only place where the static engine meets I/O, and it is optional: a daemon
+//! may execute actions its own way. Here the Router allocates VIF/MIF slots and the names
+//! in the actions are translated to slots.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use super::{Action, Route, StaticEngine};
+use crate::error::{Error, Result};
+use crate::model::{MfcEntry, RouteCounters};
+use crate::platform::Platform;
+use crate::router::{Router, VifOptions};
+use crate::upcall::{Upcall, UpcallKind};
+
+/// The MFC entry of `route` with the router's slots. Outbound interfaces without a VIF are
+/// left out (logged), as smcroute leaves out an OIF when the VIF table is exhausted; an
+/// inbound interface without one is an error.
+pub fn route_to_mfc<P: Platform>(router: &Router<P>, route: &Route) -> Result<MfcEntry> {
+    let family = route.family();
+    let iif = router
+        .vif_by_name(family, &route.iif)
+        .ok_or_else(|| Error::NotFound(format!("inbound interface {} of {route}", route.iif)))?
+        .id;
+    let mut entry = MfcEntry::new(route.source, route.group, iif)?;
+    for (name, ttl) in &route.oifs {
+        match router.vif_by_name(family, name) {
+            Some(v) => entry.add_oif(v.id, *ttl)?,
+            None => log::warn!("outbound {name} of {route} has no VIF, skipping it"),
+        }
+    }
+    Ok(entry)
+}
+
+/// Executes one action. [`Action::SetMrdisc`] and [`Action::RunScript`] are left to the
+/// daemon (they succeed here without doing anything). Removing something already gone and
+/// joining something already joined succeed.
+pub fn execute<P: Platform>(router: &mut Router<P>, action: &Action) -> Result<()> {
+    match action {
+        Action::AddVif {
+            family,
+            name,
+            threshold,
+            ..
+        } => router
+            .add_vif_with(
+                *family,
+                name,
+                VifOptions {
+                    threshold: *threshold,
+                    rate_limit: 0,
+                },
+            )
+            .map(|_| ()),
+        Action::RemoveVif { family, name } => match router.vif_by_name(*family, name) {
+            Some(v) => {
+                let id = v.id;
+                router.remove_vif(id).map(|_| ())
+            }
+            None => Ok(()),
+        },
+        Action::AddRoute(r) | Action::ReplaceRoute(r) => {
+            let entry = route_to_mfc(router, r)?;
+            router.add_route(entry)
+        }
+        Action::RemoveRoute { source, group, .. } => match router.remove_route(*source, *group) {
+            Ok(_) | Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Action::Join {
+            name,
+            source,
+            group,
+        } => match router.join(name, *group, *source) {
+            Ok(()) | Err(Error::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Action::Leave {
+            name,
+            source,
+            group,
+        } => match router.leave(name, *group, *source) {
+            Ok(()) | Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Action::SetMrdisc { .. } | Action::RunScript(_) => Ok(()),
+    }
+}
+
+/// Executes every action in order, going on after failures; returns the ones that failed.
+pub fn execute_all<P: Platform>(
+    router: &mut Router<P>,
+    actions: &[Action],
+) -> Vec<(Action, Error)> {
+    let mut failed = Vec::new();
+    for a in actions {
+        if let Err(e) = execute(router, a) {
+            log::warn!("{a}: {e}");
+            failed.push((a.clone(), e));
+        }
+    }
+    failed
+}
+
+/// Hands an upcall to the engine, translating the VIF/MIF slot to its interface name:
+/// NOCACHE goes to [`StaticEngine::handle_upcall`], WRONGVIF to
+/// [`StaticEngine::handle_wrong_vif`]; anything else, or an unknown slot, gives no action.
+pub fn dispatch_upcall<P: Platform>(
+    engine: &mut StaticEngine,
+    router: &Router<P>,
+    now: Instant,
+    upcall: &Upcall,
+) -> Vec<Action> {
+    let Some(name) = router.vif(upcall.iif()).map(|v| v.name.clone()) else {
+        log::warn!("no interface for {} of {upcall}", upcall.iif());
+        return Vec::new();
+    };
+    match upcall.kind() {
+        UpcallKind::NoCache => engine.handle_upcall(now, &name, upcall.source(), upcall.group()),
+        UpcallKind::WrongVif => {
+            engine.handle_wrong_vif(now, &name, upcall.source(), upcall.group())
+        }
+        UpcallKind::WholePacket | UpcallKind::WrongVifWhole => Vec::new(),
+    }
+}
+
+/// The counter reader [`StaticEngine::handle_timeout`] takes, reading from the kernel
+/// through `router`.
+pub fn counters<P: Platform>(
+    router: &Router<P>,
+) -> impl FnMut(IpAddr, IpAddr) -> Option<RouteCounters> + '_ {
+    move |s, g| router.route_counters(s, g).ok()
+}
