@@ -52,6 +52,7 @@ pub mod platform;
 pub mod router;
 mod sys;
 pub mod upcall;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub use model::{
