@@ -48,6 +48,7 @@
 pub mod abi;
 pub mod dvmrp;
 pub mod error;
+pub mod igmp;
 pub mod model;
 pub mod platform;
 pub mod router;
