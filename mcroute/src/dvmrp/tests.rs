@@ -8,6 +8,7 @@ use ipnet::Ipv4Net;
 use proptest::prelude::*;
 
 use super::*;
+use crate::igmp::{MembershipEvent, Querier, QuerierConfig};
 use crate::model::VifIndex;
 use crate::wire;
 use crate::wire::dvmrp::{Body, Repr};
@@ -38,6 +39,8 @@ pub(crate) struct Net {
     pub log: Vec<(Duration, usize, u8)>,
     /// Every DVMRP message delivered, parsed: (sender, message).
     pub messages: Vec<(usize, Repr)>,
+    /// IGMP queriers on (node, VIF).
+    pub queriers: BTreeMap<(usize, VifId), Querier>,
 }
 
 pub(crate) fn ip(s: &str) -> Ipv4Addr {
@@ -69,6 +72,7 @@ impl Net {
             drop_codes: BTreeSet::new(),
             log: Vec::new(),
             messages: Vec::new(),
+            queriers: BTreeMap::new(),
         }
     }
 
@@ -125,10 +129,59 @@ impl Net {
         self.t0 + Duration::from_secs(secs)
     }
 
+    /// Starts an IGMP querier on every router attached to link `l`.
+    pub fn queriers_on(&mut self, l: usize) {
+        let now = self.now;
+        for &(n, v) in &self.links[l].attached {
+            let mut q = Querier::new(QuerierConfig::new(self.nodes[n].cfgs[&v].local));
+            q.start(now);
+            self.queriers.insert((n, v), q);
+        }
+    }
+
+    /// A host on link `l` sends an IGMP message: every querier there hears it.
+    pub fn host_sends(&mut self, l: usize, host: Ipv4Addr, msg: wire::igmp::Repr) {
+        let bytes = msg.to_bytes().unwrap();
+        let now = self.now;
+        for (&(n, v), q) in self.queriers.iter_mut() {
+            if self.nodes[n].vifs[&v] == l {
+                q.handle_packet(now, host, &bytes);
+            }
+        }
+        self.deliver();
+    }
+
+    /// Moves IGMP queries between queriers and membership events into the engines.
+    fn deliver_igmp(&mut self) {
+        let now = self.now;
+        let mut sent = Vec::new();
+        for (&(n, v), q) in self.queriers.iter_mut() {
+            while let Some(t) = q.poll_transmit() {
+                sent.push((n, v, t));
+            }
+            while let Some(e) = q.poll_event() {
+                let (g, joined) = match e {
+                    MembershipEvent::Joined(g) => (g, true),
+                    MembershipEvent::Left(g) => (g, false),
+                };
+                self.nodes[n].engine.local_membership(now, v, g, joined);
+            }
+        }
+        for (n, v, t) in sent {
+            let l = self.nodes[n].vifs[&v];
+            for (&(m, mv), q) in self.queriers.iter_mut() {
+                if m != n && self.nodes[m].vifs[&mv] == l && self.links[l].up {
+                    q.handle_packet(now, t.src, &t.payload);
+                }
+            }
+        }
+    }
+
     /// Moves every queued message to its receivers until the network is quiet.
     pub fn deliver(&mut self) {
         let mut queue: VecDeque<(usize, Transmit)> = VecDeque::new();
         loop {
+            self.deliver_igmp();
             for (i, n) in self.nodes.iter_mut().enumerate() {
                 while let Some(t) = n.engine.poll_transmit() {
                     queue.push_back((i, t));
@@ -191,6 +244,7 @@ impl Net {
                 .nodes
                 .iter()
                 .filter_map(|n| n.engine.poll_timeout())
+                .chain(self.queriers.values().filter_map(Querier::poll_timeout))
                 .min();
             match next {
                 Some(t) if t <= end => {
@@ -199,6 +253,11 @@ impl Net {
                     for n in &mut self.nodes {
                         if n.engine.poll_timeout().is_some_and(|t| t <= now) {
                             n.engine.handle_timeout(now);
+                        }
+                    }
+                    for q in self.queriers.values_mut() {
+                        if q.poll_timeout().is_some_and(|t| t <= now) {
+                            q.handle_timeout(now);
                         }
                     }
                 }
@@ -609,6 +668,72 @@ fn designated_forwarder_on_a_lan() {
         eu.oifs().iter().map(|(v, _)| v).collect::<Vec<_>>(),
         vec![net.vif(0, 1).0]
     );
+}
+
+#[test]
+fn lan_with_two_routers_and_a_host() {
+    // U(0) with the source's stub (link 0); U-R1 (link 1), U-R2 (link 2); LAN (link 3) with
+    // R1(1), R2(2) and a host, served by the queriers of R1 and R2.
+    let mut net = Net::new(3);
+    net.link(&[(0, 1)]);
+    net.link(&[(0, 1), (1, 1)]);
+    net.link(&[(0, 1), (2, 1)]);
+    net.link(&[(1, 1), (2, 1)]);
+    net.start();
+    net.queriers_on(3);
+    net.run_until(30);
+    // Querier election on the LAN: R1 (198.18.3.2) beats R2 (198.18.3.3).
+    assert!(net.queriers[&(1, net.vif(1, 3))].is_querier());
+    assert!(!net.queriers[&(2, net.vif(2, 3))].is_querier());
+    let (host, src) = (ip("198.18.3.100"), ip("198.18.0.10"));
+    // Nobody listens yet: the LAN routers prune, U keeps the flow to itself.
+    assert!(
+        net.send_data(0, 0, src, G).len() == 2,
+        "U sends to R1 and R2 once"
+    );
+    assert!(net.mfc(0, src, G).unwrap().oifs().is_empty(), "both pruned");
+    // The host joins: both queriers see it; only R1, the forwarder, grafts and forwards.
+    net.host_sends(3, host, wire::igmp::Repr::ReportV2 { group: G });
+    assert_eq!(
+        net.nodes[1]
+            .engine
+            .members(net.vif(1, 3))
+            .collect::<Vec<_>>(),
+        vec![G]
+    );
+    assert_eq!(
+        net.nodes[2]
+            .engine
+            .members(net.vif(2, 3))
+            .collect::<Vec<_>>(),
+        vec![G]
+    );
+    assert_eq!(net.send_data(0, 0, src, G), BTreeSet::from([1, 3]));
+    assert!(
+        net.mfc(2, src, G).unwrap().oifs().is_empty(),
+        "R2 is not the forwarder"
+    );
+    assert!(net.nodes[2].engine.flow(src, G).unwrap().pruned_upstream);
+    // The host keeps answering general queries: still a member at 5 minutes.
+    for t in (60..=300).step_by(60) {
+        net.run_until(t);
+        net.host_sends(3, host, wire::igmp::Repr::ReportV2 { group: G });
+    }
+    assert_eq!(net.send_data(0, 0, src, G), BTreeSet::from([1, 3]));
+    // The host leaves: R1 queries the group twice, nobody answers, R1 prunes upstream.
+    net.host_sends(3, host, wire::igmp::Repr::Leave { group: G });
+    net.run_until(303);
+    assert_eq!(net.nodes[1].engine.members(net.vif(1, 3)).count(), 0);
+    assert_eq!(
+        net.nodes[2].engine.members(net.vif(2, 3)).count(),
+        0,
+        "R2 followed"
+    );
+    assert!(
+        net.mfc(0, src, G).unwrap().oifs().is_empty(),
+        "U pruned again"
+    );
+    assert!(net.send_data(0, 0, src, G).is_empty());
 }
 
 #[test]
