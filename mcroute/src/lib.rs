@@ -47,8 +47,10 @@
 
 pub mod abi;
 pub mod ctl;
+pub mod dvmrp;
 pub mod engine;
 pub mod error;
+pub mod igmp;
 pub mod model;
 pub mod platform;
 pub mod router;
@@ -56,6 +58,7 @@ pub mod router;
 pub mod stream;
 mod sys;
 pub mod upcall;
+pub mod wire;
 
 pub use error::{Error, Result};
 pub use model::{

@@ -1,0 +1,288 @@
+//! DVMRP (draft-ietf-idmr-dvmrp-v3-11) as a sans-IO engine, in the style of quinn-proto.
+//!
+//! The [`Engine`] owns no socket and reads no clock. The caller feeds it inputs, each with
+//! the current time:
+//! - [`Engine::handle_packet`]: a DVMRP message (the IGMP payload) received on a VIF,
+//! - [`Engine::handle_upcall`] / [`Engine::handle_data`]: a kernel upcall for an (S,G),
+//! - [`Engine::handle_timeout`]: the deadline returned by [`Engine::poll_timeout`] passed,
+//! - [`Engine::interface_up`] / [`Engine::interface_down`]: a VIF changed state,
+//! - [`Engine::local_membership`]: the IGMP querier saw a group joined or left,
+//!
+//! and drains its outputs: [`Engine::poll_transmit`] (messages to send, TTL 1, to
+//! 224.0.0.4 or unicast to a neighbour), [`Engine::poll_mfc`] (MFC entries to install or
+//! remove) and [`Engine::poll_timeout`] (when to call [`Engine::handle_timeout`] next).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use mcroute::dvmrp::{Config, Engine, VifConfig};
+//! use mcroute::VifId;
+//!
+//! let t0 = Instant::now();
+//! let mut engine = Engine::new(Config::default());
+//! let vif = VifConfig::new(VifId(0), "192.0.2.1".parse()?, "192.0.2.0/24".parse()?);
+//! engine.add_vif(vif)?;
+//! engine.interface_up(t0, VifId(0));
+//! let probe = engine.poll_transmit().expect("a probe goes out at once");
+//! assert_eq!(probe.dst, mcroute::wire::ALL_DVMRP_ROUTERS);
+//! assert_eq!(engine.poll_timeout(), Some(t0)); // the flash update of the new local route
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ipnet::Ipv4Net;
+
+use crate::model::{MfcEntry, VifId};
+
+mod engine;
+mod table;
+#[cfg(test)]
+mod tests;
+
+pub use engine::Engine;
+
+/// Probe interval (draft section 3.2 and table 2: 10 s).
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
+/// Neighbour time-out interval (table 2: 35 s).
+pub const NEIGHBOR_TIMEOUT: Duration = Duration::from_secs(35);
+/// Minimum interval between flash (triggered) updates (table 2: 5 s).
+pub const MIN_FLASH_INTERVAL: Duration = Duration::from_secs(5);
+/// Full route report interval (section 3.3 and table 2: 60 s).
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(60);
+/// A route not refreshed for this long becomes unreachable (table 2: 140 s).
+pub const ROUTE_EXPIRATION: Duration = Duration::from_secs(140);
+/// An unreachable route is still advertised (with metric infinity) this long before it is
+/// deleted (table 2: route hold-down, 2 x route report interval).
+pub const ROUTE_HOLDDOWN: Duration = Duration::from_secs(120);
+/// Default lifetime of the prunes we send (section 3.5 and table 2: less than 2 hours;
+/// mrouted's `AVERAGE_PRUNE_LIFETIME`, 7200 s).
+pub const DEFAULT_PRUNE_LIFETIME: Duration = Duration::from_secs(7200);
+/// Initial graft retransmission time, doubled on each retransmission (table 2: 5 s with
+/// exponential back-off).
+pub const GRAFT_RETRANSMIT: Duration = Duration::from_secs(5);
+/// Longest graft retransmission interval after back-off (our choice: 16 x 5 s).
+pub const MAX_GRAFT_RETRANSMIT: Duration = Duration::from_secs(80);
+/// How long a forwarding cache entry lives without upcalls or prune state (mrouted's
+/// `DEFAULT_CACHE_LIFETIME`, 300 s; `cache-lifetime` in mrouted.conf).
+pub const DEFAULT_CACHE_LIFETIME: Duration = Duration::from_secs(300);
+/// The infinity metric: unreachable (section 3.3.2: 32). Reported metrics above it are
+/// poisoned reverse (metric + 32).
+pub const INFINITY: u8 = 32;
+/// TTL of every DVMRP message we send (section 3.1: one hop).
+pub const TTL: u8 = 1;
+
+/// Global engine settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Our generation id (section 3.2.1): the caller picks a new one at each start, e.g. from
+    /// the wall clock, so that neighbours see the restart.
+    pub generation_id: u32,
+    /// Lifetime of the prunes we send ([`DEFAULT_PRUNE_LIFETIME`]).
+    pub prune_lifetime: Duration,
+    /// Forwarding cache entry lifetime ([`DEFAULT_CACHE_LIFETIME`]).
+    pub cache_lifetime: Duration,
+    /// Whether we send prunes (mrouted.conf `pruning on|off`).
+    pub pruning: bool,
+    /// Largest report message in bytes, header included (mrouted: 516).
+    pub report_budget: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            generation_id: 1,
+            prune_lifetime: DEFAULT_PRUNE_LIFETIME,
+            cache_lifetime: DEFAULT_CACHE_LIFETIME,
+            pruning: true,
+            report_budget: crate::wire::dvmrp::MAX_MESSAGE_LEN,
+        }
+    }
+}
+
+/// Configuration of one VIF (an mrouted.conf `phyint`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VifConfig {
+    /// The kernel VIF.
+    pub vif: VifId,
+    /// Our address on it.
+    pub local: Ipv4Addr,
+    /// The directly connected subnet: reported as a local origin.
+    pub subnet: Ipv4Net,
+    /// Cost of receiving over this VIF, 1..=31 (`metric`, default 1).
+    pub metric: u8,
+    /// TTL threshold for forwarding out of it, 1..=254 (`threshold`, default 1).
+    pub threshold: u8,
+    /// Administratively scoped group ranges not forwarded across it (`boundary`).
+    pub boundaries: Vec<Ipv4Net>,
+    /// More subnets on the same interface, reported as local origins (`altnet`).
+    pub altnets: Vec<Ipv4Net>,
+    /// Whether DVMRP runs here at all (`enable`/`disable`).
+    pub enabled: bool,
+    /// A leaf VIF: no DVMRP message sent or accepted, only local members served
+    /// (mrouted 4.x `passive`).
+    pub passive: bool,
+}
+
+impl VifConfig {
+    /// A VIF with mrouted's defaults: metric 1, threshold 1, enabled.
+    pub fn new(vif: VifId, local: Ipv4Addr, subnet: Ipv4Net) -> VifConfig {
+        VifConfig {
+            vif,
+            local,
+            subnet: subnet.trunc(),
+            metric: 1,
+            threshold: 1,
+            boundaries: Vec::new(),
+            altnets: Vec::new(),
+            enabled: true,
+            passive: false,
+        }
+    }
+}
+
+/// A configuration the engine refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Metric outside 1..=31.
+    #[error("{0}: metric {1} outside 1..=31")]
+    Metric(VifId, u8),
+    /// Threshold outside 1..=254.
+    #[error("{0}: threshold {1} outside 1..=254")]
+    Threshold(VifId, u8),
+    /// The VIF is already configured.
+    #[error("{0} is already configured")]
+    Duplicate(VifId),
+    /// The VIF index is beyond what the kernel supports.
+    #[error("{0} is beyond the VIF table")]
+    OutOfRange(VifId),
+}
+
+/// A DVMRP message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The VIF to send it on.
+    pub vif: VifId,
+    /// Our address on the VIF (the IP source).
+    pub src: Ipv4Addr,
+    /// 224.0.0.4 or a neighbour's address.
+    pub dst: Ipv4Addr,
+    /// IP TTL ([`TTL`]).
+    pub ttl: u8,
+    /// The IGMP message (IGMP header, checksum included): the IP payload.
+    pub payload: Vec<u8>,
+}
+
+/// A change to the kernel's multicast forwarding cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MfcAction {
+    /// Add or replace the entry for its (S,G).
+    Install(MfcEntry),
+    /// Delete the entry for (S,G).
+    Remove {
+        /// The source.
+        source: Ipv4Addr,
+        /// The group.
+        group: Ipv4Addr,
+    },
+}
+
+/// Counters of what the engine received, sent and dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages given to [`Engine::handle_packet`].
+    pub received: u64,
+    /// Messages queued for sending.
+    pub sent: u64,
+    /// Dropped: bad IGMP checksum.
+    pub bad_checksum: u64,
+    /// Dropped: truncated or malformed.
+    pub malformed: u64,
+    /// Dropped: an unknown DVMRP code or a non-DVMRP IGMP type.
+    pub unknown_code: u64,
+    /// Dropped: a major version other than 3.
+    pub bad_version: u64,
+    /// Dropped: arrived on a VIF that is down, disabled, passive or unknown.
+    pub inactive_vif: u64,
+    /// Dropped: a report, prune or graft from a router that is not a two-way neighbour.
+    pub not_neighbor: u64,
+    /// Route entries ignored: metric 0 or above 63.
+    pub bad_metric: u64,
+    /// Route entries ignored: multicast, loopback or reserved origin.
+    pub bad_origin: u64,
+    /// Probes accepted.
+    pub probes: u64,
+    /// Reports accepted.
+    pub reports: u64,
+    /// Route entries processed.
+    pub routes_received: u64,
+    /// Prunes accepted.
+    pub prunes: u64,
+    /// Prunes for an (S,G) we have no state for, or from the upstream side.
+    pub prunes_ignored: u64,
+    /// Grafts accepted.
+    pub grafts: u64,
+    /// Graft acknowledgements accepted.
+    pub graft_acks: u64,
+    /// Neighbours that restarted (new generation id).
+    pub neighbor_restarts: u64,
+    /// Neighbours lost by time-out.
+    pub neighbor_timeouts: u64,
+    /// Upcalls handled.
+    pub upcalls: u64,
+}
+
+/// A route of the DVMRP routing table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The origin subnet.
+    pub origin: Ipv4Net,
+    /// Our metric to it (1..=31, or [`INFINITY`] during hold-down).
+    pub metric: u8,
+    /// The VIF towards the origin (the inbound VIF of its traffic).
+    pub parent: VifId,
+    /// The upstream router, `None` for a directly connected subnet or altnet.
+    pub gateway: Option<Ipv4Addr>,
+    /// Downstream routers that depend on us for it (they poison-reversed it to us).
+    pub dependents: Vec<(VifId, Ipv4Addr)>,
+}
+
+/// A DVMRP neighbour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighborInfo {
+    /// The VIF it was heard on.
+    pub vif: VifId,
+    /// Its address.
+    pub addr: Ipv4Addr,
+    /// Its generation id.
+    pub generation_id: u32,
+    /// Its capabilities.
+    pub capabilities: crate::wire::dvmrp::Capabilities,
+    /// Its (major, minor) version.
+    pub version: (u8, u8),
+    /// Whether it lists us in its probes.
+    pub two_way: bool,
+}
+
+/// A forwarding cache entry, as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// The source.
+    pub source: Ipv4Addr,
+    /// The group.
+    pub group: Ipv4Addr,
+    /// The inbound VIF.
+    pub iif: VifId,
+    /// The outbound VIFs with their thresholds.
+    pub oifs: crate::model::OifSet,
+    /// The upstream router, if any.
+    pub gateway: Option<Ipv4Addr>,
+    /// Whether we have no route to the source (a negative cache entry / stop filter).
+    pub negative: bool,
+    /// Whether we have pruned it upstream.
+    pub pruned_upstream: bool,
+    /// Whether a graft is waiting for its acknowledgement.
+    pub grafting: bool,
+    /// Downstream neighbours with a live prune: (VIF, neighbour).
+    pub pruned_by: Vec<(VifId, Ipv4Addr)>,
+}

@@ -1,0 +1,1045 @@
+//! An in-memory network of DVMRP engines with a fake clock, and protocol scenarios on it.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ipnet::Ipv4Net;
+use proptest::prelude::*;
+
+use super::*;
+use crate::igmp::{MembershipEvent, Querier, QuerierConfig};
+use crate::model::VifIndex;
+use crate::wire;
+use crate::wire::dvmrp::{Body, Repr};
+
+pub(crate) struct Node {
+    pub engine: Engine,
+    pub mfc: BTreeMap<(Ipv4Addr, Ipv4Addr), MfcEntry>,
+    /// VIF -> link index.
+    pub vifs: BTreeMap<VifId, usize>,
+    pub cfgs: BTreeMap<VifId, VifConfig>,
+}
+
+pub(crate) struct Link {
+    pub up: bool,
+    pub subnet: Ipv4Net,
+    pub attached: Vec<(usize, VifId)>,
+}
+
+/// A network of engines joined by links (a link with one router is a stub subnet).
+pub(crate) struct Net {
+    pub t0: Instant,
+    pub now: Instant,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+    /// DVMRP codes to drop in transit (to lose graft-acks, say).
+    pub drop_codes: BTreeSet<u8>,
+    /// Every DVMRP message delivered: (time offset, sender, code).
+    pub log: Vec<(Duration, usize, u8)>,
+    /// Every DVMRP message delivered, parsed: (sender, message).
+    pub messages: Vec<(usize, Repr)>,
+    /// IGMP queriers on (node, VIF).
+    pub queriers: BTreeMap<(usize, VifId), Querier>,
+}
+
+pub(crate) fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+pub(crate) fn net(s: &str) -> Ipv4Net {
+    s.parse().unwrap()
+}
+
+impl Net {
+    pub fn new(n: usize) -> Net {
+        let t0 = Instant::now();
+        Net {
+            t0,
+            now: t0,
+            nodes: (0..n)
+                .map(|i| Node {
+                    engine: Engine::new(Config {
+                        generation_id: 100 + i as u32,
+                        ..Config::default()
+                    }),
+                    mfc: BTreeMap::new(),
+                    vifs: BTreeMap::new(),
+                    cfgs: BTreeMap::new(),
+                })
+                .collect(),
+            links: Vec::new(),
+            drop_codes: BTreeSet::new(),
+            log: Vec::new(),
+            messages: Vec::new(),
+            queriers: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a link 198.18.L.0/24 joining `(node, metric)`s; node i's address is .(i+1).
+    /// Returns the link index; the VIF of each node is its next free index.
+    pub fn link(&mut self, members: &[(usize, u8)]) -> usize {
+        let l = self.links.len();
+        let subnet = Ipv4Net::new(Ipv4Addr::new(198, 18, l as u8, 0), 24).unwrap();
+        let mut attached = Vec::new();
+        for &(n, metric) in members {
+            let vif = VifId(self.nodes[n].vifs.len() as u16);
+            let local = Ipv4Addr::new(198, 18, l as u8, n as u8 + 1);
+            let mut cfg = VifConfig::new(vif, local, subnet);
+            cfg.metric = metric;
+            self.nodes[n].engine.add_vif(cfg.clone()).unwrap();
+            self.nodes[n].vifs.insert(vif, l);
+            self.nodes[n].cfgs.insert(vif, cfg);
+            attached.push((n, vif));
+        }
+        self.links.push(Link {
+            up: true,
+            subnet,
+            attached,
+        });
+        l
+    }
+
+    /// The VIF of `node` on link `l`.
+    pub fn vif(&self, node: usize, l: usize) -> VifId {
+        *self.nodes[node]
+            .vifs
+            .iter()
+            .find(|(_, &ll)| ll == l)
+            .unwrap()
+            .0
+    }
+
+    pub fn addr(&self, node: usize, l: usize) -> Ipv4Addr {
+        self.nodes[node].cfgs[&self.vif(node, l)].local
+    }
+
+    pub fn start(&mut self) {
+        let now = self.now;
+        for n in &mut self.nodes {
+            let vifs: Vec<VifId> = n.vifs.keys().copied().collect();
+            for v in vifs {
+                n.engine.interface_up(now, v);
+            }
+        }
+        self.deliver();
+    }
+
+    pub fn at(&self, secs: u64) -> Instant {
+        self.t0 + Duration::from_secs(secs)
+    }
+
+    /// Starts an IGMP querier on every router attached to link `l`.
+    pub fn queriers_on(&mut self, l: usize) {
+        let now = self.now;
+        for &(n, v) in &self.links[l].attached {
+            let mut q = Querier::new(QuerierConfig::new(self.nodes[n].cfgs[&v].local));
+            q.start(now);
+            self.queriers.insert((n, v), q);
+        }
+    }
+
+    /// A host on link `l` sends an IGMP message: every querier there hears it.
+    pub fn host_sends(&mut self, l: usize, host: Ipv4Addr, msg: wire::igmp::Repr) {
+        let bytes = msg.to_bytes().unwrap();
+        let now = self.now;
+        for (&(n, v), q) in self.queriers.iter_mut() {
+            if self.nodes[n].vifs[&v] == l {
+                q.handle_packet(now, host, &bytes);
+            }
+        }
+        self.deliver();
+    }
+
+    /// Moves IGMP queries between queriers and membership events into the engines.
+    fn deliver_igmp(&mut self) {
+        let now = self.now;
+        let mut sent = Vec::new();
+        for (&(n, v), q) in self.queriers.iter_mut() {
+            while let Some(t) = q.poll_transmit() {
+                sent.push((n, v, t));
+            }
+            while let Some(e) = q.poll_event() {
+                let (g, joined) = match e {
+                    MembershipEvent::Joined(g) => (g, true),
+                    MembershipEvent::Left(g) => (g, false),
+                };
+                self.nodes[n].engine.local_membership(now, v, g, joined);
+            }
+        }
+        for (n, v, t) in sent {
+            let l = self.nodes[n].vifs[&v];
+            for (&(m, mv), q) in self.queriers.iter_mut() {
+                if m != n && self.nodes[m].vifs[&mv] == l && self.links[l].up {
+                    q.handle_packet(now, t.src, &t.payload);
+                }
+            }
+        }
+    }
+
+    /// Moves every queued message to its receivers until the network is quiet.
+    pub fn deliver(&mut self) {
+        let mut queue: VecDeque<(usize, Transmit)> = VecDeque::new();
+        loop {
+            self.deliver_igmp();
+            for (i, n) in self.nodes.iter_mut().enumerate() {
+                while let Some(t) = n.engine.poll_transmit() {
+                    queue.push_back((i, t));
+                }
+                while let Some(a) = n.engine.poll_mfc() {
+                    match a {
+                        MfcAction::Install(e) => {
+                            let key = match (e.source(), e.group()) {
+                                (std::net::IpAddr::V4(s), std::net::IpAddr::V4(g)) => (s, g),
+                                _ => unreachable!(),
+                            };
+                            n.mfc.insert(key, e);
+                        }
+                        MfcAction::Remove { source, group } => {
+                            n.mfc.remove(&(source, group));
+                        }
+                    }
+                }
+            }
+            let Some((from, t)) = queue.pop_front() else {
+                break;
+            };
+            assert_eq!(t.ttl, 1);
+            let code = t.payload[1];
+            if self.drop_codes.contains(&code) {
+                continue;
+            }
+            let l = self.nodes[from].vifs[&t.vif];
+            if !self.links[l].up {
+                continue;
+            }
+            self.log.push((self.now - self.t0, from, code));
+            self.messages.push((
+                from,
+                Repr::parse(&t.payload).expect("engines send valid messages"),
+            ));
+            let targets: Vec<(usize, VifId)> = self.links[l]
+                .attached
+                .iter()
+                .copied()
+                .filter(|&(m, v)| {
+                    m != from && (t.dst.is_multicast() || self.nodes[m].cfgs[&v].local == t.dst)
+                })
+                .collect();
+            for (m, v) in targets {
+                let now = self.now;
+                self.nodes[m]
+                    .engine
+                    .handle_packet(now, v, t.src, &t.payload);
+            }
+        }
+    }
+
+    /// Runs timers and deliveries up to `secs` after the start.
+    pub fn run_until(&mut self, secs: u64) {
+        let end = self.at(secs);
+        loop {
+            self.deliver();
+            let next = self
+                .nodes
+                .iter()
+                .filter_map(|n| n.engine.poll_timeout())
+                .chain(self.queriers.values().filter_map(Querier::poll_timeout))
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    let now = self.now;
+                    for n in &mut self.nodes {
+                        if n.engine.poll_timeout().is_some_and(|t| t <= now) {
+                            n.engine.handle_timeout(now);
+                        }
+                    }
+                    for q in self.queriers.values_mut() {
+                        if q.poll_timeout().is_some_and(|t| t <= now) {
+                            q.handle_timeout(now);
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(end);
+    }
+
+    /// Sends one data packet from `source` into `node` on link `l` and floods it along the
+    /// MFC entries (upcalling where there are none). Returns the links it was sent onto.
+    pub fn send_data(
+        &mut self,
+        node: usize,
+        l: usize,
+        source: Ipv4Addr,
+        group: Ipv4Addr,
+    ) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from([(node, self.vif(node, l))]);
+        while let Some((n, vif)) = queue.pop_front() {
+            if !seen.insert((n, vif)) {
+                continue;
+            }
+            if !self.nodes[n].mfc.contains_key(&(source, group)) {
+                let now = self.now;
+                self.nodes[n].engine.handle_data(now, vif, source, group);
+                self.deliver();
+            }
+            let Some(e) = self.nodes[n].mfc.get(&(source, group)) else {
+                continue;
+            };
+            if e.iif() != VifIndex::Vif(vif) {
+                continue;
+            }
+            for (oif, _) in e.oifs().iter() {
+                let ol = self.nodes[n].vifs[&VifId(oif)];
+                if !self.links[ol].up {
+                    continue;
+                }
+                out.insert(ol);
+                for &(m, mv) in &self.links[ol].attached {
+                    if m != n {
+                        queue.push_back((m, mv));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn mfc(&self, node: usize, s: Ipv4Addr, g: Ipv4Addr) -> Option<&MfcEntry> {
+        self.nodes[node].mfc.get(&(s, g))
+    }
+
+    pub fn route(&self, node: usize, origin: Ipv4Net) -> Option<RouteInfo> {
+        self.nodes[node].engine.route(origin)
+    }
+}
+
+const G: Ipv4Addr = Ipv4Addr::new(225, 1, 2, 3);
+
+/// A line of `n` routers, each with a stub subnet (links 0..n) and links between neighbours
+/// (links n..2n-1).
+fn line(n: usize) -> Net {
+    let mut net = Net::new(n);
+    for i in 0..n {
+        net.link(&[(i, 1)]);
+    }
+    for i in 0..n - 1 {
+        net.link(&[(i, 1), (i + 1, 1)]);
+    }
+    net.start();
+    net
+}
+
+fn stub(net: &Net, i: usize) -> Ipv4Net {
+    net.links[i].subnet
+}
+
+#[test]
+fn two_routers_converge() {
+    let mut net = line(2);
+    net.run_until(15);
+    let (a, b) = (stub(&net, 0), stub(&net, 1));
+    let ra = net.route(0, b).expect("A learnt B's stub");
+    assert_eq!(ra.metric, 2);
+    assert_eq!(ra.gateway, Some(net.addr(1, 2)));
+    assert_eq!(ra.parent, net.vif(0, 2));
+    let rb = net.route(1, a).expect("B learnt A's stub");
+    assert_eq!(rb.metric, 2);
+    // Local origins: metric 1, no gateway.
+    let own = net.route(0, a).unwrap();
+    assert_eq!((own.metric, own.gateway), (1, None));
+    // Both adjacencies are two-way.
+    assert!(net.nodes[0].engine.neighbors().all(|n| n.two_way));
+    assert_eq!(net.nodes[0].engine.neighbors().count(), 1);
+    // Poisoned reverse: B told A it depends on it for A's stub.
+    assert_eq!(
+        net.route(0, a).unwrap().dependents,
+        vec![(net.vif(0, 2), net.addr(1, 2))]
+    );
+    // Three origins each: two stubs and the shared link.
+    assert_eq!(net.nodes[0].engine.route_count(), 3);
+    assert_eq!(net.nodes[1].engine.stats().not_neighbor, 0);
+}
+
+#[test]
+fn three_routers_converge_and_forward() {
+    let mut net = line(3);
+    net.run_until(30);
+    let c = stub(&net, 2);
+    let a = stub(&net, 0);
+    assert_eq!(net.route(0, c).unwrap().metric, 3);
+    assert_eq!(net.route(2, a).unwrap().metric, 3);
+    assert_eq!(net.route(0, stub(&net, 1)).unwrap().metric, 2);
+    // The link between B and C (198.18.4.0/24) is 2 hops from A.
+    assert_eq!(net.route(0, net.links[4].subnet).unwrap().metric, 2);
+    // B relays A's stub to C; C depends on B, B on A.
+    assert_eq!(
+        net.route(1, a).unwrap().dependents,
+        vec![(net.vif(1, 4), net.addr(2, 4))]
+    );
+    // A member behind C: traffic from A's stub reaches C's stub, nothing else.
+    let (now, v) = (net.now, net.vif(2, 2));
+    net.nodes[2].engine.local_membership(now, v, G, true);
+    let src = ip("198.18.0.10");
+    let out = net.send_data(0, 0, src, G);
+    assert_eq!(out, BTreeSet::from([3, 4, 2]));
+    // B has no member and no other downstream: nothing goes onto B's stub.
+    let eb = net.mfc(1, src, G).unwrap();
+    assert_eq!(eb.iif(), VifIndex::Vif(net.vif(1, 3)));
+    assert_eq!(
+        eb.oifs().iter().collect::<Vec<_>>(),
+        vec![(net.vif(1, 4).0, 1)]
+    );
+}
+
+#[test]
+fn negative_cache_for_unknown_source() {
+    let mut net = line(2);
+    net.run_until(15);
+    let out = net.send_data(0, 0, ip("203.0.113.9"), G);
+    assert!(out.is_empty());
+    let e = net.mfc(0, ip("203.0.113.9"), G).expect("a stop filter");
+    assert!(e.oifs().is_empty());
+    assert!(
+        net.nodes[0]
+            .engine
+            .flow(ip("203.0.113.9"), G)
+            .unwrap()
+            .negative
+    );
+    // It goes away after the cache lifetime.
+    net.run_until(15 + 301);
+    assert!(net.mfc(0, ip("203.0.113.9"), G).is_none());
+}
+
+#[test]
+fn triangle_reroutes_when_a_link_is_cut() {
+    // A(0), B(1), C(2), each with a stub (links 0..3); A-B link 3, B-C link 4, A-C link 5.
+    let mut net = Net::new(3);
+    for i in 0..3 {
+        net.link(&[(i, 1)]);
+    }
+    net.link(&[(0, 1), (1, 1)]);
+    net.link(&[(1, 1), (2, 1)]);
+    net.link(&[(0, 1), (2, 1)]);
+    net.start();
+    net.run_until(30);
+    let c = stub(&net, 2);
+    let r = net.route(0, c).unwrap();
+    assert_eq!((r.metric, r.gateway), (2, Some(net.addr(2, 5))));
+    net.links[5].up = false;
+    let cut = 30;
+    // Still believed at +30 s (neighbour time-out is 35 s)...
+    net.run_until(cut + 30);
+    assert_eq!(net.route(0, c).unwrap().gateway, Some(net.addr(2, 5)));
+    // ...then the neighbour is lost, the route becomes unreachable, and B's path wins by the
+    // next report.
+    net.run_until(cut + 36 + 61);
+    let r = net.route(0, c).unwrap();
+    assert_eq!((r.metric, r.gateway), (3, Some(net.addr(1, 3))));
+    assert_eq!(r.parent, net.vif(0, 3));
+    assert_eq!(net.nodes[0].engine.stats().neighbor_timeouts, 1);
+    // The A-C link subnet is still reachable via C's side through B (metric 3) and directly
+    // attached at A (metric 1).
+    assert_eq!(net.route(0, net.links[5].subnet).unwrap().metric, 1);
+    // Repair: the direct path comes back.
+    net.links[5].up = true;
+    net.run_until(cut + 200);
+    let r = net.route(0, c).unwrap();
+    assert_eq!((r.metric, r.gateway), (2, Some(net.addr(2, 5))));
+}
+
+/// A single engine and a hand-driven neighbour at 192.0.2.2.
+struct Solo {
+    e: Engine,
+    t0: Instant,
+}
+
+impl Solo {
+    fn new() -> Solo {
+        let t0 = Instant::now();
+        let mut e = Engine::new(Config::default());
+        e.add_vif(VifConfig::new(
+            VifId(0),
+            ip("192.0.2.1"),
+            net("192.0.2.0/24"),
+        ))
+        .unwrap();
+        e.add_vif(VifConfig::new(
+            VifId(1),
+            ip("198.51.100.1"),
+            net("198.51.100.0/24"),
+        ))
+        .unwrap();
+        e.interface_up(t0, VifId(0));
+        e.interface_up(t0, VifId(1));
+        Solo { e, t0 }
+    }
+
+    fn t(&self, s: u64) -> Instant {
+        self.t0 + Duration::from_secs(s)
+    }
+
+    fn feed(&mut self, s: u64, body: Body) {
+        let bytes = Repr::new(body).to_bytes().unwrap();
+        let t = self.t(s);
+        self.e.handle_timeout(t);
+        self.e.handle_packet(t, VifId(0), ip("192.0.2.2"), &bytes);
+    }
+
+    fn probe(&mut self, s: u64) {
+        self.feed(
+            s,
+            Body::Probe {
+                generation_id: 7,
+                neighbors: vec![ip("192.0.2.1")],
+            },
+        );
+    }
+
+    fn drain(&mut self) -> Vec<Transmit> {
+        std::iter::from_fn(|| self.e.poll_transmit()).collect()
+    }
+}
+
+fn report(routes: &[(&str, u8)]) -> Body {
+    Body::Report {
+        routes: routes
+            .iter()
+            .map(|(o, m)| wire::dvmrp::ReportRoute {
+                origin: net(o),
+                metric: *m,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn route_expires_after_140s_then_is_garbage_collected() {
+    let mut s = Solo::new();
+    s.probe(0);
+    s.feed(1, report(&[("203.0.113.0/24", 4)]));
+    let r = s.e.route(net("203.0.113.0/24")).unwrap();
+    assert_eq!((r.metric, r.gateway), (5, Some(ip("192.0.2.2"))));
+    // The neighbour stays (probes) but stops reporting the route.
+    for t in (10..=140).step_by(10) {
+        s.probe(t);
+    }
+    assert_eq!(s.e.route(net("203.0.113.0/24")).unwrap().metric, 5);
+    s.e.handle_timeout(s.t(141));
+    assert_eq!(s.e.route(net("203.0.113.0/24")).unwrap().metric, INFINITY);
+    assert!(s.e.lookup(ip("203.0.113.7")).is_none());
+    // The unreachable route is flashed at once with metric 32 on VIF 0 (the neighbour's).
+    let flashed: Vec<_> = s
+        .drain()
+        .into_iter()
+        .filter_map(|t| match Repr::parse(&t.payload).unwrap().body {
+            Body::Report { routes } => Some(routes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(flashed
+        .iter()
+        .any(|r| r.origin == net("203.0.113.0/24") && r.metric == INFINITY));
+    // Hold-down: deleted 120 s later.
+    s.probe(150);
+    s.e.handle_timeout(s.t(141 + 119));
+    assert!(s.e.route(net("203.0.113.0/24")).is_some());
+    s.e.handle_timeout(s.t(141 + 121));
+    assert!(s.e.route(net("203.0.113.0/24")).is_none());
+}
+
+#[test]
+fn metrics_poison_reverse_and_split_horizon_on_the_wire() {
+    let mut s = Solo::new();
+    s.probe(0);
+    s.feed(1, report(&[("203.0.113.0/24", 4)]));
+    for t in [10, 20, 30, 40, 50] {
+        s.probe(t);
+    }
+    s.drain();
+    s.e.handle_timeout(s.t(60));
+    let mut seen = BTreeMap::new();
+    for t in s.drain() {
+        if let Body::Report { routes } = Repr::parse(&t.payload).unwrap().body {
+            for r in routes {
+                seen.insert((t.vif, r.origin), r.metric);
+            }
+        }
+    }
+    // Reported back to where it came from with metric + 32 (5 + 32).
+    assert_eq!(seen.get(&(VifId(0), net("203.0.113.0/24"))), Some(&37));
+    // VIF 1 has no neighbour: no reports there.
+    assert!(!seen.keys().any(|(v, _)| *v == VifId(1)));
+    assert_eq!(seen.get(&(VifId(0), net("198.51.100.0/24"))), Some(&1));
+}
+
+#[test]
+fn hostile_packets_are_counted_and_dropped() {
+    let mut s = Solo::new();
+    // A report before any probe: not a neighbour.
+    s.feed(0, report(&[("203.0.113.0/24", 1)]));
+    assert_eq!(s.e.stats().not_neighbor, 1);
+    assert!(s.e.route(net("203.0.113.0/24")).is_none());
+    s.probe(1);
+    // Metric 0 and metric 64+ are ignored; a multicast origin too.
+    s.feed(
+        2,
+        report(&[
+            ("203.0.113.0/24", 0),
+            ("198.18.0.0/24", 70),
+            ("225.0.0.0/8", 1),
+        ]),
+    );
+    assert_eq!(s.e.stats().bad_metric, 2);
+    assert_eq!(s.e.stats().bad_origin, 1);
+    assert_eq!(s.e.route_count(), 2);
+    // Bad checksum.
+    let mut bytes = Repr::new(report(&[("203.0.113.0/24", 1)]))
+        .to_bytes()
+        .unwrap();
+    bytes[2] ^= 0x55;
+    s.e.handle_packet(s.t(3), VifId(0), ip("192.0.2.2"), &bytes);
+    assert_eq!(s.e.stats().bad_checksum, 1);
+    // A huge route count that is not there: truncated.
+    let mut huge = vec![0x13, 2, 0, 0, 0, 0x0e, 0xff, 3, 0xff, 0xff, 0];
+    huge.extend(std::iter::repeat_n([198u8, 18, 0, 1], 300).flatten());
+    crate::wire::fill_checksum(&mut huge);
+    s.e.handle_packet(s.t(3), VifId(0), ip("192.0.2.2"), &huge);
+    assert_eq!(s.e.stats().malformed, 1);
+    // Major version 2.
+    let mut old = Repr::new(report(&[("203.0.113.0/24", 1)]));
+    old.major = 2;
+    s.e.handle_packet(s.t(3), VifId(0), ip("192.0.2.2"), &old.to_bytes().unwrap());
+    assert_eq!(s.e.stats().bad_version, 1);
+    assert_eq!(s.e.route_count(), 2);
+    // A prune for a flow we do not have.
+    s.feed(
+        4,
+        Body::Prune {
+            source: ip("198.51.100.9"),
+            group: G,
+            lifetime: 10,
+            source_prefix: None,
+        },
+    );
+    assert_eq!(s.e.stats().prunes_ignored, 1);
+}
+
+#[test]
+fn designated_forwarder_on_a_lan() {
+    // U(0) with a stub (link 0); U-R1 (link 1), U-R2 (link 2); LAN (link 3) with R1(1), R2(2).
+    let mut net = Net::new(3);
+    net.link(&[(0, 1)]);
+    net.link(&[(0, 1), (1, 1)]);
+    net.link(&[(0, 1), (2, 1)]);
+    net.link(&[(1, 1), (2, 1)]);
+    net.start();
+    net.run_until(30);
+    let u = stub(&net, 0);
+    // Equal metrics (2): the lower address, R1 (198.18.3.2 < .3), forwards onto the LAN.
+    assert_eq!(net.route(1, u).unwrap().metric, 2);
+    assert_eq!(net.route(2, u).unwrap().metric, 2);
+    assert!(net.nodes[1]
+        .engine
+        .is_designated_forwarder(u, net.vif(1, 3)));
+    assert!(!net.nodes[2]
+        .engine
+        .is_designated_forwarder(u, net.vif(2, 3)));
+    // A member on the LAN: only R1 forwards; R2 prunes towards U.
+    for n in [1, 2] {
+        let v = net.vif(n, 3);
+        net.nodes[n].engine.local_membership(net.now, v, G, true);
+    }
+    let src = ip("198.18.0.10");
+    let out = net.send_data(0, 0, src, G);
+    assert!(out.contains(&3));
+    assert!(net.mfc(1, src, G).unwrap().oifs().contains(net.vif(1, 3).0));
+    assert!(net.mfc(2, src, G).unwrap().oifs().is_empty());
+    assert!(net.nodes[2].engine.flow(src, G).unwrap().pruned_upstream);
+    let eu = net.mfc(0, src, G).unwrap();
+    assert_eq!(
+        eu.oifs().iter().map(|(v, _)| v).collect::<Vec<_>>(),
+        vec![net.vif(0, 1).0]
+    );
+}
+
+#[test]
+fn lan_with_two_routers_and_a_host() {
+    // U(0) with the source's stub (link 0); U-R1 (link 1), U-R2 (link 2); LAN (link 3) with
+    // R1(1), R2(2) and a host, served by the queriers of R1 and R2.
+    let mut net = Net::new(3);
+    net.link(&[(0, 1)]);
+    net.link(&[(0, 1), (1, 1)]);
+    net.link(&[(0, 1), (2, 1)]);
+    net.link(&[(1, 1), (2, 1)]);
+    net.start();
+    net.queriers_on(3);
+    net.run_until(30);
+    // Querier election on the LAN: R1 (198.18.3.2) beats R2 (198.18.3.3).
+    assert!(net.queriers[&(1, net.vif(1, 3))].is_querier());
+    assert!(!net.queriers[&(2, net.vif(2, 3))].is_querier());
+    let (host, src) = (ip("198.18.3.100"), ip("198.18.0.10"));
+    // Nobody listens yet: the LAN routers prune, U keeps the flow to itself.
+    assert!(
+        net.send_data(0, 0, src, G).len() == 2,
+        "U sends to R1 and R2 once"
+    );
+    assert!(net.mfc(0, src, G).unwrap().oifs().is_empty(), "both pruned");
+    // The host joins: both queriers see it; only R1, the forwarder, grafts and forwards.
+    net.host_sends(3, host, wire::igmp::Repr::ReportV2 { group: G });
+    assert_eq!(
+        net.nodes[1]
+            .engine
+            .members(net.vif(1, 3))
+            .collect::<Vec<_>>(),
+        vec![G]
+    );
+    assert_eq!(
+        net.nodes[2]
+            .engine
+            .members(net.vif(2, 3))
+            .collect::<Vec<_>>(),
+        vec![G]
+    );
+    assert_eq!(net.send_data(0, 0, src, G), BTreeSet::from([1, 3]));
+    assert!(
+        net.mfc(2, src, G).unwrap().oifs().is_empty(),
+        "R2 is not the forwarder"
+    );
+    assert!(net.nodes[2].engine.flow(src, G).unwrap().pruned_upstream);
+    // The host keeps answering general queries: still a member at 5 minutes.
+    for t in (60..=300).step_by(60) {
+        net.run_until(t);
+        net.host_sends(3, host, wire::igmp::Repr::ReportV2 { group: G });
+    }
+    assert_eq!(net.send_data(0, 0, src, G), BTreeSet::from([1, 3]));
+    // The host leaves: R1 queries the group twice, nobody answers, R1 prunes upstream.
+    net.host_sends(3, host, wire::igmp::Repr::Leave { group: G });
+    net.run_until(303);
+    assert_eq!(net.nodes[1].engine.members(net.vif(1, 3)).count(), 0);
+    assert_eq!(
+        net.nodes[2].engine.members(net.vif(2, 3)).count(),
+        0,
+        "R2 followed"
+    );
+    assert!(
+        net.mfc(0, src, G).unwrap().oifs().is_empty(),
+        "U pruned again"
+    );
+    assert!(net.send_data(0, 0, src, G).is_empty());
+}
+
+#[test]
+fn designated_forwarder_prefers_the_lower_metric() {
+    let mut net = Net::new(3);
+    net.link(&[(0, 1)]);
+    net.link(&[(0, 1), (1, 5)]); // R1 receives from U at cost 5
+    net.link(&[(0, 1), (2, 1)]);
+    net.link(&[(1, 1), (2, 1)]);
+    net.start();
+    net.run_until(30);
+    let u = stub(&net, 0);
+    assert_eq!(net.route(1, u).unwrap().metric, 3); // via R2 and the LAN: 1 + 1 + 1
+    assert_eq!(net.route(2, u).unwrap().metric, 2);
+    assert!(net.nodes[2]
+        .engine
+        .is_designated_forwarder(u, net.vif(2, 3)));
+    assert!(!net.nodes[1]
+        .engine
+        .is_designated_forwarder(u, net.vif(1, 3)));
+}
+
+#[test]
+fn prune_when_last_member_leaves_and_graft_when_one_returns() {
+    let mut net = line(3);
+    net.run_until(30);
+    let (c_stub_vif, src) = (net.vif(2, 2), ip("198.18.0.10"));
+    net.nodes[2]
+        .engine
+        .local_membership(net.now, c_stub_vif, G, true);
+    let out = net.send_data(0, 0, src, G);
+    assert!(out.contains(&2));
+    let a_to_b = net.vif(0, 3).0;
+    assert!(net.mfc(0, src, G).unwrap().oifs().contains(a_to_b));
+
+    // The last member leaves: C prunes to B, B (no one left) prunes to A.
+    net.run_until(40);
+    net.nodes[2]
+        .engine
+        .local_membership(net.now, c_stub_vif, G, false);
+    net.deliver();
+    assert!(net.mfc(2, src, G).unwrap().oifs().is_empty());
+    assert!(net.mfc(1, src, G).unwrap().oifs().is_empty());
+    assert!(
+        net.mfc(0, src, G).unwrap().oifs().is_empty(),
+        "A lost the OIF"
+    );
+    assert!(net.nodes[1].engine.flow(src, G).unwrap().pruned_upstream);
+    assert_eq!(
+        net.nodes[0].engine.flow(src, G).unwrap().pruned_by,
+        vec![(net.vif(0, 3), net.addr(1, 3))]
+    );
+    assert!(net.send_data(0, 0, src, G).is_empty());
+
+    // Still pruned well after the cache lifetime: prune state keeps the entries.
+    net.run_until(40 + 400);
+    assert!(net.mfc(0, src, G).unwrap().oifs().is_empty());
+
+    // A member returns; lose the first graft-acks to see the retransmission.
+    net.drop_codes.insert(wire::dvmrp::code::GRAFT_ACK);
+    net.nodes[2]
+        .engine
+        .local_membership(net.now, c_stub_vif, G, true);
+    net.deliver();
+    assert!(net.nodes[2].engine.flow(src, G).unwrap().grafting);
+    assert!(
+        net.mfc(0, src, G).unwrap().oifs().contains(a_to_b),
+        "OIF back"
+    );
+    let grafts_at_b = net.nodes[1].engine.stats().grafts;
+    assert_eq!(grafts_at_b, 1);
+    net.run_until(440 + 6);
+    assert_eq!(
+        net.nodes[1].engine.stats().grafts,
+        2,
+        "retransmitted after 5 s"
+    );
+    net.drop_codes.clear();
+    net.run_until(440 + 6 + 11);
+    assert_eq!(net.nodes[1].engine.stats().grafts, 3, "backed off to 10 s");
+    assert!(!net.nodes[2].engine.flow(src, G).unwrap().grafting, "acked");
+    assert!(!net.nodes[1].engine.flow(src, G).unwrap().grafting, "acked");
+    net.run_until(440 + 60);
+    assert_eq!(
+        net.nodes[1].engine.stats().grafts,
+        3,
+        "no more after the ack"
+    );
+    assert_eq!(
+        net.send_data(0, 0, src, G),
+        BTreeSet::from([3, 4, 2]),
+        "traffic flows to C again"
+    );
+}
+
+fn prune_lifetimes(net: &Net, from: usize) -> Vec<u32> {
+    net.messages
+        .iter()
+        .filter(|(n, _)| *n == from)
+        .filter_map(|(_, m)| match m.body {
+            Body::Prune { lifetime, .. } => Some(lifetime),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn prune_lifetime_is_the_minimum_downstream() {
+    let mut net = line(3);
+    net.run_until(30);
+    let src = ip("198.18.0.10");
+    net.send_data(0, 0, src, G);
+    // C prunes with the default lifetime; B forwards the prune with what is left of C's.
+    assert_eq!(prune_lifetimes(&net, 2), vec![7200]);
+    assert_eq!(prune_lifetimes(&net, 1), vec![7200]);
+    // Ten minutes later, traffic from a second group: C's prune goes out at once, B's
+    // (sent when C's arrives) carries the minimum of what it has received.
+    net.run_until(630);
+    let g2 = ip("225.1.2.4");
+    net.send_data(0, 0, src, g2);
+    assert_eq!(prune_lifetimes(&net, 1), vec![7200, 7200]);
+    // Prune state holds the entries past the cache lifetime, then everything expires and
+    // the next packet starts over.
+    net.run_until(30 + 7201);
+    assert!(net.mfc(0, src, G).is_none());
+    assert!(net.mfc(1, src, G).is_none());
+    assert!(net.mfc(0, src, g2).is_some(), "the later prune still holds");
+    net.send_data(0, 0, src, G);
+    assert_eq!(prune_lifetimes(&net, 1).len(), 3);
+    assert!(net.mfc(0, src, G).unwrap().oifs().is_empty());
+}
+
+#[test]
+fn shorter_downstream_prune_shortens_ours() {
+    // A hand-driven downstream neighbour prunes with 300 s: we prune upstream with <= 300.
+    let mut s = Solo::new();
+    // The upstream is a second neighbour on VIF 1 (198.51.100.2) with the source's subnet.
+    let up = ip("198.51.100.2");
+    let t = s.t(0);
+    let probe = |n: Ipv4Addr| {
+        Repr::new(Body::Probe {
+            generation_id: 1,
+            neighbors: vec![n],
+        })
+        .to_bytes()
+        .unwrap()
+    };
+    s.e.handle_packet(t, VifId(1), up, &probe(ip("198.51.100.1")));
+    let rep = Repr::new(report(&[("203.0.113.0/24", 1)]))
+        .to_bytes()
+        .unwrap();
+    s.e.handle_packet(t, VifId(1), up, &rep);
+    s.probe(0);
+    // The downstream neighbour depends on us for 203.0.113.0/24 (poisoned reverse: 2 + 32).
+    s.feed(0, report(&[("203.0.113.0/24", 34)]));
+    let src = ip("203.0.113.5");
+    s.e.handle_data(t, VifId(1), src, G);
+    assert!(s.e.flow(src, G).unwrap().oifs.contains(0));
+    s.drain();
+    s.feed(
+        1,
+        Body::Prune {
+            source: src,
+            group: G,
+            lifetime: 300,
+            source_prefix: None,
+        },
+    );
+    let prunes: Vec<(Ipv4Addr, u32)> = s
+        .drain()
+        .into_iter()
+        .filter_map(|t| match Repr::parse(&t.payload).unwrap().body {
+            Body::Prune { lifetime, .. } => Some((t.dst, lifetime)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prunes, vec![(up, 300)]);
+    assert!(s.e.flow(src, G).unwrap().oifs.is_empty());
+}
+
+#[test]
+fn restarted_neighbor_prunes_are_forgotten() {
+    let mut net = line(2);
+    net.run_until(20);
+    let src = ip("198.18.0.10");
+    net.send_data(0, 0, src, G);
+    let a_to_b = net.vif(0, 2).0;
+    assert!(net.mfc(0, src, G).unwrap().oifs().is_empty(), "B pruned");
+    // B restarts with a new generation id.
+    let mut fresh = Engine::new(Config {
+        generation_id: 999,
+        ..Config::default()
+    });
+    for cfg in net.nodes[1].cfgs.values() {
+        fresh.add_vif(cfg.clone()).unwrap();
+    }
+    net.nodes[1].engine = fresh;
+    net.nodes[1].mfc.clear();
+    let now = net.now;
+    for v in [VifId(0), VifId(1)] {
+        net.nodes[1].engine.interface_up(now, v);
+    }
+    net.deliver();
+    assert_eq!(net.nodes[0].engine.stats().neighbor_restarts, 1);
+    assert!(net.nodes[0]
+        .engine
+        .flow(src, G)
+        .unwrap()
+        .pruned_by
+        .is_empty());
+    assert!(
+        net.mfc(0, src, G).unwrap().oifs().contains(a_to_b),
+        "forwarding to B resumes"
+    );
+    // B relearns the table at once (A sends it the whole table).
+    assert_eq!(net.route(1, stub(&net, 0)).unwrap().metric, 2);
+}
+
+#[test]
+fn boundaries_block_scoped_groups() {
+    let mut net = Net::new(2);
+    net.link(&[(0, 1)]);
+    net.link(&[(1, 1)]);
+    net.link(&[(0, 1), (1, 1)]);
+    // B's stub is a boundary for 239.0.0.0/8.
+    let v = net.vif(1, 1);
+    let mut fresh = Engine::new(Config::default());
+    for (id, cfg) in net.nodes[1].cfgs.iter_mut() {
+        if *id == v {
+            cfg.boundaries.push(self::net("239.0.0.0/8"));
+        }
+        fresh.add_vif(cfg.clone()).unwrap();
+    }
+    net.nodes[1].engine = fresh;
+    net.start();
+    net.run_until(20);
+    let scoped = ip("239.1.1.1");
+    net.nodes[1]
+        .engine
+        .local_membership(net.now, v, scoped, true);
+    net.nodes[1].engine.local_membership(net.now, v, G, true);
+    let src = ip("198.18.0.10");
+    assert!(
+        net.send_data(0, 0, src, scoped).len() == 1,
+        "only the A-B link"
+    );
+    assert!(net.mfc(1, src, scoped).unwrap().oifs().is_empty());
+    assert!(net.send_data(0, 0, src, G).contains(&1));
+}
+
+#[test]
+fn interface_down_withdraws_local_origin() {
+    let mut net = line(2);
+    net.run_until(15);
+    let b = stub(&net, 1);
+    assert_eq!(net.route(0, b).unwrap().metric, 2);
+    let now = net.now;
+    net.nodes[1].engine.interface_down(now, VifId(0));
+    net.run_until(21);
+    assert_eq!(
+        net.route(0, b).unwrap().metric,
+        INFINITY,
+        "flashed unreachable"
+    );
+}
+
+#[test]
+fn ask_neighbors2_is_answered() {
+    let mut s = Solo::new();
+    s.probe(0);
+    s.drain();
+    s.feed(1, Body::AskNeighbors2);
+    let replies: Vec<_> = s
+        .drain()
+        .into_iter()
+        .filter(|t| t.payload[1] == wire::dvmrp::code::NEIGHBORS2)
+        .collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].dst, ip("192.0.2.2"));
+    let Body::Neighbors2 { blocks } = Repr::parse(&replies[0].payload).unwrap().body else {
+        panic!()
+    };
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0].neighbors, vec![ip("192.0.2.2")]);
+}
+
+proptest! {
+    #[test]
+    fn engine_never_panics_on_garbage(
+        packets in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..64), 0u8..12, any::<bool>()), 0..40)
+    ) {
+        let mut s = Solo::new();
+        s.probe(0);
+        for (i, (mut b, code, fix)) in packets.into_iter().enumerate() {
+            if b.len() >= 8 {
+                b[0] = 0x13;
+                b[1] = code;
+                b[7] = 3;
+            }
+            if fix {
+                crate::wire::fill_checksum(&mut b);
+            }
+            let t = s.t(i as u64);
+            s.e.handle_packet(t, VifId(0), ip("192.0.2.2"), &b);
+            s.e.handle_timeout(t);
+        }
+        s.drain();
+    }
+}

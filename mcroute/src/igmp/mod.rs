@@ -1,0 +1,146 @@
+//! The IGMP querier (RFC 2236, with IGMPv1 and IGMPv3 reports understood), sans-IO.
+//!
+//! One [`Querier`] runs per VIF. Like the DVMRP engine it has no socket and no clock: feed it
+//! the IGMP messages received on the VIF ([`Querier::handle_packet`]) and the deadlines it
+//! asked for ([`Querier::handle_timeout`]); drain the queries to send
+//! ([`Querier::poll_transmit`]) and the membership changes ([`Querier::poll_event`]), which
+//! a DVMRP router passes to [`crate::dvmrp::Engine::local_membership`].
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use mcroute::igmp::{MembershipEvent, Querier, QuerierConfig};
+//! use mcroute::wire::igmp::Repr;
+//!
+//! let t0 = Instant::now();
+//! let mut q = Querier::new(QuerierConfig::new("192.0.2.1".parse()?));
+//! q.start(t0);
+//! assert!(q.poll_transmit().is_some()); // the first startup query
+//! let report = Repr::ReportV2 { group: "225.1.2.3".parse()? }.to_bytes()?;
+//! q.handle_packet(t0, "192.0.2.77".parse()?, &report);
+//! assert_eq!(q.poll_event(), Some(MembershipEvent::Joined("225.1.2.3".parse()?)));
+//! // Nobody reports again: the membership ends after 260 s.
+//! q.handle_timeout(t0 + Duration::from_secs(261));
+//! assert_eq!(q.poll_event(), Some(MembershipEvent::Left("225.1.2.3".parse()?)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+mod querier;
+
+pub use querier::Querier;
+
+pub use crate::wire::igmp::Version;
+
+/// Default robustness variable (RFC 2236 section 8.1: 2).
+pub const DEFAULT_ROBUSTNESS: u8 = 2;
+/// Default query interval (RFC 2236 section 8.2: 125 s).
+pub const DEFAULT_QUERY_INTERVAL: Duration = Duration::from_secs(125);
+/// Default query response interval (RFC 2236 section 8.3: 10 s).
+pub const DEFAULT_QUERY_RESPONSE_INTERVAL: Duration = Duration::from_secs(10);
+/// Default last member query interval (RFC 2236 section 8.8: 1 s).
+pub const DEFAULT_LAST_MEMBER_QUERY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Querier settings of one VIF (mrouted 4.x `igmp-*` options).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerierConfig {
+    /// Our address on the VIF: the election compares it (lowest wins).
+    pub local: Ipv4Addr,
+    /// The query format we send (v2 by default; v1 and v3 possible).
+    pub version: Version,
+    /// Robustness variable (2..=7).
+    pub robustness: u8,
+    /// Interval between general queries.
+    pub query_interval: Duration,
+    /// Max response time in general queries.
+    pub query_response_interval: Duration,
+    /// Max response time in group-specific queries and the interval between them.
+    pub last_member_query_interval: Duration,
+}
+
+impl QuerierConfig {
+    /// RFC 2236 defaults for a VIF with address `local`.
+    pub fn new(local: Ipv4Addr) -> QuerierConfig {
+        QuerierConfig {
+            local,
+            version: Version::V2,
+            robustness: DEFAULT_ROBUSTNESS,
+            query_interval: DEFAULT_QUERY_INTERVAL,
+            query_response_interval: DEFAULT_QUERY_RESPONSE_INTERVAL,
+            last_member_query_interval: DEFAULT_LAST_MEMBER_QUERY_INTERVAL,
+        }
+    }
+
+    fn robustness(&self) -> u32 {
+        u32::from(self.robustness.max(1))
+    }
+
+    /// Group membership interval: robustness x query interval + query response interval
+    /// (RFC 2236 section 8.4: 260 s by default).
+    pub fn group_membership_interval(&self) -> Duration {
+        self.query_interval * self.robustness() + self.query_response_interval
+    }
+
+    /// Other querier present interval: robustness x query interval + half the query
+    /// response interval (RFC 2236 section 8.5: 255 s by default).
+    pub fn other_querier_present_interval(&self) -> Duration {
+        self.query_interval * self.robustness() + self.query_response_interval / 2
+    }
+
+    /// Startup query interval: a quarter of the query interval (RFC 2236 section 8.6).
+    pub fn startup_query_interval(&self) -> Duration {
+        self.query_interval / 4
+    }
+
+    /// Startup query count: the robustness variable (RFC 2236 section 8.7).
+    pub fn startup_query_count(&self) -> u8 {
+        self.robustness.max(1)
+    }
+
+    /// Last member query count: the robustness variable (RFC 2236 section 8.9).
+    pub fn last_member_query_count(&self) -> u8 {
+        self.robustness.max(1)
+    }
+
+    /// Version 1 router present timeout: 400 s in RFC 2236 section 8.11; here robustness x
+    /// query interval + query response interval, as RFC 3376 section 8.12 derives it.
+    pub fn v1_host_timeout(&self) -> Duration {
+        self.group_membership_interval()
+    }
+}
+
+/// A membership change on the VIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MembershipEvent {
+    /// The first member of the group appeared.
+    Joined(Ipv4Addr),
+    /// The last member of the group left or stopped answering.
+    Left(Ipv4Addr),
+}
+
+/// An IGMP message to send on the VIF (TTL 1, with Router Alert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryTransmit {
+    /// Our address (the IP source).
+    pub src: Ipv4Addr,
+    /// 224.0.0.1 for general queries, the group for group-specific ones.
+    pub dst: Ipv4Addr,
+    /// The IGMP message, checksum included.
+    pub payload: Vec<u8>,
+}
+
+/// Counters of the querier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuerierStats {
+    /// Messages received.
+    pub received: u64,
+    /// Dropped: bad checksum, truncated, malformed or unknown type.
+    pub invalid: u64,
+    /// Reports or leaves for a non-multicast or link-local group.
+    pub bad_group: u64,
+    /// Queries sent.
+    pub queries_sent: u64,
+    /// Times we lost the election.
+    pub lost_election: u64,
+}
