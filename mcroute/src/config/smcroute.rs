@@ -602,7 +602,10 @@ pub fn parse_source(text: &str, file: FileId, path: &Path) -> (Config, Vec<Confi
         path,
         errors: Vec::new(),
     };
-    let mut directives = Vec::new();
+    // One directive a line at most: reserving up front saves the copies of a growing Vec
+    // (a 100,000-line file is 13 MB of directives). Counting newlines is a fast SIMD pass.
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut directives = Vec::with_capacity(lines);
     for (i, line) in text.split('\n').enumerate() {
         let lineno = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let mut toks = Tokens {
@@ -613,6 +616,10 @@ pub fn parse_source(text: &str, file: FileId, path: &Path) -> (Config, Vec<Confi
         if let Some(d) = parser.line(&mut toks) {
             directives.push(d);
         }
+    }
+    if directives.capacity() > 2 * directives.len() + 64 {
+        // Mostly comments or errors: give the reserve back.
+        directives.shrink_to_fit();
     }
     (Config { directives }, parser.errors)
 }

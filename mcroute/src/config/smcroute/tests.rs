@@ -1092,3 +1092,46 @@ proptest! {
         }
     }
 }
+
+/// A 100,000-line file (a mix of v4/v6 (S,G), (*,G/LEN), joins and phyints), parsed in
+/// release builds at well over 100 MB/s. Run with
+/// `cargo test --release -p mcroute --lib parse_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release"]
+fn parse_throughput() {
+    let mut text = String::new();
+    for i in 0..100_000u32 {
+        let (a, b) = (i / 250 % 250, i % 250);
+        let line = match i % 5 {
+            0 => format!(
+                "mroute from eth0 source 192.0.2.{b} group 225.{a}.{b}.1 to eth1 eth2 eth3\n"
+            ),
+            1 => format!("mroute from eth+ group 239.{a}.{b}.0/24 to eth1 # template\n"),
+            2 => format!(
+                "mroute from a1 source 2001:db8::{:x}:{:x} group ff3e::{:x} to a2 a3\n",
+                i >> 16,
+                i & 0xffff,
+                i & 0xffff
+            ),
+            3 => format!("mgroup from eth0 source 198.51.100.{b} group 232.{a}.{b}.7\n"),
+            _ => format!("phyint eth{b} enable ttl-threshold {}\n", b % 254 + 1),
+        };
+        text.push_str(&line);
+    }
+    let start = std::time::Instant::now();
+    let rounds = 5;
+    for _ in 0..rounds {
+        let c = parse(&text).unwrap();
+        assert_eq!(c.directives.len(), 100_000);
+    }
+    let secs = start.elapsed().as_secs_f64() / f64::from(rounds);
+    let mbps = text.len() as f64 / secs / 1e6;
+    println!(
+        "{} bytes in {:.1} ms: {mbps:.0} MB/s",
+        text.len(),
+        secs * 1e3
+    );
+    if !cfg!(debug_assertions) {
+        assert!(mbps > 100.0, "{mbps:.0} MB/s");
+    }
+}
