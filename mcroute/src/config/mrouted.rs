@@ -1694,7 +1694,7 @@ impl<'a> Parser<'a, '_> {
                         what: "igmp-query-response-interval",
                         value: r.value.to_string(),
                         min: 1,
-                        max: u64::from(qi) - 1,
+                        max: u64::from(qi).saturating_sub(1),
                     },
                 );
             }
