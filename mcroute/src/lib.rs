@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod config;
 pub mod ctl;
 pub mod dvmrp;
 pub mod engine;

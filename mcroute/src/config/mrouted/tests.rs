@@ -1,0 +1,950 @@
+use super::*;
+use proptest::prelude::*;
+
+fn ok(text: &str) -> Config {
+    match parse(text) {
+        Ok(c) => c,
+        Err(e) => panic!("unexpected errors:\n{e}"),
+    }
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text) {
+        Ok(c) => panic!("expected errors, parsed {c:?}"),
+        Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+fn one_error(text: &str) -> String {
+    let e = errors(text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    e.into_iter().next().unwrap()
+}
+
+fn sp(line: u32, column: u32) -> Span {
+    Span::new(FileId(0), line, column)
+}
+
+fn v4(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn n4(s: &str) -> Ipv4Net {
+    s.parse().unwrap()
+}
+
+const MANUAL_EXAMPLE: &str = "\
+#
+# mrouted.conf example
+#
+# Name our boundaries to make it easier.
+name LOCAL 239.255.0.0/16
+name EE 239.254.0.0/16
+# le1 is our gateway to compsci, don't forward our
+# local groups to them.
+phyint le1 boundary EE
+# le2 is our interface on the classroom net, it has four
+# different length subnets on it.
+# Note that you can use either an IP address or an interface name
+phyint 192.0.2.38 boundary EE altnet 198.51.100.0/26
+        altnet 198.51.100.128/26 altnet 203.0.113.0/24
+# atm0 is our ATM interface, which doesn't properly
+# support multicasting.
+phyint atm0 disable
+# This is an internal tunnel to another EE subnet.
+# Remove the default tunnel rate limit, since this
+# tunnel is over Ethernets.
+tunnel 192.0.2.4 198.51.100.101 metric 1 threshold 1 rate_limit 0
+# This is our tunnel to the outside world.
+# Careful with those boundaries, Eugene.
+tunnel 192.0.2.4 203.0.113.13 metric 1 threshold 32
+        boundary LOCAL boundary EE
+";
+
+#[test]
+fn manual_page_example() {
+    let c = ok(MANUAL_EXAMPLE);
+    assert_eq!(c.names.len(), 2);
+    assert_eq!(c.names[0].name.value, "LOCAL");
+    assert_eq!(c.names[0].scope.value, n4("239.255.0.0/16"));
+    assert_eq!(c.names[0].span, sp(5, 1));
+    assert_eq!(c.phyints.len(), 3);
+    assert_eq!(
+        c.phyints[0].interface.value,
+        InterfaceRef::Name("le1".into())
+    );
+    assert_eq!(
+        c.phyints[0].options.boundaries[0].value,
+        Boundary::Name("EE".into())
+    );
+    assert_eq!(
+        c.resolve_boundary(&c.phyints[0].options.boundaries[0].value),
+        Some(n4("239.254.0.0/16"))
+    );
+    let le2 = &c.phyints[1];
+    assert_eq!(le2.interface.value, InterfaceRef::Addr(v4("192.0.2.38")));
+    assert_eq!(le2.altnets.len(), 3);
+    assert_eq!(
+        le2.altnets[1],
+        Spanned::new(
+            AltNet {
+                addr: v4("198.51.100.128"),
+                prefix_len: Some(26)
+            },
+            sp(14, 16)
+        )
+    );
+    assert_eq!(c.phyints[2].state.unwrap().value, VifState::Disable);
+    assert_eq!(c.tunnels.len(), 2);
+    let t0 = &c.tunnels[0];
+    assert_eq!(t0.local.value, InterfaceRef::Addr(v4("192.0.2.4")));
+    assert_eq!(t0.remote.value, TunnelRemote::Addr(v4("198.51.100.101")));
+    assert_eq!(t0.rate_limit(), 0);
+    assert_eq!(t0.options.threshold(), 1);
+    let t1 = &c.tunnels[1];
+    assert_eq!(t1.rate_limit(), 500);
+    assert_eq!(t1.options.threshold(), 32);
+    assert_eq!(t1.options.boundaries.len(), 2);
+    assert_eq!(t1.options.boundaries[1].span, sp(25, 33));
+}
+
+#[test]
+fn defaults() {
+    let c = ok("");
+    assert_eq!(c.cache_lifetime(), 300);
+    assert_eq!(c.prune_lifetime(), 7200);
+    assert_eq!(c.igmp_query_interval(), 125);
+    assert_eq!(c.igmp_query_response_interval(), 10);
+    assert_eq!(c.igmp_query_last_member_interval(), 1);
+    assert_eq!(c.igmp_robustness(), 2);
+    assert_eq!(c.router_timeout(), 35);
+    assert_eq!(c.group_membership_interval(), 260);
+    let c = ok("phyint eth0");
+    assert_eq!(c.phyints[0].options.metric(), 1);
+    assert_eq!(c.phyints[0].options.threshold(), 1);
+    assert_eq!(c.phyints[0].options.advert_metric(), 0);
+    assert_eq!(c.phyints[0].rate_limit(), 0);
+    assert_eq!(c.phyints[0].state, None);
+}
+
+#[test]
+fn global_statements_both_spellings() {
+    for (a, b) in [
+        ("cache_lifetime", "prune_lifetime"),
+        ("cache-lifetime", "prune-lifetime"),
+    ] {
+        let c = ok(&format!("{a} 600\n{b} 3600\n"));
+        assert_eq!(c.cache_lifetime(), 600);
+        assert_eq!(c.cache_lifetime.unwrap().span, sp(1, a.len() as u32 + 2));
+        assert_eq!(c.prune_lifetime(), 3600);
+    }
+    let c = ok("igmp-query-interval 60 igmp-query-response-interval 5\n\
+                igmp-query-last-member-interval 2 igmp-robustness 3 router-timeout 70\n\
+                pruning off noflood rexmit-prunes off no router-alert no phyint\n");
+    assert_eq!(c.igmp_query_interval(), 60);
+    assert_eq!(c.igmp_query_response_interval(), 5);
+    assert_eq!(c.igmp_query_last_member_interval(), 2);
+    assert_eq!(c.igmp_robustness(), 3);
+    assert_eq!(c.router_timeout(), 70);
+    assert_eq!(c.group_membership_interval(), 185);
+    assert!(!c.pruning.unwrap().value);
+    assert_eq!(c.noflood, Some(sp(3, 13)));
+    assert!(!c.rexmit_prunes.unwrap().value);
+    assert_eq!(c.no_router_alert, Some(sp(3, 39)));
+    assert_eq!(c.no_phyint, Some(sp(3, 55)));
+    let c = ok("pruning yes rexmit_prunes\n");
+    assert!(c.pruning.unwrap().value);
+    assert!(c.rexmit_prunes.unwrap().value);
+    // `no` after rexmit-prunes is the next statement when `phyint` follows.
+    let c = ok("rexmit-prunes no phyint");
+    assert!(c.rexmit_prunes.unwrap().value);
+    assert!(c.no_phyint.is_some());
+    let c = ok("rexmit-prunes no phyint phyint eth0");
+    assert!(c.rexmit_prunes.unwrap().value);
+    assert!(c.no_phyint.is_some());
+    assert_eq!(c.phyints.len(), 1);
+    let c = ok("rexmit-prunes no\nphyint eth0");
+    assert!(!c.rexmit_prunes.unwrap().value);
+    assert_eq!(c.phyints.len(), 1);
+}
+
+#[test]
+fn phyint_options_values() {
+    let c = ok("phyint eth0\n\
+                  enable metric 3 advert-metric 2 threshold 16 rate-limit 1000\n\
+                  igmpv2 passive force-leaf noflood notransit blaster allow-nonpruners\n\
+                  prune-lifetime 600 rexmit-prunes on static-group 239.1.2.3\n\
+                  static-group 225.1.1.1 altnet 192.0.2.0 boundary 239.2.0.0/16\n\
+                  accept 198.51.100.0/24 exact default bidir\n\
+                phyint eth1 force_leaf off rexmit_prunes advert_metric 0 rate_limit 5 allow_nonpruners\n\
+                phyint 192.0.2.1 igmpv1\n\
+                phyint eth3 igmpv3 deny 203.0.113.0/24 deny 198.51.100.0/25 exact\n");
+    assert_eq!(c.phyints.len(), 4);
+    let p = &c.phyints[0];
+    assert_eq!(p.state.unwrap().value, VifState::Enable);
+    assert_eq!(p.options.metric(), 3);
+    assert_eq!(p.options.advert_metric(), 2);
+    assert_eq!(p.options.threshold(), 16);
+    assert_eq!(p.rate_limit(), 1000);
+    assert_eq!(p.igmp_version.unwrap().value, IgmpVersion::V2);
+    assert!(p.options.passive.is_some());
+    assert!(p.force_leaf.unwrap().value);
+    assert!(p.options.noflood.is_some());
+    assert!(p.options.notransit.is_some());
+    assert!(p.options.blaster.is_some());
+    assert!(p.options.allow_nonpruners.is_some());
+    assert_eq!(p.options.prune_lifetime.unwrap().value, 600);
+    assert!(p.options.rexmit_prunes.unwrap().value);
+    assert_eq!(
+        p.static_groups.iter().map(|g| g.value).collect::<Vec<_>>(),
+        [v4("239.1.2.3"), v4("225.1.1.1")]
+    );
+    assert_eq!(
+        p.altnets[0].value,
+        AltNet {
+            addr: v4("192.0.2.0"),
+            prefix_len: None
+        }
+    );
+    assert_eq!(
+        p.options.boundaries[0].value,
+        Boundary::Scope(n4("239.2.0.0/16"))
+    );
+    let f = p.options.filter.as_ref().unwrap();
+    assert_eq!(f.mode, FilterMode::Accept);
+    // (`\` at the end of a Rust string line drops the next line's indentation.)
+    assert_eq!(f.span, sp(6, 1));
+    assert_eq!(
+        f.routes.iter().map(|r| r.value).collect::<Vec<_>>(),
+        [
+            FilterRoute {
+                prefix: n4("198.51.100.0/24"),
+                exact: true
+            },
+            FilterRoute {
+                prefix: n4("0.0.0.0/0"),
+                exact: false
+            }
+        ]
+    );
+    assert!(f.bidir.is_some());
+    // Global-looking keywords inside a phyint belong to it.
+    assert_eq!(c.noflood, None);
+    assert_eq!(c.prune_lifetime, None);
+    let p = &c.phyints[1];
+    assert!(!p.force_leaf.unwrap().value);
+    assert!(p.options.rexmit_prunes.unwrap().value);
+    assert_eq!(p.options.advert_metric.unwrap().value, 0);
+    assert_eq!(p.rate_limit(), 5);
+    assert_eq!(
+        c.phyints[2].interface.value,
+        InterfaceRef::Addr(v4("192.0.2.1"))
+    );
+    assert_eq!(c.phyints[2].igmp_version.unwrap().value, IgmpVersion::V1);
+    let f = c.phyints[3].options.filter.as_ref().unwrap();
+    assert_eq!(f.mode, FilterMode::Deny);
+    assert_eq!(f.routes.len(), 2, "two deny clauses add to one filter");
+    assert!(f.routes[1].value.exact);
+}
+
+#[test]
+fn tunnels() {
+    let c = ok(
+        "tunnel eth0 mrouter.example.net metric 4 threshold 64 rate-limit 200\n\
+                  boundary 239.1.0.0/16 passive noflood prune-lifetime 300 accept default\n\
+                tunnel 192.0.2.1 203.0.113.9\n",
+    );
+    let t = &c.tunnels[0];
+    assert_eq!(t.local.value, InterfaceRef::Name("eth0".into()));
+    assert_eq!(
+        t.remote.value,
+        TunnelRemote::Host("mrouter.example.net".into())
+    );
+    assert_eq!(t.remote.span, sp(1, 13));
+    assert_eq!(t.options.metric(), 4);
+    assert_eq!(t.rate_limit(), 200);
+    assert!(t.options.passive.is_some());
+    assert_eq!(t.options.prune_lifetime.unwrap().value, 300);
+    assert_eq!(c.tunnels[1].rate_limit(), 500);
+    assert_eq!(c.noflood, None);
+}
+
+#[test]
+fn block_ends_at_top_level_keyword() {
+    let c = ok(
+        "phyint eth0 metric 2\nname X 239.9.0.0/16\nphyint eth1 boundary X\ncache-lifetime 900\n",
+    );
+    assert_eq!(c.phyints.len(), 2);
+    assert_eq!(c.cache_lifetime(), 900);
+    assert_eq!(c.names.len(), 1);
+    // A boundary name may be used before its definition.
+    ok("phyint eth0 boundary LATER\nname LATER 239.8.0.0/16\n");
+}
+
+#[test]
+fn comments_and_whitespace() {
+    let c = ok("# head\n\n\tphyint\teth0 # metric 5\n  metric 2 # end\r\n\x0c");
+    assert_eq!(c.phyints[0].options.metric(), 2);
+    assert_eq!(c.phyints[0].options.metric.unwrap().span, sp(4, 10));
+}
+
+// ---- every error message -------------------------------------------------------------------
+
+#[test]
+fn error_unknown_keywords() {
+    assert_eq!(
+        one_error("cache_lifetme 300\n"),
+        "<input>:1:1: unknown statement \"cache_lifetme\" (did you mean \"cache_lifetime\"?)"
+    );
+    assert_eq!(
+        one_error("phyint eth0 metrc 3 threshold 2\n"),
+        "<input>:1:13: unknown phyint option \"metrc\" (did you mean \"metric\"?)"
+    );
+    assert_eq!(
+        one_error("tunnel 192.0.2.1 192.0.2.2 srcrt\n"),
+        "<input>:1:28: unknown tunnel option \"srcrt\""
+    );
+    assert_eq!(
+        one_error("phyint eth0 netmask 255.255.255.0 metric 2\n"),
+        "<input>:1:13: unknown phyint option \"netmask\""
+    );
+    assert_eq!(
+        one_error("frob 1 2 3\nphyint eth0\n"),
+        "<input>:1:1: unknown statement \"frob\""
+    );
+}
+
+#[test]
+fn error_expected() {
+    assert_eq!(
+        one_error("phyint eth0 metric\n"),
+        "<input>:2:1: expected a metric (1-31) after \"metric\", found end of file"
+    );
+    assert_eq!(
+        one_error("phyint eth0 metric threshold 3\n"),
+        "<input>:1:20: expected a metric (1-31) after \"metric\", found \"threshold\""
+    );
+    assert_eq!(
+        one_error("phyint eth0 threshold x\n"),
+        "<input>:1:23: expected a TTL threshold (1-255) after \"threshold\", found \"x\""
+    );
+    assert_eq!(
+        one_error("pruning maybe\n"),
+        "<input>:1:9: expected \"on\" or \"off\" after \"pruning\", found \"maybe\""
+    );
+    assert_eq!(
+        one_error("no frills\n"),
+        "<input>:1:4: expected \"phyint\" or \"router-alert\" after \"no\", found \"frills\""
+    );
+    assert_eq!(
+        one_error("phyint\n"),
+        "<input>:2:1: expected an interface name or address after \"phyint\", found end of file"
+    );
+    assert_eq!(
+        one_error("phyint 192.0.2.300\n"),
+        "<input>:1:8: expected an interface name or address after \"phyint\", found \"192.0.2.300\""
+    );
+    assert_eq!(
+        one_error("tunnel 192.0.2.1 metric 3"),
+        "<input>:1:18: expected a remote address or host name after the tunnel's local end, found \"metric\""
+    );
+    assert_eq!(
+        one_error("tunnel 192.0.2.1 bad_host!"),
+        "<input>:1:18: expected a remote address or host name after the tunnel's local end, found \"bad_host!\""
+    );
+    assert_eq!(
+        one_error("name 239.1.0.0/16\n"),
+        "<input>:1:6: expected a boundary name after \"name\", found \"239.1.0.0/16\""
+    );
+    assert_eq!(
+        one_error("name X\n"),
+        "<input>:2:1: expected a scoped range (239.x.x.x/LEN) after the boundary name, found end of file"
+    );
+    assert_eq!(
+        one_error("name X 239.1.0.0\n"),
+        "<input>:1:8: expected a scoped range (239.x.x.x/LEN) after the boundary name, found \"239.1.0.0\""
+    );
+    assert_eq!(
+        one_error("phyint eth0 altnet nowhere\n"),
+        "<input>:1:20: expected a network (ADDRESS/LEN) after \"altnet\", found \"nowhere\""
+    );
+    assert_eq!(
+        one_error("phyint eth0 static-group 192.0.2.1\n"),
+        "<input>:1:26: expected an IPv4 multicast group after \"static-group\", found \"192.0.2.1\""
+    );
+    assert_eq!(
+        one_error("phyint eth0 accept metric 2\n"),
+        "<input>:1:20: expected a route (ADDRESS/LEN or \"default\") after \"accept\", found \"metric\""
+    );
+    assert_eq!(
+        one_error("phyint eth0 deny 192.0.2.1\n"),
+        "<input>:1:18: expected a route (ADDRESS/LEN or \"default\") after \"deny\", found \"192.0.2.1\""
+    );
+    assert_eq!(
+        one_error("phyint eth0 boundary\n"),
+        "<input>:2:1: expected a boundary name or scoped range after \"boundary\", found end of file"
+    );
+    assert_eq!(
+        one_error("cache-lifetime 5m\n"),
+        "<input>:1:16: expected a number of seconds (60-86400) after \"cache-lifetime\", found \"5m\""
+    );
+}
+
+#[test]
+fn error_ranges() {
+    let cases = [
+        ("phyint eth0 metric 0", "metric 0 is out of range (1-31)"),
+        ("phyint eth0 metric 32", "metric 32 is out of range (1-31)"),
+        (
+            "phyint eth0 advert-metric 32",
+            "advert-metric 32 is out of range (0-31)",
+        ),
+        (
+            "phyint eth0 threshold 0",
+            "threshold 0 is out of range (1-255)",
+        ),
+        (
+            "phyint eth0 threshold 256",
+            "threshold 256 is out of range (1-255)",
+        ),
+        (
+            "phyint eth0 rate-limit 100001",
+            "rate-limit 100001 is out of range (0-100000)",
+        ),
+        (
+            "phyint eth0 prune-lifetime 119",
+            "prune-lifetime 119 is out of range (120-86400)",
+        ),
+        (
+            "cache_lifetime 59",
+            "cache-lifetime 59 is out of range (60-86400)",
+        ),
+        (
+            "cache_lifetime 86401",
+            "cache-lifetime 86401 is out of range (60-86400)",
+        ),
+        (
+            "prune-lifetime 86401",
+            "prune-lifetime 86401 is out of range (120-86400)",
+        ),
+        (
+            "igmp-query-interval 0",
+            "igmp-query-interval 0 is out of range (1-1024)",
+        ),
+        (
+            "igmp-query-interval 1025",
+            "igmp-query-interval 1025 is out of range (1-1024)",
+        ),
+        (
+            "igmp-robustness 1",
+            "igmp-robustness 1 is out of range (2-10)",
+        ),
+        (
+            "igmp-robustness 11",
+            "igmp-robustness 11 is out of range (2-10)",
+        ),
+        (
+            "router-timeout 0",
+            "router-timeout 0 is out of range (1-1024)",
+        ),
+        (
+            "igmp-query-last-member-interval 2000",
+            "igmp-query-last-member-interval 2000 is out of range (1-1024)",
+        ),
+        (
+            "igmp-query-response-interval 0",
+            "igmp-query-response-interval 0 is out of range (1-1024)",
+        ),
+        // Must be below the query interval.
+        (
+            "igmp-query-response-interval 125",
+            "igmp-query-response-interval 125 is out of range (1-124)",
+        ),
+        (
+            "igmp-query-interval 20 igmp-query-response-interval 20",
+            "igmp-query-response-interval 20 is out of range (1-19)",
+        ),
+    ];
+    for (text, message) in cases {
+        let e = one_error(text);
+        assert!(e.ends_with(message), "{text}: {e}");
+        assert!(e.starts_with("<input>:1:"), "{e}");
+    }
+    ok("phyint eth0 metric 31 advert-metric 0 threshold 255 rate-limit 100000 prune-lifetime 86400\n\
+        cache-lifetime 86400 igmp-robustness 10 igmp-query-response-interval 124");
+}
+
+#[test]
+fn error_boundaries() {
+    assert_eq!(
+        one_error("phyint eth0 boundary NOPE\n"),
+        "<input>:1:22: unknown boundary name \"NOPE\" (define it with \"name NOPE 239.x.x.x/len\")"
+    );
+    assert_eq!(
+        one_error("name X 225.1.0.0/16\n"),
+        "<input>:1:8: boundary \"225.1.0.0/16\" is not within the administratively scoped range 239.0.0.0/8"
+    );
+    assert_eq!(
+        one_error("phyint eth0 boundary 239.0.0.0/7\n"),
+        "<input>:1:22: boundary \"239.0.0.0/7\" is not within the administratively scoped range 239.0.0.0/8"
+    );
+    assert_eq!(
+        one_error("phyint eth0 boundary 239.1.0.0/33\n"),
+        "<input>:1:22: invalid prefix length in \"239.1.0.0/33\" (expected 0-32)"
+    );
+    assert_eq!(
+        one_error("name X 239.1.0.0/16\nname X 239.2.0.0/16\n"),
+        "<input>:2:6: boundary name \"X\" is already defined at line 1"
+    );
+}
+
+#[test]
+fn error_duplicates_and_conflicts() {
+    assert_eq!(
+        one_error("phyint eth0 metric 2\n metric 3\n"),
+        "<input>:2:2: \"metric\" is given more than once (first at line 1, column 20)"
+    );
+    assert_eq!(
+        one_error("cache-lifetime 300 cache_lifetime 400"),
+        "<input>:1:20: \"cache_lifetime\" is given more than once (first at line 1, column 16)"
+    );
+    assert_eq!(
+        one_error("no phyint no phyint"),
+        "<input>:1:11: \"no phyint\" is given more than once (first at line 1, column 1)"
+    );
+    assert_eq!(
+        one_error("phyint eth0 passive passive"),
+        "<input>:1:21: \"passive\" is given more than once (first at line 1, column 13)"
+    );
+    assert_eq!(
+        one_error("phyint eth0 accept default bidir bidir"),
+        "<input>:1:34: \"bidir\" is given more than once (first at line 1, column 28)"
+    );
+    assert_eq!(
+        one_error("phyint eth0 enable disable"),
+        "<input>:1:20: \"disable\" conflicts with \"enable\" given before"
+    );
+    assert_eq!(
+        one_error("phyint eth0 igmpv2 igmpv3"),
+        "<input>:1:20: \"igmpv3\" conflicts with \"igmpv2\" given before"
+    );
+    assert_eq!(
+        one_error("phyint eth0 igmpv2 igmpv2"),
+        "<input>:1:20: \"igmpv2\" is given more than once (first at line 1, column 13)"
+    );
+}
+
+#[test]
+fn error_filters() {
+    assert_eq!(
+        one_error("phyint eth0 accept 192.0.2.0/24 deny 198.51.100.0/24"),
+        "<input>:1:33: cannot both accept and deny routes on one interface"
+    );
+    assert_eq!(
+        one_error("phyint eth0 bidir accept default"),
+        "<input>:1:13: \"bidir\" must follow an accept or deny filter"
+    );
+    assert_eq!(
+        one_error("phyint eth0 accept 192.0.2.0/40"),
+        "<input>:1:20: invalid prefix length in \"192.0.2.0/40\" (expected 0-32)"
+    );
+}
+
+#[test]
+fn error_not_allowed_on_tunnels() {
+    for (word, value) in [
+        ("enable", ""),
+        ("disable", ""),
+        ("altnet", " 192.0.2.0/24"),
+        ("igmpv2", ""),
+        ("force-leaf", ""),
+        ("static-group", " 239.1.1.1"),
+    ] {
+        assert_eq!(
+            one_error(&format!(
+                "tunnel 192.0.2.1 198.51.100.1 {word}{value} metric 2"
+            )),
+            format!("<input>:1:31: \"{word}\" is not allowed in a tunnel")
+        );
+    }
+}
+
+#[test]
+fn error_invalid_interface() {
+    assert_eq!(
+        one_error("phyint averyveryverylongname0\n"),
+        "<input>:1:8: invalid interface name \"averyveryverylongname0\": longer than 15 bytes"
+    );
+}
+
+#[test]
+fn errors_are_collected_in_order() {
+    let e = errors(
+        "phyint eth0 metric 40\n\
+         phyint eth1 boundary NOWHERE threshold 0\n\
+         bogus\n\
+         tunnel 192.0.2.1 198.51.100.2 enable\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "<input>:1:20: metric 40 is out of range (1-31)",
+            "<input>:2:22: unknown boundary name \"NOWHERE\" (define it with \"name NOWHERE 239.x.x.x/len\")",
+            "<input>:2:40: threshold 0 is out of range (1-255)",
+            // Free-form: the phyint of line 2 goes on until the next statement.
+            "<input>:3:1: unknown phyint option \"bogus\"",
+            "<input>:4:31: \"enable\" is not allowed in a tunnel",
+        ]
+    );
+    let (c, e) = parse_source(
+        "phyint eth0 metric 40 threshold 3",
+        FileId(2),
+        Path::new("/etc/mrouted.conf"),
+    );
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0].to_string(),
+        "/etc/mrouted.conf:1:20: metric 40 is out of range (1-31)"
+    );
+    assert_eq!(c.phyints[0].options.threshold(), 3);
+    assert_eq!(c.phyints[0].span, Span::new(FileId(2), 1, 1));
+}
+
+#[test]
+fn unknown_word_recovery_gives_one_error() {
+    // "metrik 3" is one mistake: the 3 is skipped with it.
+    assert_eq!(errors("phyint eth0 metrik 3 threshold 2").len(), 1);
+    let e = parse("phyint eth0 metrik 3 threshold 2").unwrap_err();
+    assert!(matches!(
+        &e.0[0].kind,
+        ErrorKind::UnknownKeyword {
+            suggestion: Some("metric"),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn load_from_disk() {
+    let dir = std::env::temp_dir().join(format!("mcroute-mrouted-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mrouted.conf");
+    fs::write(&path, MANUAL_EXAMPLE).unwrap();
+    assert_eq!(load(&path).unwrap(), ok(MANUAL_EXAMPLE));
+    fs::write(&path, "phyint eth0 metric 99\n").unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}:1:20: metric 99 is out of range (1-31)", path.display())
+    );
+    let missing = dir.join("none.conf");
+    let e = load(&missing).unwrap_err();
+    assert!(matches!(
+        e.0[0].kind,
+        ErrorKind::Io {
+            kind: std::io::ErrorKind::NotFound,
+            ..
+        }
+    ));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn printer_output() {
+    let c = ok("cache_lifetime 600 name LOCAL 239.255.0.0/16 no phyint\n\
+                tunnel 192.0.2.1 peer.example rate_limit 0\n\
+                phyint eth0 boundary LOCAL altnet 192.0.2.0 force_leaf deny default exact bidir\n");
+    assert_eq!(
+        c.to_string(),
+        "cache-lifetime 600\n\
+         no phyint\n\
+         name LOCAL 239.255.0.0/16\n\
+         phyint eth0 altnet 192.0.2.0 force-leaf on boundary LOCAL deny 0.0.0.0/0 exact bidir\n\
+         tunnel 192.0.2.1 peer.example rate-limit 0\n"
+    );
+}
+
+#[test]
+fn weird_input_does_not_panic() {
+    for text in [
+        "\u{0}",
+        "phyint",
+        "tunnel",
+        "tunnel eth0",
+        "name",
+        "no",
+        "accept",
+        "phyint eth0 accept",
+        "phyint eth0 accept exact",
+        "phyint eth0 exact",
+        "phyint eth0 force-leaf no",
+        "rexmit-prunes no",
+        "phyint 1.2.3",
+        "phyint eth0 boundary 239.1.1.1/",
+        "phyint eth0 altnet 192.0.2.1/99999999999999999999",
+        "\u{feff}phyint eth0",
+    ] {
+        let _ = parse(text);
+    }
+}
+
+// ---- property tests ---------------------------------------------------------------------------
+
+fn u() -> Span {
+    Span::default()
+}
+
+fn arb_iface() -> impl Strategy<Value = InterfaceRef> {
+    prop_oneof![
+        "[a-z]{1,6}[0-9]".prop_map(InterfaceRef::Name),
+        any::<u8>().prop_map(|h| InterfaceRef::Addr(Ipv4Addr::new(192, 0, 2, h))),
+    ]
+}
+
+fn arb_remote() -> impl Strategy<Value = TunnelRemote> {
+    prop_oneof![
+        any::<u8>().prop_map(|h| TunnelRemote::Addr(Ipv4Addr::new(203, 0, 113, h))),
+        "[a-z]{1,8}\\.example".prop_map(TunnelRemote::Host),
+    ]
+}
+
+fn arb_scope() -> impl Strategy<Value = Ipv4Net> {
+    (any::<[u8; 3]>(), 8u8..=32)
+        .prop_map(|(b, len)| Ipv4Net::new(Ipv4Addr::new(239, b[0], b[1], b[2]), len).unwrap())
+}
+
+fn opt_span() -> impl Strategy<Value = Option<Span>> {
+    any::<bool>().prop_map(|b| b.then(u))
+}
+
+fn opt<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> impl Strategy<Value = Option<Spanned<T>>> {
+    prop::option::of(s.prop_map(Spanned::unspanned))
+}
+
+fn arb_options(names: Vec<String>) -> impl Strategy<Value = VifOptions> {
+    let boundary = if names.is_empty() {
+        arb_scope().prop_map(Boundary::Scope).boxed()
+    } else {
+        prop_oneof![
+            arb_scope().prop_map(Boundary::Scope),
+            prop::sample::select(names).prop_map(Boundary::Name),
+        ]
+        .boxed()
+    };
+    let filter = prop::option::of((
+        any::<bool>(),
+        prop::collection::vec(
+            ((any::<[u8; 4]>(), 0u8..=32), any::<bool>()).prop_map(|((a, len), exact)| {
+                Spanned::unspanned(FilterRoute {
+                    prefix: Ipv4Net::new(Ipv4Addr::from(a), len).unwrap(),
+                    exact,
+                })
+            }),
+            1..4,
+        ),
+        any::<bool>(),
+    ))
+    .prop_map(|f| {
+        f.map(|(accept, routes, bidir)| Filter {
+            span: u(),
+            mode: if accept {
+                FilterMode::Accept
+            } else {
+                FilterMode::Deny
+            },
+            routes,
+            bidir: bidir.then(u),
+        })
+    });
+    (
+        prop::collection::vec(boundary.prop_map(Spanned::unspanned), 0..3),
+        (opt(1u8..=31), opt(0u8..=31), opt(1u8..=255)),
+        (opt(0u32..=100_000), opt(120u32..=86400), opt(any::<bool>())),
+        (opt_span(), opt_span(), opt_span(), opt_span(), opt_span()),
+        filter,
+    )
+        .prop_map(
+            |(
+                boundaries,
+                (metric, advert_metric, threshold),
+                (rate_limit, prune_lifetime, rexmit_prunes),
+                (passive, noflood, notransit, blaster, allow_nonpruners),
+                filter,
+            )| VifOptions {
+                boundaries,
+                metric,
+                advert_metric,
+                threshold,
+                rate_limit,
+                prune_lifetime,
+                rexmit_prunes,
+                passive,
+                noflood,
+                notransit,
+                blaster,
+                allow_nonpruners,
+                filter,
+            },
+        )
+}
+
+fn arb_phyint(names: Vec<String>) -> impl Strategy<Value = Phyint> {
+    (
+        arb_iface(),
+        opt(prop_oneof![Just(VifState::Enable), Just(VifState::Disable)]),
+        prop::collection::vec(
+            (any::<[u8; 4]>(), prop::option::of(0u8..=32)).prop_map(|(a, prefix_len)| {
+                Spanned::unspanned(AltNet {
+                    addr: Ipv4Addr::from(a),
+                    prefix_len,
+                })
+            }),
+            0..3,
+        ),
+        opt(prop_oneof![
+            Just(IgmpVersion::V1),
+            Just(IgmpVersion::V2),
+            Just(IgmpVersion::V3)
+        ]),
+        opt(any::<bool>()),
+        prop::collection::vec(
+            any::<[u8; 3]>().prop_map(|b| Spanned::unspanned(Ipv4Addr::new(239, b[0], b[1], b[2]))),
+            0..3,
+        ),
+        arb_options(names),
+    )
+        .prop_map(
+            |(interface, state, altnets, igmp_version, force_leaf, static_groups, options)| {
+                Phyint {
+                    span: u(),
+                    interface: Spanned::unspanned(interface),
+                    state,
+                    altnets,
+                    igmp_version,
+                    force_leaf,
+                    static_groups,
+                    options,
+                }
+            },
+        )
+}
+
+fn arb_config() -> impl Strategy<Value = Config> {
+    prop::collection::btree_map("[A-Z][A-Z0-9_-]{0,7}", arb_scope(), 0..4).prop_flat_map(|names| {
+        let name_list: Vec<String> = names.keys().cloned().collect();
+        let names: Vec<BoundaryName> = names
+            .into_iter()
+            .map(|(name, scope)| BoundaryName {
+                span: u(),
+                name: Spanned::unspanned(name),
+                scope: Spanned::unspanned(scope),
+            })
+            .collect();
+        let tunnel = (arb_iface(), arb_remote(), arb_options(name_list.clone())).prop_map(
+            |(local, remote, options)| Tunnel {
+                span: u(),
+                local: Spanned::unspanned(local),
+                remote: Spanned::unspanned(remote),
+                options,
+            },
+        );
+        (
+            (opt(60u32..=86400), opt(120u32..=86400), opt(any::<bool>())),
+            (opt_span(), opt(any::<bool>()), opt_span(), opt_span()),
+            (
+                opt(20u32..=1024),
+                opt(1u32..=19),
+                opt(1u32..=1024),
+                opt(2u32..=10),
+                opt(1u32..=1024),
+            ),
+            Just(names),
+            prop::collection::vec(arb_phyint(name_list), 0..4),
+            prop::collection::vec(tunnel, 0..3),
+        )
+            .prop_map(
+                |(
+                    (cache_lifetime, prune_lifetime, pruning),
+                    (noflood, rexmit_prunes, no_router_alert, no_phyint),
+                    (qi, qri, lmi, rob, rt),
+                    names,
+                    phyints,
+                    tunnels,
+                )| Config {
+                    cache_lifetime,
+                    prune_lifetime,
+                    pruning,
+                    noflood,
+                    rexmit_prunes,
+                    igmp_query_interval: qi,
+                    igmp_query_response_interval: qri,
+                    igmp_query_last_member_interval: lmi,
+                    igmp_robustness: rob,
+                    router_timeout: rt,
+                    no_router_alert,
+                    no_phyint,
+                    names,
+                    phyints,
+                    tunnels,
+                },
+            )
+    })
+}
+
+proptest! {
+    #[test]
+    fn print_parse_round_trip(conf in arb_config()) {
+        let text = conf.to_string();
+        let mut back = match parse(&text) {
+            Ok(c) => c,
+            Err(e) => return Err(TestCaseError::fail(format!("{e}\n--- text ---\n{text}"))),
+        };
+        back.erase_spans();
+        prop_assert_eq!(back, conf);
+    }
+
+    #[test]
+    fn round_trip_survives_reflowing(conf in arb_config(), seed in any::<u64>()) {
+        // Free-form: any white space between tokens, newlines included, means the same.
+        let text = conf.to_string();
+        let mut state = seed | 1;
+        let reflowed: String = text
+            .split_whitespace()
+            .map(|w| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let sep = ["\n", " ", "\t", "\n  ", " # comment\n"][(state % 5) as usize];
+                format!("{w}{sep}")
+            })
+            .collect();
+        let mut back = parse(&reflowed).map_err(|e| TestCaseError::fail(format!("{e}\n{reflowed}")))?;
+        back.erase_spans();
+        prop_assert_eq!(back, conf);
+    }
+
+    #[test]
+    fn never_panics_on_arbitrary_text(text in "\\PC{0,200}") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn never_panics_on_keyword_soup(words in prop::collection::vec(prop_oneof![
+        Just("phyint"), Just("tunnel"), Just("name"), Just("no"), Just("metric"), Just("threshold"),
+        Just("boundary"), Just("altnet"), Just("accept"), Just("deny"), Just("exact"), Just("bidir"),
+        Just("default"), Just("rexmit-prunes"), Just("force-leaf"), Just("on"), Just("off"),
+        Just("eth0"), Just("X"), Just("239.1.0.0/16"), Just("192.0.2.1"), Just("0"), Just("31"),
+        Just("#"), Just("\n"), Just("static-group"), Just("239.1.1.1"), Just("enable"),
+        Just("igmp-query-response-interval"), Just("200"),
+    ], 0..40)) {
+        let text = words.join(" ");
+        if let Err(e) = parse(&text) {
+            for err in e.errors() {
+                prop_assert!(err.line >= 1 && err.column >= 1);
+            }
+        }
+    }
+}
