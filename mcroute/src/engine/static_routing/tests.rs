@@ -1763,12 +1763,9 @@ fn perf_100k_rules() {
 }
 
 /// An interface deleted and recreated: the engine asks for RemoveVif + AddVif + the routes
-/// again, which is right; but `Router::remove_vif` returns the kernel's "already gone" error
-/// before dropping its own record, so the stale slot stays and `vif_by_name` resolves the name
-/// to it. Needs a fix in router.rs (drop the record when the kernel no longer has the VIF);
-/// un-ignore then.
+/// again, and the Router forgets the slot the kernel already dropped, so the new interface
+/// gets a working VIF and forwards again.
 #[test]
-#[ignore = "needs Router::remove_vif to forget a VIF the kernel already dropped"]
 fn recreated_interface_on_router() {
     use crate::engine::static_routing::exec;
     use crate::platform::fake::{Delivery, FakeKernel};
