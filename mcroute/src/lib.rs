@@ -48,6 +48,7 @@
 pub mod abi;
 pub mod config;
 pub mod ctl;
+pub mod daemon;
 pub mod dvmrp;
 pub mod engine;
 pub mod error;

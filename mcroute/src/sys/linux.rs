@@ -59,3 +59,62 @@ pub fn epoll_del(epoll: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
     ))
     .map(drop)
 }
+
+const CAP_NET_ADMIN: u32 = 12;
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Becomes `uid`/`gid` (supplementary groups cleared) keeping only `CAP_NET_ADMIN`.
+pub fn drop_to_net_admin(uid: u32, gid: u32) -> io::Result<()> {
+    // Keep the permitted set across setuid.
+    syscall!(prctl(
+        libc::PR_SET_KEEPCAPS,
+        1 as libc::c_ulong,
+        0 as libc::c_ulong,
+        0 as libc::c_ulong,
+        0 as libc::c_ulong
+    ))?;
+    let groups = [gid as libc::gid_t];
+    syscall!(setgroups(1, groups.as_ptr()))?;
+    syscall!(setgid(gid as libc::gid_t))?;
+    syscall!(setuid(uid as libc::uid_t))?;
+    let hdr = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let bit = 1u32 << CAP_NET_ADMIN;
+    let data = [
+        CapData {
+            effective: bit,
+            permitted: bit,
+            inheritable: 0,
+        },
+        CapData::default(),
+    ];
+    // SAFETY: capset with a v3 header and two data words, as capget(2) documents.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr()) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    syscall!(prctl(
+        libc::PR_SET_KEEPCAPS,
+        0 as libc::c_ulong,
+        0 as libc::c_ulong,
+        0 as libc::c_ulong,
+        0 as libc::c_ulong
+    ))?;
+    Ok(())
+}

@@ -180,3 +180,19 @@ pub fn if_nametoindex(name: &str) -> Option<u32> {
     let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
     (idx != 0).then_some(idx)
 }
+
+/// `openlog(ident, LOG_PID, LOG_DAEMON)`. The identity string is kept for the life of the
+/// process, as syslog(3) requires.
+pub fn openlog(ident: &str) {
+    let c = std::ffi::CString::new(ident.replace('\0', "")).unwrap_or_default();
+    let leaked: &'static std::ffi::CStr = Box::leak(c.into_boxed_c_str());
+    // SAFETY: the string lives forever.
+    unsafe { libc::openlog(leaked.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+}
+
+/// `syslog(priority, "%s", msg)`.
+pub fn syslog(priority: c_int, msg: &str) {
+    let c = std::ffi::CString::new(msg.replace('\0', "")).unwrap_or_default();
+    // SAFETY: "%s" with one valid C string argument.
+    unsafe { libc::syslog(priority, c"%s".as_ptr(), c.as_ptr()) };
+}

@@ -377,3 +377,123 @@ pub fn proc_full_v6(a: Ipv6Addr) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+/// The path of a binary built by this workspace (`examples/NAME` or a bin target), building
+/// it with cargo if it is not there yet.
+pub fn workspace_bin(name: &str, example: bool) -> std::path::PathBuf {
+    // The test executable is target/<profile>/deps/<test>-<hash>.
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let path = if example {
+        profile_dir.join("examples").join(name)
+    } else {
+        profile_dir.join(name)
+    };
+    if !path.exists() {
+        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        c.arg("build").arg("--quiet");
+        if example {
+            c.args(["-p", "mcroute", "--example", name]);
+        } else {
+            c.args(["--bin", name]);
+        }
+        if profile_dir.ends_with("release") {
+            c.arg("--release");
+        }
+        let st = c.status().expect("cargo build");
+        assert!(st.success(), "building {name} failed");
+    }
+    assert!(path.exists(), "{} not found", path.display());
+    path
+}
+
+/// A process started inside a namespace, killed on drop.
+pub struct NsProcess {
+    /// The child (`ip netns exec ... PROGRAM`).
+    pub child: std::process::Child,
+    /// Where its stderr goes.
+    pub log: std::path::PathBuf,
+}
+
+impl NsProcess {
+    /// Starts `program args` inside `ns`, stdout and stderr to `log`.
+    pub fn start(
+        ns: &Netns,
+        program: &std::path::Path,
+        args: &[&str],
+        log: &std::path::Path,
+    ) -> NsProcess {
+        let out = File::create(log).expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(program)
+            .args(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn");
+        NsProcess {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig);
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// What it printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for NsProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            if self.wait_exit(Duration::from_secs(3)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// A new empty directory.
+    pub fn new(tag: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let d = std::env::temp_dir().join(format!("mcroute-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+
+    /// A path inside it.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,473 @@
+//! The static router as a service: a [`Router`], the [`StaticEngine`] and the control
+//! protocol tied together, so a daemon (the `static-router` example, or any embedder) only
+//! reads files, runs its event loop and handles signals.
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use mcroute::daemon::static_router::{load_config, StaticService};
+//! use mcroute::engine::static_routing::EngineOptions;
+//! use mcroute::{platform::Native, Router, RouterOptions};
+//!
+//! let router = Router::open(Native::new()?, RouterOptions::dual_stack())?;
+//! let mut svc = StaticService::new(router, EngineOptions::default());
+//! svc.refresh_interfaces(Instant::now())?;
+//! let config = load_config("/etc/smcroute.conf".as_ref(), true, &svc).map_err(|e| e.join("\n"))?;
+//! svc.apply(Instant::now(), &config.config).map_err(|e| format!("{e:?}"))?;
+//! loop {
+//!     // poll the Router's fd (svc.router().as_fd()) and the control socket, then:
+//!     svc.handle_upcalls(Instant::now())?;
+//!     svc.handle_timeout(Instant::now());
+//! #   break;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ipnet::IpNet;
+
+use crate::config::smcroute::{self as conf, Directive, PhyintState};
+use crate::config::Span;
+use crate::ctl::{GroupRow, InterfaceRow, Request, Response, RouteRow, RouteTables, ShowWhat};
+use crate::engine::static_routing::{
+    exec, Action, ConfigItem, EngineError, EngineOptions, IfPattern, JoinRule, Phyint, RouteKind,
+    RouteRule, ScriptEvent, StaticConfig, StaticEngine,
+};
+use crate::error::Result;
+use crate::model::Family;
+use crate::platform::Platform;
+use crate::router::Router;
+
+/// A configuration read from smcroute.conf (and its includes), ready for the engine, with
+/// the position of every item for error messages.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedConfig {
+    /// The desired state.
+    pub config: StaticConfig,
+    /// Whether the file existed (smcrouted runs without one).
+    pub found: bool,
+    files: Vec<PathBuf>,
+    phyint_spans: Vec<Span>,
+    route_spans: Vec<Span>,
+    join_spans: Vec<Span>,
+}
+
+impl LoadedConfig {
+    fn location(&self, item: ConfigItem) -> String {
+        let span = match item {
+            ConfigItem::Phyint(i) => self.phyint_spans.get(i),
+            ConfigItem::Route(i) => self.route_spans.get(i),
+            ConfigItem::Join(i) => self.join_spans.get(i),
+        };
+        match span {
+            Some(s) => {
+                let file = self
+                    .files
+                    .get(s.file.0 as usize)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                format!("{file}:{}:{}", s.line, s.column)
+            }
+            None => item.to_string(),
+        }
+    }
+}
+
+fn pattern(p: &conf::IfPattern) -> IfPattern {
+    IfPattern::new(&p.to_string())
+}
+
+/// Turns parsed directives into the engine's desired state. `default_enable` is what a
+/// `phyint` line without `enable`/`disable` means (smcrouted: enable, unless `-N`).
+pub fn from_directives(directives: &[Directive], default_enable: bool) -> LoadedConfig {
+    let mut out = LoadedConfig::default();
+    for d in directives {
+        match d {
+            Directive::Phyint(p) => {
+                out.config.phyints.push(Phyint {
+                    pattern: pattern(&p.interface.value),
+                    enable: p
+                        .state
+                        .map_or(default_enable, |s| s.value == PhyintState::Enable),
+                    mrdisc: p.mrdisc.is_some(),
+                    ttl_threshold: p.threshold(),
+                });
+                out.phyint_spans.push(p.span);
+            }
+            Directive::Mroute(m) => {
+                out.config.routes.push(RouteRule::new(
+                    pattern(&m.from.value),
+                    m.source_range(),
+                    m.group.value,
+                    m.to.iter().map(|o| pattern(&o.value)),
+                ));
+                out.route_spans.push(m.span);
+            }
+            Directive::Mgroup(g) => {
+                out.config.joins.push(JoinRule::new(
+                    pattern(&g.from.value),
+                    g.source_range(),
+                    g.group.value,
+                ));
+                out.join_spans.push(g.span);
+            }
+            Directive::Include(_) => {}
+        }
+    }
+    out
+}
+
+/// Reads smcroute.conf at `path` with its includes and checks it against the engine's
+/// options and the interfaces it knows. Every error is returned, as `file:line:column:
+/// message`. A missing file is an empty configuration (`found` false), as smcrouted runs
+/// without one.
+pub fn load_config<P: Platform>(
+    path: &Path,
+    default_enable: bool,
+    service: &StaticService<P>,
+) -> std::result::Result<LoadedConfig, Vec<String>> {
+    let (loaded, errors) = conf::load_partial(path);
+    if errors.len() == 1
+        && errors[0].line == 0
+        && matches!(&errors[0].kind, crate::config::ErrorKind::Io { kind, .. } if *kind == io::ErrorKind::NotFound)
+    {
+        return Ok(LoadedConfig::default());
+    }
+    if !errors.is_empty() {
+        return Err(errors.iter().map(|e| e.to_string()).collect());
+    }
+    let mut cfg = from_directives(&loaded.directives, default_enable);
+    cfg.found = true;
+    cfg.files = loaded.files.clone();
+    service.engine.validate(&cfg.config).map_err(|errs| {
+        errs.iter()
+            .map(|e| format!("{}: {}", cfg.location(e.item), e.error))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(cfg)
+}
+
+/// What a control request asks the daemon itself to do, beyond the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Nothing more.
+    None,
+    /// Reload the configuration (as SIGHUP).
+    Reload,
+    /// Exit (as SIGTERM).
+    Kill,
+}
+
+/// Counts of what the service did, for logs and `show`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceStats {
+    /// Upcalls handled.
+    pub upcalls: u64,
+    /// Actions executed.
+    pub actions: u64,
+    /// Actions the kernel refused.
+    pub failed_actions: u64,
+}
+
+/// The static router: Router + engine + control requests.
+pub struct StaticService<P: Platform> {
+    router: Router<P>,
+    engine: StaticEngine,
+    scripts: Vec<ScriptEvent>,
+    mrdisc: Vec<(String, bool)>,
+    stats: ServiceStats,
+    version: String,
+}
+
+impl<P: Platform> StaticService<P> {
+    /// A service over an open router.
+    pub fn new(router: Router<P>, options: EngineOptions) -> StaticService<P> {
+        StaticService {
+            router,
+            engine: StaticEngine::new(options),
+            scripts: Vec::new(),
+            mrdisc: Vec::new(),
+            stats: ServiceStats::default(),
+            version: format!("mcroute {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// Sets the version string `version` requests answer with.
+    pub fn set_version(&mut self, v: impl Into<String>) {
+        self.version = v.into();
+    }
+
+    /// The router.
+    pub fn router(&self) -> &Router<P> {
+        &self.router
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &StaticEngine {
+        &self.engine
+    }
+
+    /// What the service did so far.
+    pub fn stats(&self) -> ServiceStats {
+        self.stats
+    }
+
+    fn run(&mut self, actions: Vec<Action>) {
+        for a in &actions {
+            match a {
+                Action::RunScript(e) => self.scripts.push(*e),
+                Action::SetMrdisc { name, enable } => self.mrdisc.push((name.clone(), *enable)),
+                Action::AddVif {
+                    name, mrdisc: true, ..
+                } => self.mrdisc.push((name.clone(), true)),
+                _ => {}
+            }
+        }
+        self.stats.actions += actions.len() as u64;
+        let failed = exec::execute_all(&mut self.router, &actions);
+        self.stats.failed_actions += failed.len() as u64;
+    }
+
+    /// Script events (`-e CMD`) to run, oldest first.
+    pub fn take_script_events(&mut self) -> Vec<ScriptEvent> {
+        std::mem::take(&mut self.scripts)
+    }
+
+    /// Interfaces whose multicast router discovery was switched on or off.
+    pub fn take_mrdisc_changes(&mut self) -> Vec<(String, bool)> {
+        std::mem::take(&mut self.mrdisc)
+    }
+
+    /// Re-reads the system's interfaces and lets the engine add or withdraw what depends
+    /// on them.
+    pub fn refresh_interfaces(&mut self, now: Instant) -> Result<()> {
+        let ifs = self.router.interfaces()?;
+        let actions = self.engine.set_interfaces(now, &ifs);
+        self.run(actions);
+        Ok(())
+    }
+
+    /// Applies a configuration as a minimal diff. On error nothing changes.
+    pub fn apply(
+        &mut self,
+        now: Instant,
+        config: &StaticConfig,
+    ) -> std::result::Result<usize, Vec<crate::engine::static_routing::ConfigError>> {
+        let actions = self.engine.apply_config(now, config)?;
+        let n = actions
+            .iter()
+            .filter(|a| !matches!(a, Action::RunScript(_)))
+            .count();
+        self.run(actions);
+        Ok(n)
+    }
+
+    /// Handles every queued upcall; returns how many.
+    pub fn handle_upcalls(&mut self, now: Instant) -> Result<usize> {
+        let mut n = 0;
+        while let Some(u) = self.router.recv_upcall()? {
+            n += 1;
+            let actions = exec::dispatch_upcall(&mut self.engine, &self.router, now, &u);
+            self.run(actions);
+        }
+        self.stats.upcalls += n as u64;
+        Ok(n)
+    }
+
+    /// When [`StaticService::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.engine.poll_timeout()
+    }
+
+    /// Runs due timers (the flush of unused learned routes).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let router = &self.router;
+        let actions = self.engine.handle_timeout(now, exec::counters(router));
+        self.run(actions);
+    }
+
+    /// Answers a control request. `Reload` and `Kill` are acknowledged and returned as a
+    /// [`Control`] for the daemon to act on.
+    pub fn control(&mut self, now: Instant, req: &Request) -> (Response, Control) {
+        let engine_err = |e: EngineError| Response::Error(e.to_string());
+        let oifs = |v: &[String]| v.iter().map(|o| IfPattern::new(o)).collect::<Vec<_>>();
+        let resp = match req {
+            Request::Add {
+                iif,
+                source,
+                group,
+                oifs: o,
+            } => {
+                let rule = RouteRule::new(IfPattern::new(iif), *source, *group, oifs(o));
+                match self.engine.add_route(now, rule) {
+                    Ok(a) => {
+                        self.run(a);
+                        Response::Ok
+                    }
+                    Err(e) => engine_err(e),
+                }
+            }
+            Request::Remove {
+                iif,
+                source,
+                group,
+                oifs: o,
+            } => {
+                let rule = RouteRule::new(IfPattern::new(iif), *source, *group, oifs(o));
+                match self.engine.remove_route(now, &rule) {
+                    Ok(a) => {
+                        self.run(a);
+                        Response::Ok
+                    }
+                    Err(e) => engine_err(e),
+                }
+            }
+            Request::Join { iif, source, group } => {
+                if !self.interface_exists(iif) {
+                    Response::Error(format!("unknown interface {iif}"))
+                } else {
+                    match self
+                        .engine
+                        .join(JoinRule::new(IfPattern::new(iif), *source, *group))
+                    {
+                        Ok(a) => {
+                            self.run(a);
+                            Response::Ok
+                        }
+                        Err(e) => engine_err(e),
+                    }
+                }
+            }
+            Request::Leave { iif, source, group } => {
+                match self
+                    .engine
+                    .leave(&JoinRule::new(IfPattern::new(iif), *source, *group))
+                {
+                    Ok(a) => {
+                        self.run(a);
+                        Response::Ok
+                    }
+                    Err(e) => engine_err(e),
+                }
+            }
+            Request::Show { what, detail } => self.show(*what, *detail),
+            Request::Flush => {
+                let a = self.engine.flush();
+                self.run(a);
+                Response::Ok
+            }
+            Request::Version => Response::Version(self.version.clone()),
+            Request::Reload => return (Response::Ok, Control::Reload),
+            Request::Kill => return (Response::Ok, Control::Kill),
+        };
+        (resp, Control::None)
+    }
+
+    fn interface_exists(&self, pattern: &str) -> bool {
+        let p = IfPattern::new(pattern);
+        self.router
+            .interfaces()
+            .map(|ifs| ifs.iter().any(|i| p.matches(&i.name)))
+            .unwrap_or(false)
+    }
+
+    /// The reply to `show`.
+    pub fn show(&self, what: ShowWhat, detail: bool) -> Response {
+        match what {
+            ShowWhat::Routes => Response::Routes(self.route_tables(detail)),
+            ShowWhat::Groups => Response::Groups(
+                self.engine
+                    .join_rules()
+                    .map(|j| GroupRow {
+                        source: j.rule.source,
+                        group: j.rule.group,
+                        iif: j.rule.iif.to_string(),
+                    })
+                    .collect(),
+            ),
+            ShowWhat::Interfaces => {
+                let ifs = self.router.interfaces().unwrap_or_default();
+                Response::Interfaces(
+                    ifs.iter()
+                        .map(|i| InterfaceRow {
+                            index: i.index,
+                            name: i.name.clone(),
+                            vif: self
+                                .router
+                                .vif_by_ifindex(Family::V4, i.index)
+                                .map(|v| v.id.index()),
+                            mif: self
+                                .router
+                                .vif_by_ifindex(Family::V6, i.index)
+                                .map(|v| v.id.index()),
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    fn route_tables(&self, detail: bool) -> RouteTables {
+        let row = |r: &RouteRule| RouteRow {
+            source: r.source,
+            group: r.group,
+            iif: r.iif.to_string(),
+            oifs: r.oifs.iter().map(|o| o.to_string()).collect(),
+            packets: None,
+            bytes: None,
+        };
+        let host = |a: IpAddr| IpNet::from(a);
+        let mut kernel = self.engine.kernel_routes();
+        // Active routes first, then stop filters (as smcroutectl lists them).
+        kernel.sort_by_key(|r| r.kind == RouteKind::StopFilter);
+        RouteTables {
+            templates: self.engine.template_rules().map(|s| row(&s.rule)).collect(),
+            rules: self.engine.sg_rules().map(|s| row(&s.rule)).collect(),
+            kernel: kernel
+                .iter()
+                .map(|k| {
+                    let c = if detail {
+                        self.router
+                            .route_counters(k.route.source, k.route.group)
+                            .ok()
+                    } else {
+                        None
+                    };
+                    RouteRow {
+                        source: Some(host(k.route.source)),
+                        group: host(k.route.group),
+                        iif: k.route.iif.clone(),
+                        oifs: k.route.oifs.iter().map(|(n, _)| n.clone()).collect(),
+                        packets: c.map(|c| c.packets),
+                        bytes: c.map(|c| c.bytes),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Checks a configuration file without a kernel (`-F`): parse errors and rule errors
+/// (checked against the system's interfaces), as `file:line:column: message` lines.
+pub fn check_file(
+    path: &Path,
+    default_enable: bool,
+) -> std::result::Result<LoadedConfig, Vec<String>> {
+    let (loaded, errors) = conf::load_partial(path);
+    if !errors.is_empty() {
+        return Err(errors.iter().map(|e| e.to_string()).collect());
+    }
+    let mut cfg = from_directives(&loaded.directives, default_enable);
+    cfg.found = true;
+    cfg.files = loaded.files.clone();
+    let ifs = crate::platform::ifaddrs::list_interfaces().unwrap_or_default();
+    crate::engine::static_routing::validate(&cfg.config, &ifs).map_err(|errs| {
+        errs.iter()
+            .map(|e| format!("{}: {}", cfg.location(e.item), e.error))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(cfg)
+}
