@@ -364,3 +364,70 @@ fn pid_file_appears_only_when_routes_are_in_the_kernel() {
         "-d 1 must delay start-up"
     );
 }
+
+#[test]
+fn script_hook_and_privilege_drop() {
+    if !require_netns("script_hook_and_privilege_drop") {
+        return;
+    }
+    let net = Line::new("sh");
+    let dir = TempDir::new("sh");
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let trace = dir.path("trace");
+    let script = dir.path("hook.sh");
+    write(
+        &script,
+        &format!(
+            "#!/bin/sh\necho \"$1 source=$source group=$group\" >> {}\n",
+            trace.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // The script runs as root at start-up and as nobody after the privilege drop.
+    write(&trace, "");
+    std::fs::set_permissions(&trace, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    write(
+        &dir.path("h.conf"),
+        "phyint r0 enable\nphyint r1 enable\nmroute from r0 group 225.2.2.2 to r1\n",
+    );
+    let mut d = start(
+        &net.rtr,
+        &dir,
+        "h",
+        &["-e", script.to_str().unwrap(), "-p", "nobody"],
+    );
+    d.wait_ready();
+    let pid = d.proc.child.id();
+    // `ip netns exec` execs the daemon, so the child pid is the daemon.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let got = wait_until(Duration::from_secs(5), || {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("65534"))
+    });
+    assert!(got, "daemon did not become nobody: {status}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let cap_eff = status
+        .lines()
+        .find(|l| l.starts_with("CapEff:"))
+        .map(|l| l[7..].trim().to_string())
+        .unwrap();
+    assert_eq!(
+        u64::from_str_radix(&cap_eff, 16).unwrap(),
+        1 << 12,
+        "only CAP_NET_ADMIN: {cap_eff}"
+    );
+    // The script ran with `reload` at start-up, and with `install` when a (*,G) route was learned,
+    // while the daemon runs as nobody with only CAP_NET_ADMIN.
+    assert_eq!(flow(&net, "225.2.2.2".parse().unwrap(), 6201, 3), 3);
+    let ok = wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&trace).is_ok_and(|t| t.contains("install"))
+    });
+    let t = std::fs::read_to_string(&trace).unwrap_or_default();
+    assert!(ok, "script trace: {t:?}\n{}", d.proc.output());
+    assert!(t.lines().next().unwrap_or("").starts_with("reload"), "{t}");
+    assert!(
+        t.contains("install source=192.0.2.1 group=225.2.2.2"),
+        "{t}"
+    );
+}
