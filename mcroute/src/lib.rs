@@ -54,6 +54,7 @@ pub mod engine;
 pub mod error;
 pub mod igmp;
 pub mod model;
+pub mod mrdisc;
 pub mod platform;
 pub mod router;
 #[cfg(feature = "tokio")]

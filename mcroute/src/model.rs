@@ -585,6 +585,148 @@ impl Interface {
     }
 }
 
+/// The longest interface name Linux and the BSDs accept (`IFNAMSIZ - 1`).
+pub const MAX_IFNAME_LEN: usize = 15;
+
+/// Checks an interface name (without a wildcard `+`): not empty, at most
+/// [`MAX_IFNAME_LEN`] bytes, no `/`, not starting with `#` (which would read back as a
+/// comment), no white space or control characters.
+pub(crate) fn check_ifname(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("empty name")
+    } else if name.len() > MAX_IFNAME_LEN {
+        Err("longer than 15 bytes")
+    } else if name.contains('/') {
+        Err("contains \"/\"")
+    } else if name.starts_with('#') {
+        Err("starts with \"#\"")
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err("contains white space")
+    } else {
+        Ok(())
+    }
+}
+
+/// An interface name, or an iptables-style wildcard: a name ending in `+` matches every
+/// interface whose name starts with the part before the `+` (`eth+` matches `eth0`, `eth15`
+/// and `ethfoo`; `+` alone matches every interface; a `+` elsewhere is a literal character).
+///
+/// A Linux alias name (`eth0:1`) names its base interface (`eth0`), as smcroute does.
+///
+/// This one type serves the smcroute.conf parser ([`crate::config::smcroute`], which builds
+/// it with the validating [`IfPattern::parse`]) and the static engine
+/// ([`crate::engine::static_routing`], whose rules may be built with the infallible
+/// [`IfPattern::new`] and are checked by the engine's validation).
+///
+/// ```
+/// use mcroute::model::IfPattern;
+/// let p = IfPattern::parse("eth+").unwrap();
+/// assert!(p.is_wildcard() && p.matches("eth15") && !p.matches("wlan0"));
+/// assert_eq!(p.to_string(), "eth+");
+/// assert_eq!(IfPattern::new("eth0:1"), IfPattern::new("eth0"));
+/// assert!(!IfPattern::new("eth0").matches("eth01"));
+/// assert_eq!(IfPattern::parse("0123456789abcdef"), Err("longer than 15 bytes"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IfPattern {
+    /// Exactly this interface.
+    Name(String),
+    /// Every interface whose name starts with this prefix (written `prefix+`).
+    Prefix(String),
+}
+
+impl IfPattern {
+    /// Builds a pattern as smcroute writes it, without checking it: a trailing `+` is a
+    /// wildcard, and `:alias` is cut off a name. [`IfPattern::validate`] (or the static
+    /// engine's validation) reports a bad name later.
+    pub fn new(text: &str) -> IfPattern {
+        if let Some(prefix) = text.strip_suffix('+') {
+            IfPattern::Prefix(prefix.to_string())
+        } else {
+            let base = text.split(':').next().unwrap_or(text);
+            IfPattern::Name(base.to_string())
+        }
+    }
+
+    /// Builds a pattern as [`IfPattern::new`] does and checks it; the error says what is
+    /// wrong with the name (`"empty name"`, `"longer than 15 bytes"`, ...).
+    pub fn parse(text: &str) -> Result<IfPattern, &'static str> {
+        let p = IfPattern::new(text);
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Checks the name (or a wildcard's prefix): not empty (a wildcard's prefix may be), at
+    /// most [`MAX_IFNAME_LEN`] bytes, no `/`, `:`, white space or control characters, not
+    /// starting with `#`.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        match self {
+            IfPattern::Name(n) => check_ifname(n),
+            IfPattern::Prefix(p) if p.is_empty() => Ok(()),
+            IfPattern::Prefix(p) => check_ifname(p),
+        }?;
+        if self.name().contains(':') {
+            return Err("contains \":\"");
+        }
+        Ok(())
+    }
+
+    /// Whether the interface `ifname` matches: equal to the name, or for a wildcard,
+    /// starting with the prefix.
+    pub fn matches(&self, ifname: &str) -> bool {
+        match self {
+            IfPattern::Name(n) => n == ifname,
+            IfPattern::Prefix(p) => ifname.starts_with(p.as_str()),
+        }
+    }
+
+    /// Whether this is a wildcard (written with a trailing `+`).
+    pub fn is_wildcard(&self) -> bool {
+        matches!(self, IfPattern::Prefix(_))
+    }
+
+    /// The name, or for a wildcard the prefix before the `+`.
+    pub fn name(&self) -> &str {
+        match self {
+            IfPattern::Name(n) | IfPattern::Prefix(n) => n,
+        }
+    }
+
+    /// The same as [`IfPattern::name`].
+    pub fn text(&self) -> &str {
+        self.name()
+    }
+}
+
+impl fmt::Display for IfPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IfPattern::Name(n) => f.write_str(n),
+            IfPattern::Prefix(p) => write!(f, "{p}+"),
+        }
+    }
+}
+
+impl fmt::Debug for IfPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IfPattern({self})")
+    }
+}
+
+impl From<&str> for IfPattern {
+    fn from(s: &str) -> Self {
+        IfPattern::new(s)
+    }
+}
+
+impl std::str::FromStr for IfPattern {
+    type Err = std::convert::Infallible;
+    /// The same as [`IfPattern::new`]: never fails.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(IfPattern::new(s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,5 +790,29 @@ mod tests {
         let exc = SourceFilter::exclude(["192.0.2.7/32".parse().unwrap()]);
         assert!(!exc.accepts("192.0.2.7".parse().unwrap()));
         assert!(exc.accepts("192.0.2.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn if_pattern() {
+        let p = IfPattern::parse("eth+").unwrap();
+        assert!(p.matches("eth0") && p.matches("ethfoo") && !p.matches("et"));
+        assert_eq!(IfPattern::parse("+").unwrap().name(), "");
+        assert!(IfPattern::parse("+").unwrap().matches(""));
+        let mid = IfPattern::parse("e+th").unwrap();
+        assert!(!mid.is_wildcard() && mid.matches("e+th"));
+        assert_eq!(IfPattern::parse("eth0:1").unwrap(), IfPattern::new("eth0"));
+        assert_eq!(IfPattern::parse(""), Err("empty name"));
+        assert_eq!(IfPattern::parse(":1"), Err("empty name"));
+        assert_eq!(IfPattern::parse("eth0:+"), Err("contains \":\""));
+        assert_eq!(IfPattern::parse("a/b"), Err("contains \"/\""));
+        assert_eq!(IfPattern::parse("#a"), Err("starts with \"#\""));
+        assert_eq!(IfPattern::parse("a b"), Err("contains white space"));
+        assert_eq!(IfPattern::parse("a\u{1}"), Err("contains white space"));
+        assert!(IfPattern::parse("0123456789abcde+").is_ok());
+        assert_eq!(
+            IfPattern::parse("0123456789abcdef"),
+            Err("longer than 15 bytes")
+        );
+        assert_eq!(format!("{:?}", IfPattern::new("a+")), "IfPattern(a+)");
     }
 }

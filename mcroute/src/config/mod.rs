@@ -406,25 +406,9 @@ pub(crate) fn is_space(b: u8) -> bool {
 }
 
 /// The longest interface name Linux and the BSDs accept (`IFNAMSIZ - 1`).
-pub const IFNAME_MAX: usize = 15;
+pub const IFNAME_MAX: usize = crate::model::MAX_IFNAME_LEN;
 
-/// Checks an interface name (without a wildcard `+`): not empty, at most [`IFNAME_MAX`]
-/// bytes, no `/`, not starting with `#` (which would read back as a comment).
-pub(crate) fn check_ifname(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        Err("empty name")
-    } else if name.len() > IFNAME_MAX {
-        Err("longer than 15 bytes")
-    } else if name.contains('/') {
-        Err("contains \"/\"")
-    } else if name.starts_with('#') {
-        Err("starts with \"#\"")
-    } else if name.bytes().any(|b| is_space(b) || b == 0) {
-        Err("contains white space")
-    } else {
-        Ok(())
-    }
-}
+pub(crate) use crate::model::check_ifname;
 
 /// Parses a decimal number: digits only (no sign, no spaces), at most 20 of them.
 pub(crate) fn parse_decimal(token: &str) -> Option<u64> {

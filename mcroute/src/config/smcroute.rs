@@ -83,8 +83,8 @@ use ipnet::IpNet;
 
 use super::glob::{glob, has_magic};
 use super::{
-    check_ifname, is_space, parse_decimal, suggest, ConfigError, ConfigErrors, ErrorKind, FileId,
-    Found, Span, Spanned, IFNAME_MAX, INPUT_NAME,
+    is_space, parse_decimal, suggest, ConfigError, ConfigErrors, ErrorKind, FileId, Found, Span,
+    Spanned, INPUT_NAME,
 };
 
 /// The most outbound interfaces one `mroute` line may list (the IPv4 VIF table size).
@@ -96,85 +96,9 @@ pub const MAX_JOINS: u64 = 65536;
 // ---------------------------------------------------------------------------------------------
 // Interface patterns
 
-/// An interface name, or a wildcard: a name ending in `+` matches every interface whose name
-/// starts with the part before the `+` (iptables style: `eth+` matches `eth0`, `eth15` and
-/// `ethfoo`; `+` alone matches every interface).
-///
-/// Stored inline (at most 15 bytes), so patterns are `Copy` and parsing allocates nothing.
-///
-/// ```
-/// use mcroute::config::smcroute::IfPattern;
-/// let p = IfPattern::new("eth+").unwrap();
-/// assert!(p.is_wildcard() && p.matches("eth0") && !p.matches("wlan0"));
-/// assert_eq!(p.to_string(), "eth+");
-/// assert!(IfPattern::new("eth0").unwrap().matches("eth0"));
-/// assert!(!IfPattern::new("eth0").unwrap().matches("eth01"));
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IfPattern {
-    bytes: [u8; IFNAME_MAX],
-    len: u8,
-    wildcard: bool,
-}
-
-impl IfPattern {
-    /// Parses a name or a wildcard (`eth+`). Errors name what is wrong with it.
-    pub fn new(s: &str) -> Result<IfPattern, &'static str> {
-        let (name, wildcard) = match s.strip_suffix('+') {
-            Some(prefix) => (prefix, true),
-            None => (s, false),
-        };
-        if !(wildcard && name.is_empty()) {
-            check_ifname(name)?;
-        }
-        let mut bytes = [0u8; IFNAME_MAX];
-        let dst = bytes.get_mut(..name.len()).ok_or("longer than 15 bytes")?;
-        dst.copy_from_slice(name.as_bytes());
-        Ok(IfPattern {
-            bytes,
-            len: name.len() as u8,
-            wildcard,
-        })
-    }
-
-    /// The name, or for a wildcard the prefix before the `+`.
-    pub fn name(&self) -> &str {
-        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
-        // Always valid: copied from a &str.
-        std::str::from_utf8(bytes).unwrap_or("")
-    }
-
-    /// Whether this is a wildcard (written with a trailing `+`).
-    pub fn is_wildcard(&self) -> bool {
-        self.wildcard
-    }
-
-    /// Whether interface `ifname` matches: equal to the name, or for a wildcard, starting
-    /// with the prefix.
-    pub fn matches(&self, ifname: &str) -> bool {
-        if self.wildcard {
-            ifname.starts_with(self.name())
-        } else {
-            ifname == self.name()
-        }
-    }
-}
-
-impl fmt::Display for IfPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())?;
-        if self.wildcard {
-            f.write_str("+")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for IfPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IfPattern({self})")
-    }
-}
+/// The interface pattern type, shared with the static engine: see [`crate::model::IfPattern`].
+/// The parser builds it with [`IfPattern::parse`], which validates the name.
+pub use crate::model::IfPattern;
 
 // ---------------------------------------------------------------------------------------------
 // The AST
@@ -777,7 +701,7 @@ impl Parser<'_> {
         reserved: &[&str],
     ) -> Option<Spanned<IfPattern>> {
         match tok {
-            Some(t) if !reserved.contains(&t.text) => match IfPattern::new(t.text) {
+            Some(t) if !reserved.contains(&t.text) => match IfPattern::parse(t.text) {
                 Ok(p) => Some(Spanned::new(p, self.span(&t))),
                 Err(reason) => {
                     self.error_at(
@@ -1016,7 +940,7 @@ impl Parser<'_> {
                             self.error_at(&oif, ErrorKind::TooManyOifs { max: MAX_OIFS });
                             break;
                         }
-                        match IfPattern::new(oif.text) {
+                        match IfPattern::parse(oif.text) {
                             Ok(p) => to.push(Spanned::new(p, self.span(&oif))),
                             Err(reason) => self.error_at(
                                 &oif,
@@ -1066,13 +990,14 @@ impl Parser<'_> {
         if self.errors.len() != errors_before || clause_failed {
             return None;
         }
+        let from_missing = from.is_none();
         let (Some(from), Some(group)) = (from, group) else {
             self.error(
                 kw.line,
                 kw.column,
                 ErrorKind::Missing {
                     directive,
-                    what: if from.is_none() {
+                    what: if from_missing {
                         "\"from IFNAME\""
                     } else {
                         "\"group GROUP\""

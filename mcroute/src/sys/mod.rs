@@ -15,6 +15,8 @@ macro_rules! syscall {
 
 pub mod unix;
 
+pub mod mrdisc;
+
 #[cfg(target_os = "linux")]
 pub mod linux;
 

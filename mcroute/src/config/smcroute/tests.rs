@@ -32,7 +32,7 @@ fn net(s: &str) -> IpNet {
 }
 
 fn ifp(s: &str) -> IfPattern {
-    IfPattern::new(s).unwrap()
+    IfPattern::parse(s).unwrap()
 }
 
 fn sp(line: u32, column: u32) -> Span {
@@ -100,7 +100,7 @@ fn mroute_all_forms() {
     assert_eq!(r[0].group.value, net("225.1.2.3/32"));
     assert_eq!(r[0].group.span, sp(1, 42));
     assert_eq!(
-        r[0].to.iter().map(|o| o.value).collect::<Vec<_>>(),
+        r[0].to.iter().map(|o| o.value.clone()).collect::<Vec<_>>(),
         [ifp("eth1"), ifp("eth2")]
     );
     assert_eq!(r[0].to[1].span, sp(1, 60));
@@ -266,10 +266,10 @@ fn wildcards() {
     assert!(!mid.is_wildcard() && mid.matches("e+th") && !mid.matches("e0th"));
     assert_eq!(ifp("0123456789abcde+").name(), "0123456789abcde");
     assert_eq!(
-        IfPattern::new("0123456789abcdef"),
+        IfPattern::parse("0123456789abcdef"),
         Err("longer than 15 bytes")
     );
-    assert_eq!(IfPattern::new(""), Err("empty name"));
+    assert_eq!(IfPattern::parse(""), Err("empty name"));
     assert_eq!(format!("{:?}", ifp("eth+")), "IfPattern(eth+)");
     let c = ok("mroute from eth+ group 225.1.1.1 to wlan+ eth0\n");
     let Directive::Mroute(r) = &c.directives[0] else {
@@ -934,7 +934,9 @@ fn load_tolerates_invalid_utf8_in_comments() {
 
 fn arb_ifpattern() -> impl Strategy<Value = IfPattern> {
     ("[a-z][a-z0-9.:_-]{0,10}", any::<bool>()).prop_map(|(name, wild)| {
-        IfPattern::new(&if wild { format!("{name}+") } else { name }).unwrap()
+        // An alias (`eth0:1`) names its base interface; a wildcard prefix has no alias.
+        let base = name.split(':').next().unwrap_or("a");
+        IfPattern::parse(&if wild { format!("{base}+") } else { name }).unwrap()
     })
 }
 

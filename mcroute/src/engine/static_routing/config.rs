@@ -3,14 +3,12 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use ipnet::IpNet;
 
 use crate::model::{Family, Interface, MAX_OIFS};
 
-/// The longest interface name the kernel accepts (`IFNAMSIZ - 1`).
-pub const MAX_IFNAME_LEN: usize = 15;
+pub use crate::model::MAX_IFNAME_LEN;
 
 /// The default cap on the memberships one join rule may expand to on one interface.
 ///
@@ -18,93 +16,14 @@ pub const MAX_IFNAME_LEN: usize = 15;
 /// refuses a rule whose range holds more than this many (source, group) pairs.
 pub const DEFAULT_JOIN_EXPANSION_LIMIT: u64 = 4096;
 
-/// An interface name, or an iptables-style wildcard (`eth+` matches `eth0`, `eth15`,
-/// `ethfoo`).
-///
-/// A Linux alias name (`eth0:1`) names its base interface (`eth0`), as smcroute does.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IfPattern {
-    /// Exactly this interface.
-    Name(String),
-    /// Every interface whose name starts with this prefix (written `prefix+`).
-    Prefix(String),
-}
+/// The interface pattern type, shared with the smcroute.conf parser: see
+/// [`crate::model::IfPattern`].
+pub use crate::model::IfPattern;
 
-impl IfPattern {
-    /// Parses a pattern as smcroute writes it: a trailing `+` is a wildcard, and `:alias`
-    /// is cut off.
-    ///
-    /// ```
-    /// use mcroute::engine::static_routing::IfPattern;
-    /// assert!(IfPattern::new("eth+").matches("eth15"));
-    /// assert!(!IfPattern::new("eth+").matches("wlan0"));
-    /// assert_eq!(IfPattern::new("eth0:1"), IfPattern::new("eth0"));
-    /// ```
-    pub fn new(text: &str) -> IfPattern {
-        if let Some(prefix) = text.strip_suffix('+') {
-            IfPattern::Prefix(prefix.to_string())
-        } else {
-            let base = text.split(':').next().unwrap_or(text);
-            IfPattern::Name(base.to_string())
-        }
-    }
-
-    /// Whether the interface `name` matches.
-    pub fn matches(&self, name: &str) -> bool {
-        match self {
-            IfPattern::Name(n) => n == name,
-            IfPattern::Prefix(p) => name.starts_with(p.as_str()),
-        }
-    }
-
-    /// Whether the pattern is a wildcard.
-    pub fn is_wildcard(&self) -> bool {
-        matches!(self, IfPattern::Prefix(_))
-    }
-
-    /// The name, or the prefix of a wildcard.
-    pub fn text(&self) -> &str {
-        match self {
-            IfPattern::Name(n) | IfPattern::Prefix(n) => n,
-        }
-    }
-
-    fn check(&self) -> Result<(), RuleError> {
-        let t = self.text();
-        let bad = match self {
-            IfPattern::Name(n) => n.is_empty(),
-            IfPattern::Prefix(_) => false,
-        } || t.len() > MAX_IFNAME_LEN
-            || t.chars()
-                .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
-        if bad {
-            Err(RuleError::BadInterfaceName(self.to_string()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl fmt::Display for IfPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IfPattern::Name(n) => f.write_str(n),
-            IfPattern::Prefix(p) => write!(f, "{p}+"),
-        }
-    }
-}
-
-impl From<&str> for IfPattern {
-    fn from(s: &str) -> Self {
-        IfPattern::new(s)
-    }
-}
-
-impl FromStr for IfPattern {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(IfPattern::new(s))
-    }
+/// Checks a pattern's name, as a rule error.
+fn check_pattern(p: &IfPattern) -> Result<(), RuleError> {
+    p.validate()
+        .map_err(|_| RuleError::BadInterfaceName(p.to_string()))
 }
 
 /// `phyint IFNAME [enable|disable] [mrdisc] [ttl-threshold TTL]`.
@@ -207,10 +126,10 @@ impl RouteRule {
     /// Checks that the rule makes sense: names, a multicast group, a unicast source of the
     /// same family, at most [`MAX_OIFS`] outbound interfaces.
     pub fn check(&self) -> Result<(), RuleError> {
-        self.iif.check()?;
+        check_pattern(&self.iif)?;
         check_addresses(self.source, self.group)?;
         for o in &self.oifs {
-            o.check()?;
+            check_pattern(o)?;
         }
         if self.oifs.len() > MAX_OIFS {
             return Err(RuleError::TooManyOifs(self.oifs.len()));
@@ -281,7 +200,7 @@ impl JoinRule {
 
     /// Checks names and addresses, and that the range holds at most `limit` memberships.
     pub fn check(&self, limit: u64) -> Result<(), RuleError> {
-        self.iif.check()?;
+        check_pattern(&self.iif)?;
         check_addresses(self.source, self.group)?;
         match self.expansion() {
             Some(n) if n <= limit => Ok(()),
@@ -418,7 +337,7 @@ pub(super) fn validate_with(
     };
     for (i, p) in config.phyints.iter().enumerate() {
         let item = ConfigItem::Phyint(i);
-        let r = p.pattern.check().and_then(|_| {
+        let r = check_pattern(&p.pattern).and_then(|_| {
             if p.ttl_threshold == 0 {
                 Err(RuleError::TtlThreshold(0))
             } else if p.enable {
@@ -540,12 +459,10 @@ mod tests {
         assert!(!IfPattern::new("eth0").matches("eth01"));
         assert_eq!(IfPattern::new("eth0:1").to_string(), "eth0");
         assert_eq!(IfPattern::new("a+").to_string(), "a+");
-        assert!(IfPattern::new("").check().is_err());
-        assert!(IfPattern::new("a-very-long-interface-name")
-            .check()
-            .is_err());
-        assert!(IfPattern::new("a/b").check().is_err());
-        assert!(IfPattern::new("eth0").check().is_ok());
+        assert!(check_pattern(&IfPattern::new("")).is_err());
+        assert!(check_pattern(&IfPattern::new("a-very-long-interface-name")).is_err());
+        assert!(check_pattern(&IfPattern::new("a/b")).is_err());
+        assert!(check_pattern(&IfPattern::new("eth0")).is_ok());
     }
 
     #[test]
