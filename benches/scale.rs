@@ -8,324 +8,384 @@
 //! (d) `mcroutectl -b` adding 10,000 routes over the control socket.
 //! `MCROUTE_SCALE_SIZES=1000,10000` limits the sizes of (a).
 
+#[cfg(target_os = "linux")]
 #[path = "../mcroute/tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
-use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+#[cfg(target_os = "linux")]
+mod imp {
 
-use mcroute::abi::linux as abi;
-use mcroute::abi::InAddr;
-use support::*;
+    use std::net::Ipv4Addr;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
 
-fn route_line(i: u32) -> (Ipv4Addr, Ipv4Addr) {
-    // Sources in 192.0.2.0/24, groups counting up in 225/8.
-    (
-        Ipv4Addr::new(192, 0, 2, 1 + (i % 200) as u8),
-        Ipv4Addr::from(u32::from(Ipv4Addr::new(225, 0, 0, 0)) + i / 200 + 1),
-    )
-}
+    use super::support::*;
+    use mcroute::abi::linux as abi;
+    use mcroute::abi::InAddr;
 
-fn config(n: u32) -> String {
-    let mut s = String::with_capacity(n as usize * 64);
-    s.push_str("phyint r0 enable\nphyint r1 enable\n");
-    for i in 0..n {
-        let (src, grp) = route_line(i);
-        s.push_str(&format!("mroute from r0 source {src} group {grp} to r1\n"));
-    }
-    s
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, v: &T) {
-    // SAFETY: v is a live T of the given size.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            v as *const T as *const libc::c_void,
-            std::mem::size_of::<T>() as u32,
+    fn route_line(i: u32) -> (Ipv4Addr, Ipv4Addr) {
+        // Sources in 192.0.2.0/24, groups counting up in 225/8.
+        (
+            Ipv4Addr::new(192, 0, 2, 1 + (i % 200) as u8),
+            Ipv4Addr::from(u32::from(Ipv4Addr::new(225, 0, 0, 0)) + i / 200 + 1),
         )
-    };
-    assert_eq!(r, 0, "setsockopt {name}: {}", std::io::Error::last_os_error());
-}
+    }
 
-/// N raw MRT_ADD_MFC calls in the router namespace; returns their duration.
-fn raw_loop(net: &Line, n: u32) -> Duration {
-    let r0 = net.rtr.ifindex("r0");
-    let r1 = net.rtr.ifindex("r1");
-    net.rtr.run(move || {
-        // SAFETY: a new socket owned by the OwnedFd.
-        let fd = unsafe { OwnedFd::from_raw_fd(libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_IGMP)) };
-        setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_INIT, &1i32);
-        for (i, idx) in [r0, r1].into_iter().enumerate() {
-            let v = abi::vifctl {
-                vifc_vifi: i as u16,
-                vifc_flags: abi::VIFF_USE_IFINDEX,
-                vifc_threshold: 1,
-                vifc_lcl: abi::VifcLcl { vifc_lcl_ifindex: idx as i32 },
-                ..Default::default()
-            };
-            setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_ADD_VIF, &v);
-        }
-        let t = Instant::now();
+    fn config(n: u32) -> String {
+        let mut s = String::with_capacity(n as usize * 64);
+        s.push_str("phyint r0 enable\nphyint r1 enable\n");
         for i in 0..n {
             let (src, grp) = route_line(i);
-            let mut m = abi::mfcctl {
-                mfcc_origin: InAddr::from(src),
-                mfcc_mcastgrp: InAddr::from(grp),
-                mfcc_parent: 0,
-                ..Default::default()
-            };
-            m.mfcc_ttls[1] = 1;
-            setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_ADD_MFC, &m);
+            s.push_str(&format!("mroute from r0 source {src} group {grp} to r1\n"));
         }
-        t.elapsed()
-    })
-}
+        s
+    }
 
-fn kernel_routes(ns: &Netns) -> usize {
-    ns.proc_net("ip_mr_cache").lines().count().saturating_sub(1)
-}
-
-/// Starts `program` with `conf` in the router namespace; returns the process and the time
-/// from spawn to its PID file.
-fn start_daemon(net: &Line, dir: &TempDir, program: &Path, tag: &str, conf: &str) -> (NsProcess, Duration, PathBuf) {
-    let c = dir.path(&format!("{tag}.conf"));
-    std::fs::write(&c, conf).unwrap();
-    let pid = dir.path(&format!("{tag}.pid"));
-    let sock = dir.path(&format!("{tag}.sock"));
-    let t = Instant::now();
-    let p = NsProcess::start(
-        &net.rtr,
-        program,
-        &[
-            "-n",
-            "-N",
-            "-l",
-            "err",
-            "-f",
-            c.to_str().unwrap(),
-            "-P",
-            pid.to_str().unwrap(),
-            "-u",
-            sock.to_str().unwrap(),
-        ],
-        &dir.path(&format!("{tag}.log")),
-    );
-    let ok = wait_until(Duration::from_secs(600), || pid.exists());
-    let took = t.elapsed();
-    assert!(ok, "{tag} never became ready: {}", p.output());
-    (p, took, sock)
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
-}
-
-fn case_a(sizes: &[u32], smcrouted: Option<&Path>) {
-    let ours = workspace_bin("static-router", true);
-    for &n in sizes {
-        let dir = TempDir::new("scale-a");
-        let conf = config(n);
-        let net = Line::new("sa");
-        let raw = raw_loop(&net, n);
-        drop(net);
-        let net = Line::new("sb");
-        let (p, took, _) = start_daemon(&net, &dir, &ours, "ours", &conf);
-        let installed = kernel_routes(&net.rtr);
-        drop(p);
-        let mut line = format!(
-            "(a) start-to-ready {n:>6} (S,G) routes: static-router {} ({installed} in kernel), raw MRT_ADD_MFC loop {}, ratio {:.2}x",
-            secs(took),
-            secs(raw),
-            took.as_secs_f64() / raw.as_secs_f64()
+    fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, v: &T) {
+        // SAFETY: v is a live T of the given size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                level,
+                name,
+                v as *const T as *const libc::c_void,
+                std::mem::size_of::<T>() as u32,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "setsockopt {name}: {}",
+            std::io::Error::last_os_error()
         );
-        if let Some(smc) = smcrouted.filter(|_| n <= 10_000) {
-            let net = Line::new("sc");
-            let (p, t_smc, _) = start_daemon(&net, &dir, smc, "smc", &conf);
+    }
+
+    /// N raw MRT_ADD_MFC calls in the router namespace; returns their duration.
+    fn raw_loop(net: &Line, n: u32) -> Duration {
+        let r0 = net.rtr.ifindex("r0");
+        let r1 = net.rtr.ifindex("r1");
+        net.rtr.run(move || {
+            // SAFETY: a new socket owned by the OwnedFd.
+            let fd = unsafe {
+                OwnedFd::from_raw_fd(libc::socket(
+                    libc::AF_INET,
+                    libc::SOCK_RAW,
+                    libc::IPPROTO_IGMP,
+                ))
+            };
+            setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_INIT, &1i32);
+            for (i, idx) in [r0, r1].into_iter().enumerate() {
+                let v = abi::vifctl {
+                    vifc_vifi: i as u16,
+                    vifc_flags: abi::VIFF_USE_IFINDEX,
+                    vifc_threshold: 1,
+                    vifc_lcl: abi::VifcLcl {
+                        vifc_lcl_ifindex: idx as i32,
+                    },
+                    ..Default::default()
+                };
+                setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_ADD_VIF, &v);
+            }
+            let t = Instant::now();
+            for i in 0..n {
+                let (src, grp) = route_line(i);
+                let mut m = abi::mfcctl {
+                    mfcc_origin: InAddr::from(src),
+                    mfcc_mcastgrp: InAddr::from(grp),
+                    mfcc_parent: 0,
+                    ..Default::default()
+                };
+                m.mfcc_ttls[1] = 1;
+                setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_ADD_MFC, &m);
+            }
+            t.elapsed()
+        })
+    }
+
+    fn kernel_routes(ns: &Netns) -> usize {
+        ns.proc_net("ip_mr_cache").lines().count().saturating_sub(1)
+    }
+
+    /// Starts `program` with `conf` in the router namespace; returns the process and the time
+    /// from spawn to its PID file.
+    fn start_daemon(
+        net: &Line,
+        dir: &TempDir,
+        program: &Path,
+        tag: &str,
+        conf: &str,
+    ) -> (NsProcess, Duration, PathBuf) {
+        let c = dir.path(&format!("{tag}.conf"));
+        std::fs::write(&c, conf).unwrap();
+        let pid = dir.path(&format!("{tag}.pid"));
+        let sock = dir.path(&format!("{tag}.sock"));
+        let t = Instant::now();
+        let p = NsProcess::start(
+            &net.rtr,
+            program,
+            &[
+                "-n",
+                "-N",
+                "-l",
+                "err",
+                "-f",
+                c.to_str().unwrap(),
+                "-P",
+                pid.to_str().unwrap(),
+                "-u",
+                sock.to_str().unwrap(),
+            ],
+            &dir.path(&format!("{tag}.log")),
+        );
+        let ok = wait_until(Duration::from_secs(600), || pid.exists());
+        let took = t.elapsed();
+        assert!(ok, "{tag} never became ready: {}", p.output());
+        (p, took, sock)
+    }
+
+    fn secs(d: Duration) -> String {
+        format!("{:.3} s", d.as_secs_f64())
+    }
+
+    fn case_a(sizes: &[u32], smcrouted: Option<&Path>) {
+        let ours = workspace_bin("static-router", true);
+        for &n in sizes {
+            let dir = TempDir::new("scale-a");
+            let conf = config(n);
+            let net = Line::new("sa");
+            let raw = raw_loop(&net, n);
+            drop(net);
+            let net = Line::new("sb");
+            let (p, took, _) = start_daemon(&net, &dir, &ours, "ours", &conf);
             let installed = kernel_routes(&net.rtr);
             drop(p);
-            line.push_str(&format!(
-                "; smcrouted {} ({installed} in kernel), {:.1}x static-router",
-                secs(t_smc),
-                t_smc.as_secs_f64() / took.as_secs_f64()
-            ));
+            let mut line = format!(
+                "(a) start-to-ready {n:>6} (S,G) routes: static-router {} ({installed} in kernel), raw MRT_ADD_MFC loop {}, ratio {:.2}x",
+                secs(took),
+                secs(raw),
+                took.as_secs_f64() / raw.as_secs_f64()
+            );
+            if let Some(smc) = smcrouted.filter(|_| n <= 10_000) {
+                let net = Line::new("sc");
+                let (p, t_smc, _) = start_daemon(&net, &dir, smc, "smc", &conf);
+                let installed = kernel_routes(&net.rtr);
+                drop(p);
+                line.push_str(&format!(
+                    "; smcrouted {} ({installed} in kernel), {:.1}x static-router",
+                    secs(t_smc),
+                    t_smc.as_secs_f64() / took.as_secs_f64()
+                ));
+            }
+            println!("{line}");
         }
-        println!("{line}");
     }
-}
 
-/// Sends one UDP packet from each of `n` sources in 198.18.0.0/15 to `group`, from the sender
-/// namespace, with a raw socket (IP_HDRINCL). Returns when all are sent.
-fn storm(net: &Line, n: u32, group: Ipv4Addr) -> Duration {
-    let ifindex = net.snd.ifindex("s0");
-    net.snd.run(move || {
-        // SAFETY: a new socket owned by the OwnedFd.
-        let fd = unsafe { OwnedFd::from_raw_fd(libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)) };
-        let mreq = libc::ip_mreqn {
-            imr_multiaddr: libc::in_addr { s_addr: 0 },
-            imr_address: libc::in_addr { s_addr: 0 },
-            imr_ifindex: ifindex as i32,
-        };
-        setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq);
-        let dst = libc::sockaddr_in {
-            sin_family: libc::AF_INET as u16,
-            sin_port: 0,
-            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(group.octets()) },
-            sin_zero: [0; 8],
-        };
-        let t = Instant::now();
-        for i in 0..n {
-            let src = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i);
-            let mut p = [0u8; 28 + 8];
-            p[0] = 0x45;
-            let total = p.len() as u16;
-            p[2..4].copy_from_slice(&total.to_be_bytes());
-            p[8] = 8; // TTL
-            p[9] = 17; // UDP
-            p[12..16].copy_from_slice(&src.octets());
-            p[16..20].copy_from_slice(&group.octets());
-            let sum = mcroute::wire::checksum::checksum(&p[..20]);
-            p[10..12].copy_from_slice(&sum.to_be_bytes());
-            p[20..22].copy_from_slice(&4000u16.to_be_bytes());
-            p[22..24].copy_from_slice(&4001u16.to_be_bytes());
-            p[24..26].copy_from_slice(&16u16.to_be_bytes());
-            // SAFETY: p and dst are live buffers of the given sizes.
-            let r = unsafe {
-                libc::sendto(
-                    fd.as_raw_fd(),
-                    p.as_ptr() as *const libc::c_void,
-                    p.len(),
-                    0,
-                    &dst as *const libc::sockaddr_in as *const libc::sockaddr,
-                    std::mem::size_of::<libc::sockaddr_in>() as u32,
-                )
+    /// Sends one UDP packet from each of `n` sources in 198.18.0.0/15 to `group`, from the sender
+    /// namespace, with a raw socket (IP_HDRINCL). Returns when all are sent.
+    fn storm(net: &Line, n: u32, group: Ipv4Addr) -> Duration {
+        let ifindex = net.snd.ifindex("s0");
+        net.snd.run(move || {
+            // SAFETY: a new socket owned by the OwnedFd.
+            let fd = unsafe {
+                OwnedFd::from_raw_fd(libc::socket(
+                    libc::AF_INET,
+                    libc::SOCK_RAW,
+                    libc::IPPROTO_RAW,
+                ))
             };
-            if r < 0 {
-                // The sender's own queue is full: wait a moment and retry this one.
-                std::thread::sleep(Duration::from_micros(50));
-                continue;
+            let mreq = libc::ip_mreqn {
+                imr_multiaddr: libc::in_addr { s_addr: 0 },
+                imr_address: libc::in_addr { s_addr: 0 },
+                imr_ifindex: ifindex as i32,
+            };
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq);
+            let dst = libc::sockaddr_in {
+                sin_family: libc::AF_INET as u16,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(group.octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            let t = Instant::now();
+            for i in 0..n {
+                let src = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i);
+                let mut p = [0u8; 28 + 8];
+                p[0] = 0x45;
+                let total = p.len() as u16;
+                p[2..4].copy_from_slice(&total.to_be_bytes());
+                p[8] = 8; // TTL
+                p[9] = 17; // UDP
+                p[12..16].copy_from_slice(&src.octets());
+                p[16..20].copy_from_slice(&group.octets());
+                let sum = mcroute::wire::checksum::checksum(&p[..20]);
+                p[10..12].copy_from_slice(&sum.to_be_bytes());
+                p[20..22].copy_from_slice(&4000u16.to_be_bytes());
+                p[22..24].copy_from_slice(&4001u16.to_be_bytes());
+                p[24..26].copy_from_slice(&16u16.to_be_bytes());
+                // SAFETY: p and dst are live buffers of the given sizes.
+                let r = unsafe {
+                    libc::sendto(
+                        fd.as_raw_fd(),
+                        p.as_ptr() as *const libc::c_void,
+                        p.len(),
+                        0,
+                        &dst as *const libc::sockaddr_in as *const libc::sockaddr,
+                        std::mem::size_of::<libc::sockaddr_in>() as u32,
+                    )
+                };
+                if r < 0 {
+                    // The sender's own queue is full: wait a moment and retry this one.
+                    std::thread::sleep(Duration::from_micros(50));
+                    continue;
+                }
             }
-        }
-        t.elapsed()
-    })
-}
-
-fn learned_routes(ns: &Netns, group: Ipv4Addr) -> usize {
-    let g = proc_hex_v4(group);
-    ns.proc_net("ip_mr_cache")
-        .lines()
-        .filter(|l| l.starts_with(&g) && l.trim_end().ends_with("1:1"))
-        .count()
-}
-
-fn case_b(program: &Path, name: &str, sizes: &[u32]) {
-    for &n in sizes {
-        let dir = TempDir::new("scale-b");
-        let net = Line::new("st");
-        let group = Ipv4Addr::new(225, 77, 0, 1);
-        let conf = "phyint r0 enable\nphyint r1 enable\nmroute from r0 group 225.77.0.0/16 to r1\n";
-        let (_p, _, _) = start_daemon(&net, &dir, program, name, conf);
-        let t0 = Instant::now();
-        let sent = storm(&net, n, group);
-        // Wait until the count stops growing (2 s without change) or all are in.
-        let mut last = 0;
-        let mut last_change = Instant::now();
-        let mut done_at = t0;
-        while last_change.elapsed() < Duration::from_secs(2) && last < n as usize {
-            let c = learned_routes(&net.rtr, group);
-            if c != last {
-                last = c;
-                last_change = Instant::now();
-                done_at = Instant::now();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        println!(
-            "(b) upcall storm {n:>6} new sources for one (*,G) rule, sent in {}: {name} installed {last} of {n} ({:.1}%), last one after {}",
-            secs(sent),
-            100.0 * last as f64 / n as f64,
-            secs(done_at.duration_since(t0))
-        );
+            t.elapsed()
+        })
     }
-}
 
-fn case_c(program: &Path) {
-    let dir = TempDir::new("scale-c");
-    let net = Line::new("sm");
-    let (p, _, _) = start_daemon(&net, &dir, program, "mem", &config(100_000));
-    let status = std::fs::read_to_string(format!("/proc/{}/status", p.child.id())).unwrap_or_default();
-    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: ?").to_string();
-    let base = {
-        let (q, _, _) = start_daemon(&net, &dir, program, "mem0", "phyint r0 enable\nphyint r1 enable\n");
-        std::fs::read_to_string(format!("/proc/{}/status", q.child.id()))
-            .unwrap_or_default()
+    fn learned_routes(ns: &Netns, group: Ipv4Addr) -> usize {
+        let g = proc_hex_v4(group);
+        ns.proc_net("ip_mr_cache")
+            .lines()
+            .filter(|l| l.starts_with(&g) && l.trim_end().ends_with("1:1"))
+            .count()
+    }
+
+    fn case_b(program: &Path, name: &str, sizes: &[u32]) {
+        for &n in sizes {
+            let dir = TempDir::new("scale-b");
+            let net = Line::new("st");
+            let group = Ipv4Addr::new(225, 77, 0, 1);
+            let conf =
+                "phyint r0 enable\nphyint r1 enable\nmroute from r0 group 225.77.0.0/16 to r1\n";
+            let (_p, _, _) = start_daemon(&net, &dir, program, name, conf);
+            let t0 = Instant::now();
+            let sent = storm(&net, n, group);
+            // Wait until the count stops growing (2 s without change) or all are in.
+            let mut last = 0;
+            let mut last_change = Instant::now();
+            let mut done_at = t0;
+            while last_change.elapsed() < Duration::from_secs(2) && last < n as usize {
+                let c = learned_routes(&net.rtr, group);
+                if c != last {
+                    last = c;
+                    last_change = Instant::now();
+                    done_at = Instant::now();
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            println!(
+                "(b) upcall storm {n:>6} new sources for one (*,G) rule, sent in {}: {name} installed {last} of {n} ({:.1}%), last one after {}",
+                secs(sent),
+                100.0 * last as f64 / n as f64,
+                secs(done_at.duration_since(t0))
+            );
+        }
+    }
+
+    fn case_c(program: &Path) {
+        let dir = TempDir::new("scale-c");
+        let net = Line::new("sm");
+        let (p, _, _) = start_daemon(&net, &dir, program, "mem", &config(100_000));
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", p.child.id())).unwrap_or_default();
+        let rss = status
             .lines()
             .find(|l| l.starts_with("VmRSS:"))
             .unwrap_or("VmRSS: ?")
-            .to_string()
-    };
-    println!(
-        "(c) resident memory of static-router: with 100,000 routes {}; with none {} (another table, same binary)",
-        rss.trim_start_matches("VmRSS:").trim(),
-        base.trim_start_matches("VmRSS:").trim()
-    );
-    drop(p);
-}
-
-fn case_d(program: &Path) {
-    let dir = TempDir::new("scale-d");
-    let net = Line::new("sd");
-    let (_p, _, sock) = start_daemon(&net, &dir, program, "ctl", "phyint r0 enable\nphyint r1 enable\n");
-    let mut batch = String::new();
-    for i in 0..10_000u32 {
-        let (src, grp) = route_line(i);
-        batch.push_str(&format!("add r0 {src} {grp} r1\n"));
+            .to_string();
+        let base = {
+            let net0 = Line::new("sm0");
+            let (q, _, _) = start_daemon(
+                &net0,
+                &dir,
+                program,
+                "mem0",
+                "phyint r0 enable\nphyint r1 enable\n",
+            );
+            std::fs::read_to_string(format!("/proc/{}/status", q.child.id()))
+                .unwrap_or_default()
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .unwrap_or("VmRSS: ?")
+                .to_string()
+        };
+        println!(
+            "(c) resident memory of static-router: with 100,000 routes {}; with none {}",
+            rss.trim_start_matches("VmRSS:").trim(),
+            base.trim_start_matches("VmRSS:").trim()
+        );
+        drop(p);
     }
-    let ctl = workspace_bin("mcroutectl", false);
-    let t = Instant::now();
-    let mut child = std::process::Command::new(ctl)
-        .arg("-u")
-        .arg(&sock)
-        .arg("-b")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), batch.as_bytes()).unwrap();
-    let ok = child.wait().unwrap().success();
-    let took = t.elapsed();
-    println!(
-        "(d) mcroutectl -b adding 10,000 routes: {} ({} in kernel, exit {})",
-        secs(took),
-        kernel_routes(&net.rtr),
-        if ok { "ok" } else { "FAILED" }
-    );
+
+    fn case_d(program: &Path) {
+        let dir = TempDir::new("scale-d");
+        let net = Line::new("sd");
+        let (_p, _, sock) = start_daemon(
+            &net,
+            &dir,
+            program,
+            "ctl",
+            "phyint r0 enable\nphyint r1 enable\n",
+        );
+        let mut batch = String::new();
+        for i in 0..10_000u32 {
+            let (src, grp) = route_line(i);
+            batch.push_str(&format!("add r0 {src} {grp} r1\n"));
+        }
+        let ctl = workspace_bin("mcroutectl", false);
+        let t = Instant::now();
+        let mut child = std::process::Command::new(ctl)
+            .arg("-u")
+            .arg(&sock)
+            .arg("-b")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), batch.as_bytes()).unwrap();
+        let ok = child.wait().unwrap().success();
+        let took = t.elapsed();
+        println!(
+            "(d) mcroutectl -b adding 10,000 routes: {} ({} in kernel, exit {})",
+            secs(took),
+            kernel_routes(&net.rtr),
+            if ok { "ok" } else { "FAILED" }
+        );
+    }
+
+    pub fn main() {
+        if std::env::args().any(|a| a == "--list" || a == "--test") {
+            return; // `cargo test --benches` probes the harness; nothing to list.
+        }
+        if !nix::unistd::geteuid().is_root() {
+            println!("scale benchmark needs root (network namespaces): skipped");
+            return;
+        }
+        let sizes: Vec<u32> = std::env::var("MCROUTE_SCALE_SIZES")
+            .ok()
+            .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+        let smcrouted = Path::new("/usr/sbin/smcrouted");
+        let smcrouted = smcrouted.exists().then_some(smcrouted);
+        let ours = workspace_bin("static-router", true);
+        case_a(&sizes, smcrouted);
+        case_b(&ours, "static-router", &[1_000, 10_000]);
+        if let Some(smc) = smcrouted {
+            case_b(smc, "smcrouted", &[1_000, 10_000]);
+        }
+        case_c(&ours);
+        case_d(&ours);
+    }
 }
 
+#[cfg(target_os = "linux")]
 fn main() {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return; // `cargo test --benches` probes the harness; nothing to list.
-    }
-    if !nix::unistd::geteuid().is_root() {
-        println!("scale benchmark needs root (network namespaces): skipped");
-        return;
-    }
-    let sizes: Vec<u32> = std::env::var("MCROUTE_SCALE_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
-    let smcrouted = Path::new("/usr/sbin/smcrouted");
-    let smcrouted = smcrouted.exists().then_some(smcrouted);
-    let ours = workspace_bin("static-router", true);
-    case_a(&sizes, smcrouted);
-    case_b(&ours, "static-router", &[1_000, 10_000]);
-    if let Some(smc) = smcrouted {
-        case_b(smc, "smcrouted", &[1_000, 10_000]);
-    }
-    case_c(&ours);
-    case_d(&ours);
+    imp::main();
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("the scale benchmark uses Linux network namespaces: skipped on this OS");
 }

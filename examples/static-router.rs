@@ -18,6 +18,7 @@ use mcroute::daemon::getopt::{getopt, Opt};
 use mcroute::daemon::static_router::{check_file, load_config, Control, StaticService};
 use mcroute::daemon::{drop_privileges, exit, exit_code, Logger, Paths, PidFile, Scripts};
 use mcroute::engine::static_routing::EngineOptions;
+use mcroute::mrdisc::MrdiscConfig;
 use mcroute::platform::Native;
 use mcroute::{Router, RouterOptions};
 
@@ -209,12 +210,17 @@ fn run(o: &Opts) -> Result<(), u8> {
     };
     let mut svc = StaticService::new(router, options);
     svc.set_version(version());
+    match MrdiscConfig::new(o.mrdisc_interval) {
+        Ok(c) => svc.enable_mrdisc(c),
+        Err(e) => return Err(fatal(&format!("-m: {e}"), exit::USAGE)),
+    }
     let mut scripts = Scripts::new(o.script.clone());
     svc.refresh_interfaces(Instant::now())
         .map_err(|e| fatal(&e.to_string(), exit_code(&e)))?;
 
     // The configuration: errors at startup are fatal (78), so a typo never starts a router
     // with half its routes; a missing file starts an empty router, as smcrouted does.
+    let t_load = Instant::now();
     let cfg = load_config(&o.paths.config, !o.no_vifs, &svc).map_err(|errors| {
         for e in &errors {
             log::error!("{e}");
@@ -234,6 +240,12 @@ fn run(o: &Opts) -> Result<(), u8> {
             o.paths.config.display()
         );
     }
+    log::debug!(
+        "read {} in {:?}",
+        o.paths.config.display(),
+        t_load.elapsed()
+    );
+    let t_apply = Instant::now();
     if let Err(errors) = svc.apply(Instant::now(), &cfg.config) {
         for e in &errors {
             log::error!("{}: {e}", o.paths.config.display());
@@ -241,6 +253,7 @@ fn run(o: &Opts) -> Result<(), u8> {
         return Err(fatal("configuration refused, not starting", exit::CONFIG));
     }
 
+    log::debug!("applied the configuration in {:?}", t_apply.elapsed());
     let mut ctl = CtlServer::bind(&o.paths.socket, Access::default())
         .map_err(|e| fatal(&e.to_string(), exit::OSERR))?;
 
@@ -302,6 +315,7 @@ fn run(o: &Opts) -> Result<(), u8> {
             fds.extend(
                 ctl.fds()
                     .into_iter()
+                    .chain(svc.mrdisc_fds())
                     .map(|f| nix::poll::PollFd::new(f, nix::poll::PollFlags::POLLIN)),
             );
             match nix::poll::poll(&mut fds, timeout) {
@@ -326,6 +340,7 @@ fn run(o: &Opts) -> Result<(), u8> {
         });
         if term.swap(false, Ordering::SeqCst) || control == Control::Kill {
             log::info!("exiting");
+            svc.shutdown(Instant::now());
             break;
         }
         if hup.swap(false, Ordering::SeqCst) || control == Control::Reload {
@@ -335,7 +350,6 @@ fn run(o: &Opts) -> Result<(), u8> {
         for e in svc.take_script_events() {
             scripts.run(&e);
         }
-        let _ = svc.take_mrdisc_changes();
         scripts.reap();
     }
     Ok(())

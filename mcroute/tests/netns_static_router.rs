@@ -431,3 +431,53 @@ fn script_hook_and_privilege_drop() {
         "{t}"
     );
 }
+
+#[test]
+fn mrdisc_on_phyints_that_say_so() {
+    use mcroute::mrdisc::Kind;
+    use mcroute::Family;
+    use support::mrd::{of, solicit, Capture};
+    if !require_netns("mrdisc_on_phyints_that_say_so") {
+        return;
+    }
+    let net = Line::new("md");
+    let dir = TempDir::new("md");
+    write(
+        &dir.path("m.conf"),
+        "phyint r0 enable mrdisc\nphyint r1 enable\n",
+    );
+    let on = Capture::start(&net.snd, "s0");
+    let off = Capture::start(&net.rcv, "c0");
+    let mut d = start(&net.rtr, &dir, "m", &["-m", "4"]);
+    d.wait_ready();
+    // Initial fast advertisements, then one answer to a solicitation.
+    std::thread::sleep(Duration::from_millis(2500));
+    solicit(&net.snd, "s0", Family::V4);
+    solicit(&net.snd, "s0", Family::V6);
+    std::thread::sleep(Duration::from_millis(3000));
+    d.proc.signal(Signal::SIGTERM);
+    assert_eq!(
+        d.proc.wait_exit(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        d.proc.output()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let seen = on.finish();
+    let quiet = off.finish();
+    for family in [Family::V4, Family::V6] {
+        let adv = of(&seen, family, Kind::Advertisement);
+        assert!(adv.len() >= 3, "{family}: advertisements on s0: {adv:?}");
+        assert!(
+            adv.iter()
+                .all(|a| a.hop_limit == 1 && a.router_alert && a.checksum_ok),
+            "{adv:?}"
+        );
+        let term = of(&seen, family, Kind::Termination);
+        assert_eq!(term.len(), 1, "{family}: one termination at exit: {seen:?}");
+    }
+    assert!(
+        quiet.iter().all(|s| s.kind == Kind::Solicitation),
+        "no mrdisc on r1 (no mrdisc in its phyint): {quiet:?}"
+    );
+}

@@ -22,6 +22,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use crate::engine::static_routing::{
 };
 use crate::error::Result;
 use crate::model::Family;
+use crate::mrdisc::{MrdiscConfig, MrdiscEngine, MrdiscSocket, Repr as MrdiscRepr};
 use crate::platform::Platform;
 use crate::router::Router;
 
@@ -172,12 +174,70 @@ pub struct ServiceStats {
     pub failed_actions: u64,
 }
 
-/// The static router: Router + engine + control requests.
+/// Multicast Router Discovery on the interfaces whose `phyint` says `mrdisc`: the sans-IO
+/// engine and one socket per family, opened when first needed.
+struct Mrdisc {
+    engine: MrdiscEngine,
+    socks: [Option<MrdiscSocket>; 2],
+    enabled: HashMap<(Family, String), u32>,
+}
+
+fn fslot(f: Family) -> usize {
+    match f {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
+}
+
+impl Mrdisc {
+    fn enable(&mut self, now: Instant, family: Family, name: &str, ifindex: u32) {
+        if self.enabled.contains_key(&(family, name.to_string())) {
+            return;
+        }
+        let sock = match &mut self.socks[fslot(family)] {
+            Some(s) => s,
+            slot @ None => match MrdiscSocket::open(family) {
+                Ok(s) => slot.insert(s),
+                Err(e) => {
+                    log::error!("mrdisc on {name}: {e}");
+                    return;
+                }
+            },
+        };
+        if let Err(e) = sock.join(ifindex) {
+            log::warn!("mrdisc on {name}: {e}");
+        }
+        self.engine.enable(now, family, ifindex);
+        self.enabled.insert((family, name.to_string()), ifindex);
+        log::info!("{family} multicast router discovery on {name}");
+    }
+
+    fn disable(&mut self, now: Instant, family: Family, name: &str) {
+        if let Some(ifindex) = self.enabled.remove(&(family, name.to_string())) {
+            self.engine.disable(now, family, ifindex);
+            if let Some(s) = &mut self.socks[fslot(family)] {
+                let _ = s.leave(ifindex);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        while let Some(tx) = self.engine.poll_transmit() {
+            if let Some(s) = &self.socks[fslot(tx.family)] {
+                if let Err(e) = s.send(&tx) {
+                    log::warn!("mrdisc: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// The static router: Router + engine + control requests (+ mrdisc when enabled).
 pub struct StaticService<P: Platform> {
     router: Router<P>,
     engine: StaticEngine,
     scripts: Vec<ScriptEvent>,
-    mrdisc: Vec<(String, bool)>,
+    mrdisc: Option<Mrdisc>,
     stats: ServiceStats,
     version: String,
 }
@@ -189,7 +249,7 @@ impl<P: Platform> StaticService<P> {
             router,
             engine: StaticEngine::new(options),
             scripts: Vec::new(),
-            mrdisc: Vec::new(),
+            mrdisc: None,
             stats: ServiceStats::default(),
             version: format!("mcroute {}", env!("CARGO_PKG_VERSION")),
         }
@@ -215,20 +275,55 @@ impl<P: Platform> StaticService<P> {
         self.stats
     }
 
-    fn run(&mut self, actions: Vec<Action>) {
+    /// Turns on Multicast Router Discovery (RFC 4286) on the interfaces whose `phyint`
+    /// says `mrdisc` (`-m SEC` sets the interval): IGMP advertisements for IPv4, ICMPv6 for
+    /// IPv6. Call before applying the configuration.
+    pub fn enable_mrdisc(&mut self, config: MrdiscConfig) {
+        self.mrdisc = Some(Mrdisc {
+            engine: MrdiscEngine::new(config),
+            socks: [None, None],
+            enabled: HashMap::new(),
+        });
+    }
+
+    fn run(&mut self, now: Instant, actions: Vec<Action>) {
         for a in &actions {
-            match a {
-                Action::RunScript(e) => self.scripts.push(*e),
-                Action::SetMrdisc { name, enable } => self.mrdisc.push((name.clone(), *enable)),
-                Action::AddVif {
-                    name, mrdisc: true, ..
-                } => self.mrdisc.push((name.clone(), true)),
-                _ => {}
+            if let Action::RunScript(e) = a {
+                self.scripts.push(*e);
             }
         }
         self.stats.actions += actions.len() as u64;
         let failed = exec::execute_all(&mut self.router, &actions);
         self.stats.failed_actions += failed.len() as u64;
+        if let Some(m) = &mut self.mrdisc {
+            for a in &actions {
+                match a {
+                    Action::AddVif {
+                        family,
+                        name,
+                        ifindex,
+                        mrdisc: true,
+                        ..
+                    } => m.enable(now, *family, name, *ifindex),
+                    Action::RemoveVif { family, name } => m.disable(now, *family, name),
+                    Action::SetMrdisc {
+                        family,
+                        name,
+                        enable,
+                    } => {
+                        if *enable {
+                            if let Some(v) = self.router.vif_by_name(*family, name) {
+                                m.enable(now, *family, name, v.ifindex);
+                            }
+                        } else {
+                            m.disable(now, *family, name);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            m.flush();
+        }
     }
 
     /// Script events (`-e CMD`) to run, oldest first.
@@ -236,9 +331,44 @@ impl<P: Platform> StaticService<P> {
         std::mem::take(&mut self.scripts)
     }
 
-    /// Interfaces whose multicast router discovery was switched on or off.
-    pub fn take_mrdisc_changes(&mut self) -> Vec<(String, bool)> {
-        std::mem::take(&mut self.mrdisc)
+    /// The descriptors of the mrdisc sockets, to poll for solicitations.
+    pub fn mrdisc_fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.mrdisc
+            .iter()
+            .flat_map(|m| m.socks.iter().flatten().map(|s| s.as_fd()))
+            .collect()
+    }
+
+    /// Answers solicitations and sends due advertisements.
+    pub fn handle_mrdisc(&mut self, now: Instant) {
+        let Some(m) = &mut self.mrdisc else { return };
+        for sock in m.socks.iter_mut().flatten() {
+            loop {
+                match sock.recv() {
+                    Ok(Some(rx)) => {
+                        if rx.message == MrdiscRepr::Solicitation {
+                            m.engine.handle_solicitation(now, rx.family, rx.ifindex);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log::warn!("mrdisc: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+        m.engine.handle_timeout(now);
+        m.flush();
+    }
+
+    /// Sends mrdisc terminations on every interface (at exit).
+    pub fn shutdown(&mut self, now: Instant) {
+        if let Some(m) = &mut self.mrdisc {
+            m.engine.shutdown(now);
+            m.flush();
+        }
     }
 
     /// Re-reads the system's interfaces and lets the engine add or withdraw what depends
@@ -246,7 +376,7 @@ impl<P: Platform> StaticService<P> {
     pub fn refresh_interfaces(&mut self, now: Instant) -> Result<()> {
         let ifs = self.router.interfaces()?;
         let actions = self.engine.set_interfaces(now, &ifs);
-        self.run(actions);
+        self.run(now, actions);
         Ok(())
     }
 
@@ -261,7 +391,7 @@ impl<P: Platform> StaticService<P> {
             .iter()
             .filter(|a| !matches!(a, Action::RunScript(_)))
             .count();
-        self.run(actions);
+        self.run(now, actions);
         Ok(n)
     }
 
@@ -271,7 +401,7 @@ impl<P: Platform> StaticService<P> {
         while let Some(u) = self.router.recv_upcall()? {
             n += 1;
             let actions = exec::dispatch_upcall(&mut self.engine, &self.router, now, &u);
-            self.run(actions);
+            self.run(now, actions);
         }
         self.stats.upcalls += n as u64;
         Ok(n)
@@ -279,14 +409,16 @@ impl<P: Platform> StaticService<P> {
 
     /// When [`StaticService::handle_timeout`] must run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.engine.poll_timeout()
+        let m = self.mrdisc.as_ref().and_then(|m| m.engine.poll_timeout());
+        [self.engine.poll_timeout(), m].into_iter().flatten().min()
     }
 
     /// Runs due timers (the flush of unused learned routes).
     pub fn handle_timeout(&mut self, now: Instant) {
         let router = &self.router;
         let actions = self.engine.handle_timeout(now, exec::counters(router));
-        self.run(actions);
+        self.run(now, actions);
+        self.handle_mrdisc(now);
     }
 
     /// Answers a control request. `Reload` and `Kill` are acknowledged and returned as a
@@ -304,7 +436,7 @@ impl<P: Platform> StaticService<P> {
                 let rule = RouteRule::new(IfPattern::new(iif), *source, *group, oifs(o));
                 match self.engine.add_route(now, rule) {
                     Ok(a) => {
-                        self.run(a);
+                        self.run(now, a);
                         Response::Ok
                     }
                     Err(e) => engine_err(e),
@@ -319,7 +451,7 @@ impl<P: Platform> StaticService<P> {
                 let rule = RouteRule::new(IfPattern::new(iif), *source, *group, oifs(o));
                 match self.engine.remove_route(now, &rule) {
                     Ok(a) => {
-                        self.run(a);
+                        self.run(now, a);
                         Response::Ok
                     }
                     Err(e) => engine_err(e),
@@ -334,7 +466,7 @@ impl<P: Platform> StaticService<P> {
                         .join(JoinRule::new(IfPattern::new(iif), *source, *group))
                     {
                         Ok(a) => {
-                            self.run(a);
+                            self.run(now, a);
                             Response::Ok
                         }
                         Err(e) => engine_err(e),
@@ -347,7 +479,7 @@ impl<P: Platform> StaticService<P> {
                     .leave(&JoinRule::new(IfPattern::new(iif), *source, *group))
                 {
                     Ok(a) => {
-                        self.run(a);
+                        self.run(now, a);
                         Response::Ok
                     }
                     Err(e) => engine_err(e),
@@ -356,7 +488,7 @@ impl<P: Platform> StaticService<P> {
             Request::Show { what, detail } => self.show(*what, *detail),
             Request::Flush => {
                 let a = self.engine.flush();
-                self.run(a);
+                self.run(now, a);
                 Response::Ok
             }
             Request::Version => Response::Version(self.version.clone()),

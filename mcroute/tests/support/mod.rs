@@ -6,6 +6,8 @@
 //! loud message, unless `MCROUTE_REQUIRE_NETNS=1`, which turns the skip into a failure.
 #![allow(dead_code)]
 
+pub mod mrd;
+
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;

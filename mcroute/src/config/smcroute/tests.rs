@@ -933,11 +933,30 @@ fn load_tolerates_invalid_utf8_in_comments() {
 // ---- property tests ---------------------------------------------------------------------------
 
 fn arb_ifpattern() -> impl Strategy<Value = IfPattern> {
-    ("[a-z][a-z0-9.:_-]{0,10}", any::<bool>()).prop_map(|(name, wild)| {
-        // An alias (`eth0:1`) names its base interface; a wildcard prefix has no alias.
-        let base = name.split(':').next().unwrap_or("a");
-        IfPattern::parse(&if wild { format!("{base}+") } else { name }).unwrap()
-    })
+    const KEYWORDS: &[&str] = &[
+        "from",
+        "source",
+        "group",
+        "to",
+        "phyint",
+        "mroute",
+        "mgroup",
+        "ssmgroup",
+        "include",
+        "enable",
+        "disable",
+        "mrdisc",
+        "ttl-threshold",
+    ];
+    ("[a-z][a-z0-9.:_-]{0,10}", any::<bool>())
+        .prop_filter("a keyword is not an interface name", |(name, _)| {
+            !KEYWORDS.contains(&name.split(':').next().unwrap_or(""))
+        })
+        .prop_map(|(name, wild)| {
+            // An alias (`eth0:1`) names its base interface; a wildcard prefix has no alias.
+            let base = name.split(':').next().unwrap_or("a");
+            IfPattern::parse(&if wild { format!("{base}+") } else { name }).unwrap()
+        })
 }
 
 fn arb_group() -> impl Strategy<Value = IpNet> {

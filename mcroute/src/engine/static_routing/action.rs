@@ -99,6 +99,8 @@ pub enum Action {
     /// Start or stop Multicast Router Discovery on an interface whose VIF stays (a phyint's
     /// `mrdisc` changed on reload).
     SetMrdisc {
+        /// The family (IGMP advertisements for IPv4, ICMPv6 for IPv6).
+        family: Family,
         /// The interface.
         name: String,
         /// Announce or not.
@@ -160,10 +162,14 @@ impl fmt::Display for Action {
             Action::RemoveVif { family, name } => {
                 write!(f, "remove {} of {name}", vif_word(*family))
             }
-            Action::SetMrdisc { name, enable } => {
+            Action::SetMrdisc {
+                family,
+                name,
+                enable,
+            } => {
                 write!(
                     f,
-                    "{} mrdisc on {name}",
+                    "{} {family} mrdisc on {name}",
                     if *enable { "start" } else { "stop" }
                 )
             }

@@ -1024,7 +1024,7 @@ impl StaticEngine {
                     VifState {
                         ifindex: iface.index,
                         threshold: phy.map_or(1, |p| p.ttl_threshold.max(1)),
-                        mrdisc: family == Family::V4 && phy.is_some_and(|p| p.mrdisc),
+                        mrdisc: phy.is_some_and(|p| p.mrdisc),
                     },
                 );
             }
@@ -1067,6 +1067,7 @@ impl StaticEngine {
                         }
                         if n.mrdisc != o.mrdisc {
                             pre.push(Action::SetMrdisc {
+                                family,
                                 name: name.clone(),
                                 enable: n.mrdisc,
                             });

@@ -257,7 +257,13 @@ fn phyint_disable_wins_and_mrdisc_toggles() {
                 threshold: 1,
                 mrdisc: true
             },
-            add_vif(Family::V6, "a3", 4, 1),
+            Action::AddVif {
+                family: Family::V6,
+                name: "a3".into(),
+                ifindex: 4,
+                threshold: 1,
+                mrdisc: true
+            },
             replace("192.0.2.1", "225.1.1.1", "a1", &[("a2", 1), ("a3", 1)]),
             RELOAD
         ]
@@ -266,6 +272,12 @@ fn phyint_disable_wins_and_mrdisc_toggles() {
         e.apply_config(t0, &cfg(Phyint::new("a3"))).unwrap(),
         vec![
             Action::SetMrdisc {
+                family: Family::V4,
+                name: "a3".into(),
+                enable: false
+            },
+            Action::SetMrdisc {
+                family: Family::V6,
                 name: "a3".into(),
                 enable: false
             },
