@@ -257,6 +257,7 @@ impl Engine {
                 capabilities: n.capabilities,
                 version: n.version,
                 two_way: n.two_way,
+                expires: n.expires,
             })
         })
     }
@@ -271,17 +272,42 @@ impl Engine {
 
     /// The forwarding state of (S,G).
     pub fn flow(&self, source: Ipv4Addr, group: Ipv4Addr) -> Option<FlowInfo> {
-        self.flows.get(&(source, group)).map(|f| FlowInfo {
-            source,
-            group,
-            iif: f.iif,
-            oifs: f.oifs,
-            gateway: f.gateway,
-            negative: f.negative,
-            pruned_upstream: f.pruned_upstream.is_some(),
-            grafting: f.graft.is_some(),
-            pruned_by: f.prunes.keys().copied().collect(),
-        })
+        self.flows
+            .get(&(source, group))
+            .map(|f| flow_info(source, group, f))
+    }
+
+    /// Every forwarding cache entry, ordered by (source, group).
+    pub fn flows(&self) -> impl Iterator<Item = FlowInfo> + '_ {
+        self.flows.iter().map(|((s, g), f)| flow_info(*s, *g, f))
+    }
+
+    /// The number of forwarding cache entries.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether `vif` is up and enabled.
+    pub fn is_vif_active(&self, vif: VifId) -> bool {
+        self.vifs.get(&vif).is_some_and(Vif::active)
+    }
+
+    /// Whether at most one VIF has neighbours (we advertise the leaf capability).
+    pub fn is_leaf(&self) -> bool {
+        self.capabilities().contains(Capabilities::LEAF)
+    }
+
+    /// Going off the air (what mrouted does on exit, and draft section 3.3.6 allows): every
+    /// route is advertised as unreachable to every neighbour at once, so that they switch to
+    /// another path without waiting for our routes to expire. Drain
+    /// [`Engine::poll_transmit`] afterwards and send them; the engine is of no further use.
+    pub fn shutdown(&mut self, now: Instant) {
+        let _ = now;
+        for (_, r) in self.routes.iter_mut() {
+            r.metric = INFINITY;
+        }
+        self.send_full_reports();
+        self.timers.clear();
     }
 
     /// The groups with local members on `vif`.
@@ -1221,8 +1247,26 @@ impl Engine {
     }
 }
 
+fn flow_info(source: Ipv4Addr, group: Ipv4Addr, f: &Flow) -> FlowInfo {
+    FlowInfo {
+        source,
+        group,
+        iif: f.iif,
+        oifs: f.oifs,
+        gateway: f.gateway,
+        negative: f.negative,
+        pruned_upstream: f.pruned_upstream.is_some(),
+        grafting: f.graft.is_some(),
+        pruned_by: f.prunes.keys().copied().collect(),
+        expires: f.expires,
+        upstream_prune_expires: f.pruned_upstream,
+    }
+}
+
 fn route_info(origin: Ipv4Net, r: &Route) -> RouteInfo {
     RouteInfo {
+        expires: r.expires,
+        holddown_until: r.gc_at,
         origin,
         metric: r.metric,
         parent: r.parent,
