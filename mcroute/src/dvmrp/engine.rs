@@ -528,14 +528,24 @@ impl Engine {
                 source,
                 group,
                 lifetime,
-                ..
-            } => self.on_prune(now, vif, src, source, group, lifetime),
-            Body::Graft { source, group, .. } => self.on_graft(now, vif, src, source, group),
-            Body::GraftAck { source, group, .. } => {
-                if let Some(f) = self.flows.get_mut(&(source, group)) {
-                    if f.gateway == Some(src) && f.graft.is_some() {
-                        self.stats.graft_acks += 1;
-                        f.graft = None;
+                source_prefix,
+            } => self.on_prune(now, vif, src, (source, source_prefix), group, lifetime),
+            Body::Graft {
+                source,
+                group,
+                source_prefix,
+            } => self.on_graft(now, vif, src, (source, source_prefix), group),
+            Body::GraftAck {
+                source,
+                group,
+                source_prefix,
+            } => {
+                for key in self.flows_named((source, source_prefix), group) {
+                    if let Some(f) = self.flows.get_mut(&key) {
+                        if f.gateway == Some(src) && f.graft.is_some() {
+                            self.stats.graft_acks += 1;
+                            f.graft = None;
+                        }
                     }
                 }
             }
@@ -1136,27 +1146,64 @@ impl Engine {
         self.recompute_flow(now, source, group);
     }
 
+    /// The flows a prune, graft or graft-ack names: (S,G) itself when we have it; else,
+    /// as mrouted reads them (it sends the route's origin, not the host, and no mask), every
+    /// flow of G whose source lies in the source prefix, or in the origin of the route the
+    /// source address falls in.
+    fn flows_named(
+        &self,
+        (source, prefix): (Ipv4Addr, Option<u8>),
+        group: Ipv4Addr,
+    ) -> Vec<(Ipv4Addr, Ipv4Addr)> {
+        if prefix.is_none_or(|p| p == 32) && self.flows.contains_key(&(source, group)) {
+            return vec![(source, group)];
+        }
+        let net = match prefix {
+            Some(p) => Ipv4Net::new(source, p).ok().map(|n| n.trunc()),
+            None => self.routes.lookup(source).map(|(o, _)| o),
+        };
+        let Some(net) = net else {
+            return Vec::new();
+        };
+        self.by_group
+            .get(&group)
+            .map(|srcs| {
+                srcs.iter()
+                    .filter(|s| net.contains(*s))
+                    .map(|s| (*s, group))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn on_prune(
         &mut self,
         now: Instant,
         vif: VifId,
         nbr: Ipv4Addr,
-        source: Ipv4Addr,
+        source: (Ipv4Addr, Option<u8>),
         group: Ipv4Addr,
         lifetime: u32,
     ) {
-        let Some(flow) = self.flows.get_mut(&(source, group)) else {
-            self.stats.prunes_ignored += 1;
-            return;
-        };
-        if flow.iif == vif || flow.negative {
-            self.stats.prunes_ignored += 1;
-            return;
+        let keys = self.flows_named(source, group);
+        let mut accepted = false;
+        for (s, g) in keys {
+            let Some(flow) = self.flows.get_mut(&(s, g)) else {
+                continue;
+            };
+            if flow.iif == vif || flow.negative {
+                continue;
+            }
+            accepted = true;
+            let lifetime = Duration::from_secs(u64::from(lifetime.max(1)));
+            flow.prunes.insert((vif, nbr), now + lifetime);
+            self.recompute_flow(now, s, g);
         }
-        self.stats.prunes += 1;
-        let lifetime = Duration::from_secs(u64::from(lifetime.max(1)));
-        flow.prunes.insert((vif, nbr), now + lifetime);
-        self.recompute_flow(now, source, group);
+        if accepted {
+            self.stats.prunes += 1;
+        } else {
+            self.stats.prunes_ignored += 1;
+        }
     }
 
     fn on_graft(
@@ -1164,23 +1211,25 @@ impl Engine {
         now: Instant,
         vif: VifId,
         nbr: Ipv4Addr,
-        source: Ipv4Addr,
+        source: (Ipv4Addr, Option<u8>),
         group: Ipv4Addr,
     ) {
         self.stats.grafts += 1;
-        // Section 3.6: every graft is acknowledged, state or not.
+        // Section 3.6: every graft is acknowledged, state or not, with what it named.
         self.send(
             vif,
             nbr,
             Body::GraftAck {
-                source,
+                source: source.0,
                 group,
-                source_prefix: None,
+                source_prefix: source.1,
             },
         );
-        if let Some(flow) = self.flows.get_mut(&(source, group)) {
-            flow.prunes.remove(&(vif, nbr));
-            self.recompute_flow(now, source, group);
+        for (s, g) in self.flows_named(source, group) {
+            if let Some(flow) = self.flows.get_mut(&(s, g)) {
+                flow.prunes.remove(&(vif, nbr));
+                self.recompute_flow(now, s, g);
+            }
         }
     }
 
