@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     Family, Interface, MfcEntry, MifId, RouteCounters, Vif, VifCounters, VifId, VifIndex,
 };
-use crate::platform::{Platform, DEFAULT_TABLE};
+use crate::platform::{IgmpSend, Incoming, Platform, DEFAULT_TABLE};
 use crate::upcall::Upcall;
 
 /// What a [`Router`] opens.
@@ -448,6 +448,33 @@ impl<P: Platform> Router<P> {
         }
         Ok(None)
     }
+
+    /// Receives one message of any open family without blocking: an upcall, or an IGMP
+    /// packet (DVMRP included) with the interface it arrived on. `Ok(None)` when none is
+    /// queued. Families take turns as in [`Router::recv_upcall`].
+    ///
+    /// A protocol daemon (DVMRP, an IGMP querier) uses this instead of
+    /// [`Router::recv_upcall`], which skips the control packets.
+    pub fn recv(&mut self) -> Result<Option<Incoming>> {
+        let order = [Family::V4, Family::V6];
+        for k in 0..2 {
+            let f = order[(self.next_family + k) % 2];
+            if !self.platform.is_open(f) {
+                continue;
+            }
+            if let Some(m) = self.platform.recv(f)? {
+                self.next_family = (self.next_family + k + 1) % 2;
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sends an IGMP message (IGMP or DVMRP) from the IPv4 routing socket: see
+    /// [`Platform::send_igmp`].
+    pub fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
+        self.platform.send_igmp(packet)
+    }
 }
 
 impl<P: Platform> AsFd for Router<P> {
@@ -579,6 +606,44 @@ mod tests {
         assert!(k.inject_upcall(0, u));
         assert_eq!(r.recv_upcall().unwrap(), Some(u));
         assert_eq!(r.recv_upcall().unwrap(), None);
+    }
+
+    #[test]
+    fn control_packets_beside_upcalls() {
+        use crate::platform::IgmpPacket;
+        let k = kernel();
+        let mut r = Router::open(k.platform(), RouterOptions::default()).unwrap();
+        let a1 = r.add_vif("a1").unwrap();
+        let idx = r.vif(a1.into()).unwrap().ifindex;
+        let p = IgmpPacket {
+            ifindex: idx,
+            src: "192.0.2.7".parse().unwrap(),
+            dst: "224.0.0.4".parse().unwrap(),
+            ttl: 1,
+            router_alert: true,
+            payload: vec![0x13, 1, 0, 0],
+        };
+        assert!(k.inject_igmp(0, p.clone()));
+        k.receive(0, idx, ip("192.0.2.1"), ip("225.9.9.9"), 10);
+        assert_eq!(r.recv().unwrap(), Some(Incoming::Igmp(p.clone())));
+        assert!(matches!(r.recv().unwrap(), Some(Incoming::Upcall(_))));
+        assert_eq!(r.recv().unwrap(), None);
+        // recv_upcall skips control packets.
+        k.inject_igmp(0, p);
+        assert_eq!(r.recv_upcall().unwrap(), None);
+        r.send_igmp(&IgmpSend {
+            ifindex: idx,
+            src: "192.0.2.254".parse().unwrap(),
+            dst: "224.0.0.4".parse().unwrap(),
+            ttl: 1,
+            router_alert: true,
+            payload: &[1, 2, 3],
+        })
+        .unwrap();
+        let sent = k.take_sent_igmp();
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0].0, sent[0].1.ifindex, sent[0].1.ttl), (0, idx, 1));
+        assert!(k.take_sent_igmp().is_empty());
     }
 
     #[test]

@@ -77,8 +77,9 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("restart", "restart", "The same as reload"),
     (
         "show",
-        "show [routes|groups|interfaces]",
-        "Show routes (default), group memberships or interfaces; -d adds counters",
+        "show [routes|groups|interfaces|neighbors|mfc|compat]",
+        "Show routes (default), group memberships or interfaces; -d adds counters. \
+         dvmrp-router also shows neighbors, mfc (with prune state) and compat (mrouted's dump)",
     ),
     (
         "add",
@@ -128,6 +129,7 @@ fn resolve(word: &str, names: &[&'static str]) -> Result<&'static str, CommandEr
         match n {
             "rem" | "del" => "remove",
             "restart" => "reload",
+            "neighbours" => "neighbors",
             other => other,
         }
     }
@@ -265,9 +267,23 @@ pub fn parse(words: &[&str], detail: bool) -> Result<Command, CommandError> {
         "show" => {
             let what = match args.first() {
                 None => ShowWhat::Routes,
-                Some(w) => match resolve(w, &["routes", "groups", "interfaces"])? {
+                Some(w) => match resolve(
+                    w,
+                    &[
+                        "routes",
+                        "groups",
+                        "interfaces",
+                        "neighbors",
+                        "neighbours",
+                        "mfc",
+                        "compat",
+                    ],
+                )? {
                     "groups" => ShowWhat::Groups,
                     "interfaces" => ShowWhat::Interfaces,
+                    "neighbors" | "neighbours" => ShowWhat::Neighbors,
+                    "mfc" => ShowWhat::Mfc,
+                    "compat" => ShowWhat::Compat,
                     _ => ShowWhat::Routes,
                 },
             };
@@ -426,6 +442,21 @@ mod tests {
                 detail: false
             }
         );
+        for (words, what) in [
+            (&["show", "neighbors"][..], ShowWhat::Neighbors),
+            (&["show", "neighbours"][..], ShowWhat::Neighbors),
+            (&["s", "n"][..], ShowWhat::Neighbors),
+            (&["show", "mfc"][..], ShowWhat::Mfc),
+            (&["show", "compat"][..], ShowWhat::Compat),
+        ] {
+            assert_eq!(
+                req(words),
+                Request::Show {
+                    what,
+                    detail: false
+                }
+            );
+        }
         assert_eq!(req(&["f"]), Request::Flush);
         assert_eq!(req(&["k"]), Request::Kill);
         assert_eq!(req(&["rel"]), Request::Reload);

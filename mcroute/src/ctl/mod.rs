@@ -19,8 +19,9 @@ pub mod server;
 pub mod wire;
 
 use std::fmt;
+use std::net::Ipv4Addr;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
 /// What `show` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,8 +30,14 @@ pub enum ShowWhat {
     Routes,
     /// Group memberships.
     Groups,
-    /// Interfaces with their VIF/MIF.
+    /// Interfaces with their VIF/MIF (on dvmrp-router: the DVMRP VIF table).
     Interfaces,
+    /// DVMRP neighbours (dvmrp-router).
+    Neighbors,
+    /// The forwarding cache with prune state (dvmrp-router).
+    Mfc,
+    /// mrouted 3.x's dump: VIFs, routes and cache in one text (dvmrp-router).
+    Compat,
 }
 
 impl ShowWhat {
@@ -40,6 +47,9 @@ impl ShowWhat {
             ShowWhat::Routes => "routes",
             ShowWhat::Groups => "groups",
             ShowWhat::Interfaces => "interfaces",
+            ShowWhat::Neighbors => "neighbors",
+            ShowWhat::Mfc => "mfc",
+            ShowWhat::Compat => "compat",
         }
     }
 
@@ -48,6 +58,9 @@ impl ShowWhat {
             "routes" => Some(ShowWhat::Routes),
             "groups" => Some(ShowWhat::Groups),
             "interfaces" => Some(ShowWhat::Interfaces),
+            "neighbors" => Some(ShowWhat::Neighbors),
+            "mfc" => Some(ShowWhat::Mfc),
+            "compat" => Some(ShowWhat::Compat),
             _ => None,
         }
     }
@@ -165,6 +178,109 @@ pub struct InterfaceRow {
     pub mif: Option<u16>,
 }
 
+/// One DVMRP VIF (`show interfaces` answered by dvmrp-router).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DvmrpVifRow {
+    /// The VIF number.
+    pub vif: u16,
+    /// The interface name.
+    pub name: String,
+    /// Our address on it.
+    pub local: Ipv4Addr,
+    /// The directly connected subnet.
+    pub subnet: Ipv4Net,
+    /// Its metric (cost).
+    pub metric: u8,
+    /// Its TTL threshold.
+    pub threshold: u8,
+    /// Its rate limit in kbit/s (0: none).
+    pub rate_limit: u32,
+    /// Flags in mrouted's words: `querier`, `leaf`, `down`, `disabled`, `passive`, `tunnel`.
+    pub flags: Vec<String>,
+    /// The DVMRP neighbours heard on it.
+    pub neighbors: Vec<Ipv4Addr>,
+    /// Groups with local members.
+    pub groups: Vec<Ipv4Addr>,
+    /// Administratively scoped ranges not forwarded across it.
+    pub boundaries: Vec<Ipv4Net>,
+    /// The querier on its subnet (us or another router), if IGMP runs there.
+    pub querier: Option<Ipv4Addr>,
+    /// Kernel counters: packets in, packets out, bytes in, bytes out (with `-d`).
+    pub counters: Option<[u64; 4]>,
+}
+
+/// One DVMRP neighbour (`show neighbors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighborRow {
+    /// Its address.
+    pub addr: Ipv4Addr,
+    /// The VIF it is on.
+    pub vif: u16,
+    /// The interface name.
+    pub interface: String,
+    /// DVMRP (major, minor) version it speaks.
+    pub version: (u8, u8),
+    /// Its generation id.
+    pub generation_id: u32,
+    /// Flags: `leaf`, `prune`, `genid`, `mtrace`, `snmp`, `netmask` (capabilities) and
+    /// `two-way` when it lists us.
+    pub flags: Vec<String>,
+    /// Seconds since we first heard it.
+    pub uptime: u64,
+    /// Seconds until it is lost unless heard again.
+    pub expires: u64,
+}
+
+/// One DVMRP route (`show routes` answered by dvmrp-router).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DvmrpRouteRow {
+    /// The origin subnet.
+    pub origin: Ipv4Net,
+    /// The upstream router; `None` for a directly connected subnet.
+    pub gateway: Option<Ipv4Addr>,
+    /// The metric (32: unreachable, in hold-down).
+    pub metric: u8,
+    /// The VIF towards the origin.
+    pub parent: u16,
+    /// Its interface name.
+    pub interface: String,
+    /// Child VIFs (where we forward this origin's traffic as designated forwarder), each
+    /// with whether downstream routers depend on us there (`false`: a leaf, `*` in
+    /// mrouted's dump).
+    pub children: Vec<(u16, bool)>,
+    /// Downstream routers that depend on us for it: (VIF, router).
+    pub dependents: Vec<(u16, Ipv4Addr)>,
+    /// Seconds until it expires unless refreshed (`None`: local, or in hold-down).
+    pub expires: Option<u64>,
+}
+
+/// One forwarding cache entry with its prune state (`show mfc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfcRow {
+    /// The source.
+    pub source: Ipv4Addr,
+    /// The group.
+    pub group: Ipv4Addr,
+    /// The origin subnet it is routed by (`None`: no route, a negative entry).
+    pub origin: Option<Ipv4Net>,
+    /// The inbound interface.
+    pub iif: String,
+    /// The outbound interfaces.
+    pub oifs: Vec<String>,
+    /// Seconds until the entry times out without traffic.
+    pub expires: u64,
+    /// Seconds since it was created.
+    pub uptime: u64,
+    /// Seconds left of the prune we sent upstream, if we pruned.
+    pub upstream_prune: Option<u64>,
+    /// Whether a graft is waiting for its acknowledgement.
+    pub grafting: bool,
+    /// Downstream routers that pruned it: (interface, router).
+    pub pruned_by: Vec<(String, Ipv4Addr)>,
+    /// Packets and bytes forwarded (with `-d`).
+    pub counters: Option<(u64, u64)>,
+}
+
 /// A reply from the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
@@ -180,6 +296,16 @@ pub enum Response {
     Groups(Vec<GroupRow>),
     /// `show interfaces`.
     Interfaces(Vec<InterfaceRow>),
+    /// `show interfaces` from dvmrp-router: the DVMRP VIF table.
+    DvmrpInterfaces(Vec<DvmrpVifRow>),
+    /// `show neighbors`.
+    Neighbors(Vec<NeighborRow>),
+    /// `show routes` from dvmrp-router: the DVMRP routing table.
+    DvmrpRoutes(Vec<DvmrpRouteRow>),
+    /// `show mfc`.
+    Mfc(Vec<MfcRow>),
+    /// `show compat`: mrouted 3.x's dump text.
+    Compat(String),
 }
 
 impl fmt::Display for Request {

@@ -12,6 +12,30 @@
 //! {"interfaces":[{"index":N,"name":STRING,"vif":N|null,"mif":N|null}...]}
 //! ```
 //!
+//!
+//! dvmrp-router answers `show interfaces` and `show routes` with its DVMRP tables, and adds
+//! `show neighbors`, `show mfc` and `show compat`:
+//!
+//! ```text
+//! {"vifs":[{"vif":N,"name":STRING,"address":STRING,"subnet":STRING,"metric":N,
+//!           "threshold":N,"rate_limit":N,"flags":[STRING...],"neighbors":[STRING...],
+//!           "groups":[STRING...],"boundaries":[STRING...],"querier":STRING|null}...]}
+//!   plus "pkts_in":N,"pkts_out":N,"bytes_in":N,"bytes_out":N when -d is given
+//! {"neighbors":[{"address":STRING,"vif":N,"interface":STRING,"version":"3.255",
+//!                "generation_id":N,"flags":[STRING...],"uptime":N,"expires":N}...]}
+//! {"dvmrp_routes":[{"origin":STRING,"gateway":STRING|null,"metric":N,"parent":N,
+//!                   "interface":STRING,"children":[{"vif":N,"leaf":BOOL}...],
+//!                   "dependents":[{"vif":N,"router":STRING}...],"expires":N|null}...]}
+//! {"mfc":[{"source":STRING,"group":STRING,"origin":STRING|null,"iif":STRING,
+//!          "oifs":[STRING...],"expires":N,"uptime":N,"upstream_prune":N|null,
+//!          "grafting":BOOL,"pruned_by":[{"interface":STRING,"router":STRING}...]}...]}
+//!   plus "packets":N,"bytes":N when -d is given
+//! {"compat":STRING}
+//! ```
+//!
+//! Times are in seconds; `metric` 32 means unreachable (a route in hold-down); a child VIF
+//! is a `leaf` when no downstream router depends on us there.
+//!
 //! `source` and `group` are addresses, with a `/len` suffix when they are prefixes shorter
 //! than a host address (as smcroutectl 2.6 prints them). `asm` lists the (*,G) and prefix
 //! templates, `ssm` the (S,G) rules, `kernel` what is installed in the kernel, active routes
@@ -19,7 +43,10 @@
 
 use std::fmt::Write;
 
-use super::{fmt_net, fmt_sg, GroupRow, InterfaceRow, Response, RouteRow, RouteTables};
+use super::{
+    fmt_net, fmt_sg, DvmrpRouteRow, DvmrpVifRow, GroupRow, InterfaceRow, MfcRow, NeighborRow,
+    Response, RouteRow, RouteTables,
+};
 
 /// How to print human output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -132,6 +159,200 @@ pub fn interfaces(i: &[InterfaceRow], style: Style) -> String {
     out
 }
 
+/// Seconds as mrouted prints them: `45s`, `3m`, `2h`, `1d`... (`scaletime`-like, coarsest
+/// unit that keeps a whole number, minutes and seconds below an hour).
+pub fn fmt_secs(secs: u64) -> String {
+    if secs < 60 {
+        format!("{secs}s")
+    } else if secs < 3600 {
+        format!("{}m{}s", secs / 60, secs % 60)
+    } else if secs < 86400 {
+        format!("{}h{}m", secs / 3600, (secs % 3600) / 60)
+    } else {
+        format!("{}d{}h", secs / 86400, (secs % 86400) / 3600)
+    }
+}
+
+fn join_addrs<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The human rendering of dvmrp-router's `show interfaces`.
+pub fn dvmrp_interfaces(rows: &[DvmrpVifRow], style: Style) -> String {
+    let mut out = String::new();
+    title(&mut out, style, "DVMRP Interface Table");
+    heading(
+        &mut out,
+        style,
+        &format!(
+            "{:>3}  {:<10} {:<15} {:<18} {:>6} {:>6} {:>5}  FLAGS",
+            "VIF", "PHYINT", "ADDRESS", "SUBNET", "METRIC", "THRESH", "RATE"
+        ),
+    );
+    for r in rows {
+        let line = format!(
+            "{:>3}  {:<10} {:<15} {:<18} {:>6} {:>6} {:>5}  {}",
+            r.vif,
+            r.name,
+            r.local.to_string(),
+            r.subnet.to_string(),
+            r.metric,
+            r.threshold,
+            r.rate_limit,
+            r.flags.join(" ")
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+        let pad = " ".repeat(5);
+        if !r.neighbors.is_empty() {
+            let _ = writeln!(out, "{pad}peers: {}", join_addrs(&r.neighbors));
+        }
+        if !r.groups.is_empty() {
+            let _ = writeln!(out, "{pad}groups: {}", join_addrs(&r.groups));
+        }
+        if !r.boundaries.is_empty() {
+            let _ = writeln!(out, "{pad}boundaries: {}", join_addrs(&r.boundaries));
+        }
+        if let Some(q) = r.querier {
+            let _ = writeln!(out, "{pad}IGMP querier: {q}");
+        }
+        if let (true, Some(c)) = (style.detail, r.counters) {
+            let _ = writeln!(out, "{pad}pkts/bytes in: {}/{}", c[0], c[2]);
+            let _ = writeln!(out, "{pad}pkts/bytes out: {}/{}", c[1], c[3]);
+        }
+    }
+    out
+}
+
+/// The human rendering of `show neighbors`.
+pub fn neighbors(rows: &[NeighborRow], style: Style) -> String {
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    title(&mut out, style, "DVMRP Neighbor Table");
+    heading(
+        &mut out,
+        style,
+        &format!(
+            "{:<15} {:<10} {:<7} {:>8} {:>6}  FLAGS",
+            "NEIGHBOR", "INTERFACE", "VERSION", "UPTIME", "EXPIRE"
+        ),
+    );
+    for r in rows {
+        let line = format!(
+            "{:<15} {:<10} {:<7} {:>8} {:>6}  {}",
+            r.addr.to_string(),
+            r.interface,
+            format!("{}.{}", r.version.0, r.version.1),
+            fmt_secs(r.uptime),
+            fmt_secs(r.expires),
+            r.flags.join(" ")
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+/// The human rendering of dvmrp-router's `show routes`: `*` marks a leaf child VIF.
+pub fn dvmrp_routes(rows: &[DvmrpRouteRow], style: Style) -> String {
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    title(&mut out, style, "DVMRP Routing Table");
+    heading(
+        &mut out,
+        style,
+        &format!(
+            "{:<18} {:<15} {:<10} {:>4} {:>6}  CHILDREN",
+            "ORIGIN", "NEIGHBOR", "INTERFACE", "COST", "EXPIRE"
+        ),
+    );
+    for r in rows {
+        let cost = if r.metric >= 32 {
+            "NR".to_string()
+        } else {
+            r.metric.to_string()
+        };
+        let children: Vec<String> = r
+            .children
+            .iter()
+            .map(|(v, deps)| format!("{v}{}", if *deps { "" } else { "*" }))
+            .collect();
+        let line = format!(
+            "{:<18} {:<15} {:<10} {:>4} {:>6}  {}",
+            r.origin.to_string(),
+            r.gateway.map_or("Local".to_string(), |g| g.to_string()),
+            r.interface,
+            cost,
+            r.expires.map_or("Never".to_string(), fmt_secs),
+            children.join(" ")
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+/// The human rendering of `show mfc`: `P` marks a flow pruned upstream, `G` a graft waiting
+/// for its acknowledgement, `!` one with no route (a negative entry).
+pub fn mfc(rows: &[MfcRow], style: Style) -> String {
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    title(&mut out, style, "Multicast Forwarding Cache Table");
+    let counters = if style.detail {
+        format!(" {:>10} {:>10}", "PACKETS", "BYTES")
+    } else {
+        String::new()
+    };
+    heading(
+        &mut out,
+        style,
+        &format!(
+            "{:<15} {:<15} {:<10} {:<2} {:>7} {:>7}{counters}  OUTBOUND",
+            "SOURCE", "GROUP", "INBOUND", "<>", "EXPIRE", "PRUNE"
+        ),
+    );
+    for r in rows {
+        let flags = format!(
+            "{}{}",
+            if r.origin.is_none() { "!" } else { "" },
+            if r.upstream_prune.is_some() {
+                "P"
+            } else if r.grafting {
+                "G"
+            } else {
+                ""
+            }
+        );
+        let counters = match (style.detail, r.counters) {
+            (true, Some((p, b))) => format!(" {p:>10} {b:>10}"),
+            (true, None) => format!(" {:>10} {:>10}", "-", "-"),
+            _ => String::new(),
+        };
+        let mut oifs = r.oifs.join(" ");
+        for (i, a) in &r.pruned_by {
+            let _ = write!(oifs, " {i}:pruned-by-{a}");
+        }
+        let line = format!(
+            "{:<15} {:<15} {:<10} {:<2} {:>7} {:>7}{counters}  {}",
+            r.source.to_string(),
+            r.group.to_string(),
+            r.iif,
+            flags,
+            fmt_secs(r.expires),
+            r.upstream_prune.map_or("-".to_string(), fmt_secs),
+            oifs.trim()
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
 /// The human rendering of any reply (empty for `Ok`).
 pub fn human(r: &Response, style: Style) -> String {
     match r {
@@ -141,6 +362,11 @@ pub fn human(r: &Response, style: Style) -> String {
         Response::Routes(t) => routes(t, style),
         Response::Groups(g) => groups(g, style),
         Response::Interfaces(i) => interfaces(i, style),
+        Response::DvmrpInterfaces(r) => dvmrp_interfaces(r, style),
+        Response::Neighbors(r) => neighbors(r, style),
+        Response::DvmrpRoutes(r) => dvmrp_routes(r, style),
+        Response::Mfc(r) => mfc(r, style),
+        Response::Compat(t) => t.clone(),
     }
 }
 
@@ -190,6 +416,108 @@ fn json_route(r: &RouteRow, counters: bool) -> String {
     s
 }
 
+fn json_list<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
+    format!("[{}]", v.iter().map(f).collect::<Vec<_>>().join(","))
+}
+
+fn json_opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or("null".into(), |x| json_str(&x.to_string()))
+}
+
+fn json_vif(r: &DvmrpVifRow, detail: bool) -> String {
+    let mut s = format!(
+        "{{\"vif\":{},\"name\":{},\"address\":{},\"subnet\":{},\"metric\":{},\"threshold\":{},\
+         \"rate_limit\":{},\"flags\":{},\"neighbors\":{},\"groups\":{},\"boundaries\":{},\"querier\":{}",
+        r.vif,
+        json_str(&r.name),
+        json_str(&r.local.to_string()),
+        json_str(&r.subnet.to_string()),
+        r.metric,
+        r.threshold,
+        r.rate_limit,
+        json_list(&r.flags, |f| json_str(f)),
+        json_list(&r.neighbors, |a| json_str(&a.to_string())),
+        json_list(&r.groups, |a| json_str(&a.to_string())),
+        json_list(&r.boundaries, |a| json_str(&a.to_string())),
+        json_opt(&r.querier),
+    );
+    if detail {
+        let c = r.counters.unwrap_or_default();
+        let _ = write!(
+            s,
+            ",\"pkts_in\":{},\"pkts_out\":{},\"bytes_in\":{},\"bytes_out\":{}",
+            c[0], c[1], c[2], c[3]
+        );
+    }
+    s.push('}');
+    s
+}
+
+fn json_neighbor(r: &NeighborRow) -> String {
+    format!(
+        "{{\"address\":{},\"vif\":{},\"interface\":{},\"version\":\"{}.{}\",\"generation_id\":{},\
+         \"flags\":{},\"uptime\":{},\"expires\":{}}}",
+        json_str(&r.addr.to_string()),
+        r.vif,
+        json_str(&r.interface),
+        r.version.0,
+        r.version.1,
+        r.generation_id,
+        json_list(&r.flags, |f| json_str(f)),
+        r.uptime,
+        r.expires
+    )
+}
+
+fn json_dvmrp_route(r: &DvmrpRouteRow) -> String {
+    format!(
+        "{{\"origin\":{},\"gateway\":{},\"metric\":{},\"parent\":{},\"interface\":{},\"children\":{},\
+         \"dependents\":{},\"expires\":{}}}",
+        json_str(&r.origin.to_string()),
+        json_opt(&r.gateway),
+        r.metric,
+        r.parent,
+        json_str(&r.interface),
+        json_list(&r.children, |(v, d)| format!(
+            "{{\"vif\":{v},\"leaf\":{}}}",
+            !d
+        )),
+        json_list(&r.dependents, |(v, a)| format!(
+            "{{\"vif\":{v},\"router\":{}}}",
+            json_str(&a.to_string())
+        )),
+        r.expires.map_or("null".into(), |e| e.to_string())
+    )
+}
+
+fn json_mfc(r: &MfcRow, detail: bool) -> String {
+    let mut s = format!(
+        "{{\"source\":{},\"group\":{},\"origin\":{},\"iif\":{},\"oifs\":{},\"expires\":{},\"uptime\":{},\
+         \"upstream_prune\":{},\"grafting\":{},\"pruned_by\":{}",
+        json_str(&r.source.to_string()),
+        json_str(&r.group.to_string()),
+        json_opt(&r.origin),
+        json_str(&r.iif),
+        json_list(&r.oifs, |o| json_str(o)),
+        r.expires,
+        r.uptime,
+        r.upstream_prune.map_or("null".into(), |e| e.to_string()),
+        r.grafting,
+        json_list(&r.pruned_by, |(i, a)| format!(
+            "{{\"interface\":{},\"router\":{}}}",
+            json_str(i),
+            json_str(&a.to_string())
+        )),
+    );
+    if detail {
+        let (p, b) = r.counters.unwrap_or_default();
+        let _ = write!(s, ",\"packets\":{p},\"bytes\":{b}");
+    }
+    s.push('}');
+    s
+}
+
 /// The JSON rendering of a `show` reply (see the module docs for the schema); `None` for
 /// replies that are not `show` output.
 pub fn json(r: &Response, detail: bool) -> Option<String> {
@@ -228,6 +556,15 @@ pub fn json(r: &Response, detail: bool) -> Option<String> {
                     .collect()
             )
         ),
+        Response::DvmrpInterfaces(r) => {
+            format!("{{\"vifs\":{}}}", json_list(r, |v| json_vif(v, detail)))
+        }
+        Response::Neighbors(r) => format!("{{\"neighbors\":{}}}", json_list(r, json_neighbor)),
+        Response::DvmrpRoutes(r) => {
+            format!("{{\"dvmrp_routes\":{}}}", json_list(r, json_dvmrp_route))
+        }
+        Response::Mfc(r) => format!("{{\"mfc\":{}}}", json_list(r, |m| json_mfc(m, detail))),
+        Response::Compat(t) => format!("{{\"compat\":{}}}", json_str(t)),
         _ => return None,
     })
 }
@@ -347,5 +684,31 @@ mod tests {
             "{\"interfaces\":[{\"index\":2,\"name\":\"a\\\"1\",\"vif\":0,\"mif\":null}]}"
         );
         assert_eq!(json(&Response::Ok, false), None);
+    }
+
+    #[test]
+    fn dvmrp_views() {
+        let all = crate::ctl::wire::tests::dvmrp_responses();
+        for r in &all {
+            let j = json(r, true).unwrap();
+            assert!(j.starts_with('{') && j.ends_with('}'), "{j}");
+            assert!(!human(r, Style::default()).is_empty());
+        }
+        assert_eq!(
+            json(&all[1], false).unwrap(),
+            "{\"neighbors\":[{\"address\":\"192.0.2.2\",\"vif\":0,\"interface\":\"a1\",\"version\":\"3.255\",\
+             \"generation_id\":77,\"flags\":[\"prune\",\"two-way\"],\"uptime\":12,\"expires\":30}]}"
+        );
+        assert!(json(&all[2], false)
+            .unwrap()
+            .contains("\"children\":[{\"vif\":1,\"leaf\":true},{\"vif\":2,\"leaf\":false}]"));
+        let routes = human(&all[2], Style::default());
+        assert!(
+            routes.contains("198.51.100.0/24    192.0.2.2       a1            2  2m10s  1* 2"),
+            "{routes}"
+        );
+        let m = human(&all[3], Style::default());
+        assert!(m.contains(" P "), "{m}");
+        assert!(m.contains("a3:pruned-by-203.0.113.9"), "{m}");
     }
 }

@@ -6,11 +6,14 @@
 //! responses a list whose first string names the kind. Decoding never panics: lengths and
 //! counts are checked against the bytes present and nesting is bounded.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net};
 
-use super::{GroupRow, InterfaceRow, Request, Response, RouteRow, RouteTables, ShowWhat};
+use super::{
+    DvmrpRouteRow, DvmrpVifRow, GroupRow, InterfaceRow, MfcRow, NeighborRow, Request, Response,
+    RouteRow, RouteTables, ShowWhat,
+};
 
 /// The frame magic.
 pub const MAGIC: &[u8; 3] = b"MCR";
@@ -447,6 +450,223 @@ pub fn validate_sg(source: &Option<IpNet>, group: &IpNet) -> Result<(), WireErro
     Ok(())
 }
 
+fn u(n: impl Into<u64>) -> Value {
+    Value::U64(n.into())
+}
+
+fn a4(a: &Ipv4Addr) -> Value {
+    s(&a.to_string())
+}
+
+fn n4(n: &Ipv4Net) -> Value {
+    s(&n.to_string())
+}
+
+fn list<T>(items: &[T], f: impl Fn(&T) -> Value) -> Value {
+    Value::List(items.iter().map(f).collect())
+}
+
+fn get_a4(v: &Value, what: &str) -> Result<Ipv4Addr, WireError> {
+    let x = get_str(v, what)?;
+    x.parse()
+        .map_err(|_| WireError::Malformed(format!("{what} {x:?} is not an IPv4 address")))
+}
+
+fn get_n4(v: &Value, what: &str) -> Result<Ipv4Net, WireError> {
+    let x = get_str(v, what)?;
+    x.parse()
+        .map_err(|_| WireError::Malformed(format!("{what} {x:?} is not an IPv4 prefix")))
+}
+
+fn get_opt<T>(
+    v: &Value,
+    f: impl Fn(&Value) -> Result<T, WireError>,
+) -> Result<Option<T>, WireError> {
+    match v {
+        Value::None => Ok(None),
+        v => f(v).map(Some),
+    }
+}
+
+fn get_small<T: TryFrom<u64>>(v: &Value, what: &str) -> Result<T, WireError> {
+    T::try_from(get_u64(v, what)?).map_err(|_| bad(what))
+}
+
+fn get_vec<T>(
+    v: &Value,
+    what: &str,
+    f: impl Fn(&Value) -> Result<T, WireError>,
+) -> Result<Vec<T>, WireError> {
+    get_list(v, what)?.iter().map(f).collect()
+}
+
+/// Reads field `i` of a row.
+fn fld<'a>(f: &'a [Value], i: usize, what: &str) -> Result<&'a Value, WireError> {
+    field(f, i, what)
+}
+
+fn dvmrp_vif_row(r: &DvmrpVifRow) -> Value {
+    Value::List(vec![
+        u(r.vif),
+        s(&r.name),
+        a4(&r.local),
+        n4(&r.subnet),
+        u(r.metric),
+        u(r.threshold),
+        u(r.rate_limit),
+        strs(&r.flags),
+        list(&r.neighbors, a4),
+        list(&r.groups, a4),
+        list(&r.boundaries, n4),
+        r.querier.as_ref().map_or(Value::None, a4),
+        r.counters
+            .as_ref()
+            .map_or(Value::None, |c| list(c, |x| u(*x))),
+    ])
+}
+
+fn get_dvmrp_vif_row(v: &Value) -> Result<DvmrpVifRow, WireError> {
+    let f = get_list(v, "VIF row")?;
+    Ok(DvmrpVifRow {
+        vif: get_small(fld(f, 0, "vif")?, "vif")?,
+        name: get_str(fld(f, 1, "name")?, "name")?,
+        local: get_a4(fld(f, 2, "local")?, "local")?,
+        subnet: get_n4(fld(f, 3, "subnet")?, "subnet")?,
+        metric: get_small(fld(f, 4, "metric")?, "metric")?,
+        threshold: get_small(fld(f, 5, "threshold")?, "threshold")?,
+        rate_limit: get_small(fld(f, 6, "rate limit")?, "rate limit")?,
+        flags: get_strs(fld(f, 7, "flags")?, "flags")?,
+        neighbors: get_vec(fld(f, 8, "neighbors")?, "neighbors", |x| {
+            get_a4(x, "neighbor")
+        })?,
+        groups: get_vec(fld(f, 9, "groups")?, "groups", |x| get_a4(x, "group"))?,
+        boundaries: get_vec(fld(f, 10, "boundaries")?, "boundaries", |x| {
+            get_n4(x, "boundary")
+        })?,
+        querier: get_opt(fld(f, 11, "querier")?, |x| get_a4(x, "querier"))?,
+        counters: get_opt(fld(f, 12, "counters")?, |x| {
+            let c = get_vec(x, "counters", |n| get_u64(n, "counter"))?;
+            <[u64; 4]>::try_from(c).map_err(|_| bad("counters"))
+        })?,
+    })
+}
+
+fn neighbor_row(r: &NeighborRow) -> Value {
+    Value::List(vec![
+        a4(&r.addr),
+        u(r.vif),
+        s(&r.interface),
+        u(r.version.0),
+        u(r.version.1),
+        u(r.generation_id),
+        strs(&r.flags),
+        u(r.uptime),
+        u(r.expires),
+    ])
+}
+
+fn get_neighbor_row(v: &Value) -> Result<NeighborRow, WireError> {
+    let f = get_list(v, "neighbor row")?;
+    Ok(NeighborRow {
+        addr: get_a4(fld(f, 0, "address")?, "address")?,
+        vif: get_small(fld(f, 1, "vif")?, "vif")?,
+        interface: get_str(fld(f, 2, "interface")?, "interface")?,
+        version: (
+            get_small(fld(f, 3, "major version")?, "major version")?,
+            get_small(fld(f, 4, "minor version")?, "minor version")?,
+        ),
+        generation_id: get_small(fld(f, 5, "generation id")?, "generation id")?,
+        flags: get_strs(fld(f, 6, "flags")?, "flags")?,
+        uptime: get_u64(fld(f, 7, "uptime")?, "uptime")?,
+        expires: get_u64(fld(f, 8, "expires")?, "expires")?,
+    })
+}
+
+fn dvmrp_route_row(r: &DvmrpRouteRow) -> Value {
+    Value::List(vec![
+        n4(&r.origin),
+        r.gateway.as_ref().map_or(Value::None, a4),
+        u(r.metric),
+        u(r.parent),
+        s(&r.interface),
+        list(&r.children, |(v, d)| Value::List(vec![u(*v), u(*d)])),
+        list(&r.dependents, |(v, a)| Value::List(vec![u(*v), a4(a)])),
+        opt_u64(r.expires),
+    ])
+}
+
+fn get_dvmrp_route_row(v: &Value) -> Result<DvmrpRouteRow, WireError> {
+    let f = get_list(v, "route row")?;
+    Ok(DvmrpRouteRow {
+        origin: get_n4(fld(f, 0, "origin")?, "origin")?,
+        gateway: get_opt(fld(f, 1, "gateway")?, |x| get_a4(x, "gateway"))?,
+        metric: get_small(fld(f, 2, "metric")?, "metric")?,
+        parent: get_small(fld(f, 3, "parent")?, "parent")?,
+        interface: get_str(fld(f, 4, "interface")?, "interface")?,
+        children: get_vec(fld(f, 5, "children")?, "children", |x| {
+            let c = get_list(x, "child")?;
+            Ok((
+                get_small(fld(c, 0, "child vif")?, "child vif")?,
+                get_u64(fld(c, 1, "child dependents")?, "child dependents")? != 0,
+            ))
+        })?,
+        dependents: get_vec(fld(f, 6, "dependents")?, "dependents", |x| {
+            let c = get_list(x, "dependent")?;
+            Ok((
+                get_small(fld(c, 0, "dependent vif")?, "dependent vif")?,
+                get_a4(fld(c, 1, "dependent")?, "dependent")?,
+            ))
+        })?,
+        expires: get_opt_u64(fld(f, 7, "expires")?, "expires")?,
+    })
+}
+
+fn mfc_row(r: &MfcRow) -> Value {
+    Value::List(vec![
+        a4(&r.source),
+        a4(&r.group),
+        r.origin.as_ref().map_or(Value::None, n4),
+        s(&r.iif),
+        strs(&r.oifs),
+        u(r.expires),
+        u(r.uptime),
+        opt_u64(r.upstream_prune),
+        u(r.grafting),
+        list(&r.pruned_by, |(i, a)| Value::List(vec![s(i), a4(a)])),
+        r.counters
+            .map_or(Value::None, |(p, b)| Value::List(vec![u(p), u(b)])),
+    ])
+}
+
+fn get_mfc_row(v: &Value) -> Result<MfcRow, WireError> {
+    let f = get_list(v, "MFC row")?;
+    Ok(MfcRow {
+        source: get_a4(fld(f, 0, "source")?, "source")?,
+        group: get_a4(fld(f, 1, "group")?, "group")?,
+        origin: get_opt(fld(f, 2, "origin")?, |x| get_n4(x, "origin"))?,
+        iif: get_str(fld(f, 3, "iif")?, "iif")?,
+        oifs: get_strs(fld(f, 4, "oifs")?, "oifs")?,
+        expires: get_u64(fld(f, 5, "expires")?, "expires")?,
+        uptime: get_u64(fld(f, 6, "uptime")?, "uptime")?,
+        upstream_prune: get_opt_u64(fld(f, 7, "upstream prune")?, "upstream prune")?,
+        grafting: get_u64(fld(f, 8, "grafting")?, "grafting")? != 0,
+        pruned_by: get_vec(fld(f, 9, "pruned by")?, "pruned by", |x| {
+            let c = get_list(x, "prune")?;
+            Ok((
+                get_str(fld(c, 0, "prune interface")?, "prune interface")?,
+                get_a4(fld(c, 1, "prune router")?, "prune router")?,
+            ))
+        })?,
+        counters: get_opt(fld(f, 10, "counters")?, |x| {
+            let c = get_list(x, "counters")?;
+            Ok((
+                get_u64(fld(c, 0, "packets")?, "packets")?,
+                get_u64(fld(c, 1, "bytes")?, "bytes")?,
+            ))
+        })?,
+    })
+}
+
 fn route_row(r: &RouteRow) -> Value {
     Value::List(vec![
         opt_net(&r.source),
@@ -507,6 +727,11 @@ impl Response {
                         .collect(),
                 ),
             ]),
+            Response::DvmrpInterfaces(r) => l(vec![s("dvmrp-interfaces"), list(r, dvmrp_vif_row)]),
+            Response::Neighbors(r) => l(vec![s("neighbors"), list(r, neighbor_row)]),
+            Response::DvmrpRoutes(r) => l(vec![s("dvmrp-routes"), list(r, dvmrp_route_row)]),
+            Response::Mfc(r) => l(vec![s("mfc"), list(r, mfc_row)]),
+            Response::Compat(t) => l(vec![s("compat"), s(t)]),
         }
     }
 
@@ -564,6 +789,23 @@ impl Response {
                     })
                     .collect::<Result<_, WireError>>()?,
             ),
+            "dvmrp-interfaces" => Response::DvmrpInterfaces(get_vec(
+                field(items, 1, "VIFs")?,
+                "VIFs",
+                get_dvmrp_vif_row,
+            )?),
+            "neighbors" => Response::Neighbors(get_vec(
+                field(items, 1, "neighbors")?,
+                "neighbors",
+                get_neighbor_row,
+            )?),
+            "dvmrp-routes" => Response::DvmrpRoutes(get_vec(
+                field(items, 1, "routes")?,
+                "routes",
+                get_dvmrp_route_row,
+            )?),
+            "mfc" => Response::Mfc(get_vec(field(items, 1, "MFC")?, "MFC", get_mfc_row)?),
+            "compat" => Response::Compat(get_str(field(items, 1, "dump")?, "dump")?),
             other => return Err(WireError::Malformed(format!("unknown response {other:?}"))),
         })
     }
@@ -613,7 +855,7 @@ impl FrameReader {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -652,6 +894,12 @@ mod tests {
             what: ShowWhat::Groups,
             detail: true,
         });
+        for what in [ShowWhat::Neighbors, ShowWhat::Mfc, ShowWhat::Compat] {
+            round_trip_req(Request::Show {
+                what,
+                detail: false,
+            });
+        }
         for r in [
             Request::Flush,
             Request::Reload,
@@ -692,11 +940,70 @@ mod tests {
                 vif: Some(0),
                 mif: None,
             }]),
-        ] {
+        ]
+        .into_iter()
+        .chain(dvmrp_responses())
+        {
             let f = encode_frame(&r.to_value());
             let v = decode_value(&f[HEADER_LEN..]).unwrap();
             assert_eq!(Response::from_value(&v).unwrap(), r);
         }
+    }
+
+    pub(crate) fn dvmrp_responses() -> Vec<Response> {
+        let a = |x: &str| x.parse::<Ipv4Addr>().unwrap();
+        let n = |x: &str| x.parse::<Ipv4Net>().unwrap();
+        vec![
+            Response::DvmrpInterfaces(vec![DvmrpVifRow {
+                vif: 0,
+                name: "a1".into(),
+                local: a("192.0.2.1"),
+                subnet: n("192.0.2.0/24"),
+                metric: 1,
+                threshold: 1,
+                rate_limit: 0,
+                flags: vec!["querier".into()],
+                neighbors: vec![a("192.0.2.2")],
+                groups: vec![a("225.1.2.3")],
+                boundaries: vec![n("239.255.0.0/16")],
+                querier: Some(a("192.0.2.1")),
+                counters: Some([1, 2, 3, 4]),
+            }]),
+            Response::Neighbors(vec![NeighborRow {
+                addr: a("192.0.2.2"),
+                vif: 0,
+                interface: "a1".into(),
+                version: (3, 255),
+                generation_id: 77,
+                flags: vec!["prune".into(), "two-way".into()],
+                uptime: 12,
+                expires: 30,
+            }]),
+            Response::DvmrpRoutes(vec![DvmrpRouteRow {
+                origin: n("198.51.100.0/24"),
+                gateway: Some(a("192.0.2.2")),
+                metric: 2,
+                parent: 0,
+                interface: "a1".into(),
+                children: vec![(1, false), (2, true)],
+                dependents: vec![(2, a("203.0.113.9"))],
+                expires: Some(130),
+            }]),
+            Response::Mfc(vec![MfcRow {
+                source: a("198.51.100.7"),
+                group: a("225.1.2.3"),
+                origin: Some(n("198.51.100.0/24")),
+                iif: "a1".into(),
+                oifs: vec!["a2".into()],
+                expires: 290,
+                uptime: 10,
+                upstream_prune: Some(7000),
+                grafting: false,
+                pruned_by: vec![("a3".into(), a("203.0.113.9"))],
+                counters: Some((5, 500)),
+            }]),
+            Response::Compat("Virtual Interface Table\n".into()),
+        ]
     }
 
     #[test]

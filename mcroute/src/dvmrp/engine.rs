@@ -257,6 +257,7 @@ impl Engine {
                 capabilities: n.capabilities,
                 version: n.version,
                 two_way: n.two_way,
+                expires: n.expires,
             })
         })
     }
@@ -271,17 +272,42 @@ impl Engine {
 
     /// The forwarding state of (S,G).
     pub fn flow(&self, source: Ipv4Addr, group: Ipv4Addr) -> Option<FlowInfo> {
-        self.flows.get(&(source, group)).map(|f| FlowInfo {
-            source,
-            group,
-            iif: f.iif,
-            oifs: f.oifs,
-            gateway: f.gateway,
-            negative: f.negative,
-            pruned_upstream: f.pruned_upstream.is_some(),
-            grafting: f.graft.is_some(),
-            pruned_by: f.prunes.keys().copied().collect(),
-        })
+        self.flows
+            .get(&(source, group))
+            .map(|f| flow_info(source, group, f))
+    }
+
+    /// Every forwarding cache entry, ordered by (source, group).
+    pub fn flows(&self) -> impl Iterator<Item = FlowInfo> + '_ {
+        self.flows.iter().map(|((s, g), f)| flow_info(*s, *g, f))
+    }
+
+    /// The number of forwarding cache entries.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether `vif` is up and enabled.
+    pub fn is_vif_active(&self, vif: VifId) -> bool {
+        self.vifs.get(&vif).is_some_and(Vif::active)
+    }
+
+    /// Whether at most one VIF has neighbours (we advertise the leaf capability).
+    pub fn is_leaf(&self) -> bool {
+        self.capabilities().contains(Capabilities::LEAF)
+    }
+
+    /// Going off the air (what mrouted does on exit, and draft section 3.3.6 allows): every
+    /// route is advertised as unreachable to every neighbour at once, so that they switch to
+    /// another path without waiting for our routes to expire. Drain
+    /// [`Engine::poll_transmit`] afterwards and send them; the engine is of no further use.
+    pub fn shutdown(&mut self, now: Instant) {
+        let _ = now;
+        for (_, r) in self.routes.iter_mut() {
+            r.metric = INFINITY;
+        }
+        self.send_full_reports();
+        self.timers.clear();
     }
 
     /// The groups with local members on `vif`.
@@ -502,14 +528,24 @@ impl Engine {
                 source,
                 group,
                 lifetime,
-                ..
-            } => self.on_prune(now, vif, src, source, group, lifetime),
-            Body::Graft { source, group, .. } => self.on_graft(now, vif, src, source, group),
-            Body::GraftAck { source, group, .. } => {
-                if let Some(f) = self.flows.get_mut(&(source, group)) {
-                    if f.gateway == Some(src) && f.graft.is_some() {
-                        self.stats.graft_acks += 1;
-                        f.graft = None;
+                source_prefix,
+            } => self.on_prune(now, vif, src, (source, source_prefix), group, lifetime),
+            Body::Graft {
+                source,
+                group,
+                source_prefix,
+            } => self.on_graft(now, vif, src, (source, source_prefix), group),
+            Body::GraftAck {
+                source,
+                group,
+                source_prefix,
+            } => {
+                for key in self.flows_named((source, source_prefix), group) {
+                    if let Some(f) = self.flows.get_mut(&key) {
+                        if f.gateway == Some(src) && f.graft.is_some() {
+                            self.stats.graft_acks += 1;
+                            f.graft = None;
+                        }
                     }
                 }
             }
@@ -1110,27 +1146,64 @@ impl Engine {
         self.recompute_flow(now, source, group);
     }
 
+    /// The flows a prune, graft or graft-ack names: (S,G) itself when we have it; else,
+    /// as mrouted reads them (it sends the route's origin, not the host, and no mask), every
+    /// flow of G whose source lies in the source prefix, or in the origin of the route the
+    /// source address falls in.
+    fn flows_named(
+        &self,
+        (source, prefix): (Ipv4Addr, Option<u8>),
+        group: Ipv4Addr,
+    ) -> Vec<(Ipv4Addr, Ipv4Addr)> {
+        if prefix.is_none_or(|p| p == 32) && self.flows.contains_key(&(source, group)) {
+            return vec![(source, group)];
+        }
+        let net = match prefix {
+            Some(p) => Ipv4Net::new(source, p).ok().map(|n| n.trunc()),
+            None => self.routes.lookup(source).map(|(o, _)| o),
+        };
+        let Some(net) = net else {
+            return Vec::new();
+        };
+        self.by_group
+            .get(&group)
+            .map(|srcs| {
+                srcs.iter()
+                    .filter(|s| net.contains(*s))
+                    .map(|s| (*s, group))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn on_prune(
         &mut self,
         now: Instant,
         vif: VifId,
         nbr: Ipv4Addr,
-        source: Ipv4Addr,
+        source: (Ipv4Addr, Option<u8>),
         group: Ipv4Addr,
         lifetime: u32,
     ) {
-        let Some(flow) = self.flows.get_mut(&(source, group)) else {
-            self.stats.prunes_ignored += 1;
-            return;
-        };
-        if flow.iif == vif || flow.negative {
-            self.stats.prunes_ignored += 1;
-            return;
+        let keys = self.flows_named(source, group);
+        let mut accepted = false;
+        for (s, g) in keys {
+            let Some(flow) = self.flows.get_mut(&(s, g)) else {
+                continue;
+            };
+            if flow.iif == vif || flow.negative {
+                continue;
+            }
+            accepted = true;
+            let lifetime = Duration::from_secs(u64::from(lifetime.max(1)));
+            flow.prunes.insert((vif, nbr), now + lifetime);
+            self.recompute_flow(now, s, g);
         }
-        self.stats.prunes += 1;
-        let lifetime = Duration::from_secs(u64::from(lifetime.max(1)));
-        flow.prunes.insert((vif, nbr), now + lifetime);
-        self.recompute_flow(now, source, group);
+        if accepted {
+            self.stats.prunes += 1;
+        } else {
+            self.stats.prunes_ignored += 1;
+        }
     }
 
     fn on_graft(
@@ -1138,23 +1211,25 @@ impl Engine {
         now: Instant,
         vif: VifId,
         nbr: Ipv4Addr,
-        source: Ipv4Addr,
+        source: (Ipv4Addr, Option<u8>),
         group: Ipv4Addr,
     ) {
         self.stats.grafts += 1;
-        // Section 3.6: every graft is acknowledged, state or not.
+        // Section 3.6: every graft is acknowledged, state or not, with what it named.
         self.send(
             vif,
             nbr,
             Body::GraftAck {
-                source,
+                source: source.0,
                 group,
-                source_prefix: None,
+                source_prefix: source.1,
             },
         );
-        if let Some(flow) = self.flows.get_mut(&(source, group)) {
-            flow.prunes.remove(&(vif, nbr));
-            self.recompute_flow(now, source, group);
+        for (s, g) in self.flows_named(source, group) {
+            if let Some(flow) = self.flows.get_mut(&(s, g)) {
+                flow.prunes.remove(&(vif, nbr));
+                self.recompute_flow(now, s, g);
+            }
         }
     }
 
@@ -1221,8 +1296,26 @@ impl Engine {
     }
 }
 
+fn flow_info(source: Ipv4Addr, group: Ipv4Addr, f: &Flow) -> FlowInfo {
+    FlowInfo {
+        source,
+        group,
+        iif: f.iif,
+        oifs: f.oifs,
+        gateway: f.gateway,
+        negative: f.negative,
+        pruned_upstream: f.pruned_upstream.is_some(),
+        grafting: f.graft.is_some(),
+        pruned_by: f.prunes.keys().copied().collect(),
+        expires: f.expires,
+        upstream_prune_expires: f.pruned_upstream,
+    }
+}
+
 fn route_info(origin: Ipv4Net, r: &Route) -> RouteInfo {
     RouteInfo {
+        expires: r.expires,
+        holddown_until: r.gc_at,
         origin,
         metric: r.metric,
         parent: r.parent,

@@ -29,13 +29,14 @@
 //! ```
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
 
 use crate::model::{MfcEntry, VifId};
 
 mod engine;
+pub mod service;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -245,6 +246,11 @@ pub struct RouteInfo {
     pub gateway: Option<Ipv4Addr>,
     /// Downstream routers that depend on us for it (they poison-reversed it to us).
     pub dependents: Vec<(VifId, Ipv4Addr)>,
+    /// When it becomes unreachable unless refreshed (`None` for a local subnet, or while in
+    /// hold-down).
+    pub expires: Option<Instant>,
+    /// When it is deleted, while in hold-down (unreachable, still advertised).
+    pub holddown_until: Option<Instant>,
 }
 
 /// A DVMRP neighbour.
@@ -262,6 +268,8 @@ pub struct NeighborInfo {
     pub version: (u8, u8),
     /// Whether it lists us in its probes.
     pub two_way: bool,
+    /// When it is lost unless heard again.
+    pub expires: Instant,
 }
 
 /// A forwarding cache entry, as the engine sees it.
@@ -285,4 +293,9 @@ pub struct FlowInfo {
     pub grafting: bool,
     /// Downstream neighbours with a live prune: (VIF, neighbour).
     pub pruned_by: Vec<(VifId, Ipv4Addr)>,
+    /// When the entry times out unless traffic refreshes it (prune state may hold it
+    /// longer).
+    pub expires: Instant,
+    /// When the prune we sent upstream runs out.
+    pub upstream_prune_expires: Option<Instant>,
 }

@@ -1043,3 +1043,66 @@ proptest! {
         s.drain();
     }
 }
+
+/// mrouted names the route's origin in prunes and grafts (12 bytes, no mask), not the
+/// source host: they apply to every source of the group in that origin.
+#[test]
+fn prunes_and_grafts_naming_the_origin_as_mrouted_sends_them() {
+    let mut s = Solo::new();
+    s.probe(1);
+    // The neighbour depends on us for our stub (poisoned reverse).
+    s.feed(2, report(&[("198.51.100.0/24", 33)]));
+    let (src, g) = (ip("198.51.100.7"), ip("225.1.2.3"));
+    s.e.handle_data(s.t(3), VifId(1), src, g);
+    assert!(s.e.flow(src, g).unwrap().oifs.contains(0));
+    s.drain();
+    s.feed(
+        4,
+        Body::Prune {
+            source: ip("198.51.100.0"),
+            group: g,
+            lifetime: 7200,
+            source_prefix: None,
+        },
+    );
+    let f = s.e.flow(src, g).unwrap();
+    assert!(f.oifs.is_empty(), "pruned: {f:?}");
+    assert_eq!(f.pruned_by, vec![(VifId(0), ip("192.0.2.2"))]);
+    s.feed(
+        5,
+        Body::Graft {
+            source: ip("198.51.100.0"),
+            group: g,
+            source_prefix: None,
+        },
+    );
+    assert!(s.e.flow(src, g).unwrap().oifs.contains(0), "grafted back");
+    let acks: Vec<_> = s
+        .drain()
+        .into_iter()
+        .filter_map(|t| Repr::parse(&t.payload).ok())
+        .filter(|r| matches!(r.body, Body::GraftAck { source, .. } if source == ip("198.51.100.0")))
+        .collect();
+    assert_eq!(acks.len(), 1, "the ack echoes what the graft named");
+    // A prune with a mask names the prefix; one for another origin names nothing.
+    s.feed(
+        6,
+        Body::Prune {
+            source: ip("203.0.113.0"),
+            group: g,
+            lifetime: 60,
+            source_prefix: None,
+        },
+    );
+    assert!(s.e.flow(src, g).unwrap().oifs.contains(0));
+    s.feed(
+        7,
+        Body::Prune {
+            source: ip("198.51.100.0"),
+            group: g,
+            lifetime: 60,
+            source_prefix: Some(25),
+        },
+    );
+    assert!(s.e.flow(src, g).unwrap().oifs.is_empty());
+}

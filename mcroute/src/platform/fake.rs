@@ -27,7 +27,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::Platform;
+use super::{IgmpPacket, IgmpSend, Incoming, Platform};
 use crate::error::{Error, Result};
 use crate::model::{
     Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
@@ -43,8 +43,16 @@ struct TableState {
     mfc: HashMap<(IpAddr, IpAddr), (MfcEntry, RouteCounters)>,
 }
 
+/// A message queued on a routing socket.
+enum Msg {
+    /// The kernel's bytes (an upcall, or garbage injected by a test).
+    Raw(Vec<u8>),
+    /// A control packet from the network.
+    Igmp(IgmpPacket),
+}
+
 struct Mailbox {
-    queue: VecDeque<(Family, Vec<u8>)>,
+    queue: VecDeque<(Family, Msg)>,
     notify: UnixStream,
 }
 
@@ -59,6 +67,8 @@ struct KernelState {
     /// drops them when the receive buffer is full.
     queue_limit: usize,
     dropped_upcalls: u64,
+    /// IGMP messages sent by the table owners: (table, packet with its outbound interface).
+    sent_igmp: Vec<(u32, IgmpPacket)>,
 }
 
 /// What the fake kernel did with a packet given to [`FakeKernel::receive`].
@@ -231,8 +241,26 @@ impl FakeKernel {
         let Some(owner) = s.tables.get(&(family, table)).map(|t| t.owner) else {
             return false;
         };
-        s.enqueue(owner, family, bytes);
+        s.enqueue(owner, family, Msg::Raw(bytes));
         true
+    }
+
+    /// Delivers an IGMP (or DVMRP) message to the owner of the IPv4 table `table`, as if it
+    /// arrived on interface `packet.ifindex`. Returns whether there was an owner.
+    pub fn inject_igmp(&self, table: u32, packet: IgmpPacket) -> bool {
+        let mut s = self.state();
+        let Some(owner) = s.tables.get(&(Family::V4, table)).map(|t| t.owner) else {
+            return false;
+        };
+        s.enqueue(owner, Family::V4, Msg::Igmp(packet));
+        true
+    }
+
+    /// Takes the IGMP messages the table owners sent since the last call, oldest first, as
+    /// (table, packet): `ifindex` is the interface it went out of, `ttl` and
+    /// `router_alert` what the sender asked for.
+    pub fn take_sent_igmp(&self) -> Vec<(u32, IgmpPacket)> {
+        std::mem::take(&mut self.state().sent_igmp)
     }
 
     /// Simulates a multicast packet of `len` bytes from `source` to `group` arriving on
@@ -305,7 +333,7 @@ impl FakeKernel {
             },
             _ => return Delivery::Dropped,
         };
-        s.enqueue(owner, family, u.encode(Layout::Linux));
+        s.enqueue(owner, family, Msg::Raw(u.encode(Layout::Linux)));
         match kind {
             UpcallKind::WrongVif => Delivery::WrongVif,
             _ => Delivery::NoCache,
@@ -314,7 +342,7 @@ impl FakeKernel {
 }
 
 impl KernelState {
-    fn enqueue(&mut self, owner: u64, family: Family, bytes: Vec<u8>) {
+    fn enqueue(&mut self, owner: u64, family: Family, msg: Msg) {
         let limit = self.queue_limit;
         let Some(mb) = self.mailboxes.get_mut(&owner) else {
             return;
@@ -323,7 +351,7 @@ impl KernelState {
             self.dropped_upcalls += 1;
             return;
         }
-        mb.queue.push_back((family, bytes));
+        mb.queue.push_back((family, msg));
         let _ = mb.notify.write(&[1]);
     }
 
@@ -523,6 +551,16 @@ impl Platform for Fake {
     }
 
     fn recv_upcall(&mut self, family: Family) -> Result<Option<Upcall>> {
+        loop {
+            match self.recv(family)? {
+                None => return Ok(None),
+                Some(Incoming::Upcall(u)) => return Ok(Some(u)),
+                Some(Incoming::Igmp(_)) => continue,
+            }
+        }
+    }
+
+    fn recv(&mut self, family: Family) -> Result<Option<Incoming>> {
         if !self.is_open(family) {
             return Err(Error::NotOpen(family));
         }
@@ -539,12 +577,42 @@ impl Platform for Fake {
             };
             let mut one = [0u8; 1];
             let _ = (&self.rx).read(&mut one);
-            let Some(bytes) = msg else { return Ok(None) };
+            let bytes = match msg {
+                None => return Ok(None),
+                Some(Msg::Igmp(p)) => return Ok(Some(Incoming::Igmp(p))),
+                Some(Msg::Raw(b)) => b,
+            };
             match upcall::decode(family, &bytes, Layout::Linux) {
-                Ok(u) => return Ok(Some(u)),
+                Ok(u) => return Ok(Some(Incoming::Upcall(u))),
                 Err(e) => log::debug!("fake: dropping non-upcall message: {e}"),
             }
         }
+    }
+
+    fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
+        let table = self.tables[Self::slot(Family::V4)].ok_or(Error::NotOpen(Family::V4))?;
+        let mut s = self.kernel.state();
+        if packet.dst.is_multicast() && !s.interfaces.iter().any(|i| i.index == packet.ifindex) {
+            return Err(os_err(
+                format!(
+                    "sending IGMP from {} to {} on interface {}",
+                    packet.src, packet.dst, packet.ifindex
+                ),
+                libc::ENODEV,
+            ));
+        }
+        s.sent_igmp.push((
+            table,
+            IgmpPacket {
+                ifindex: packet.ifindex,
+                src: packet.src,
+                dst: packet.dst,
+                ttl: packet.ttl,
+                router_alert: packet.router_alert,
+                payload: packet.payload.to_vec(),
+            },
+        ));
+        Ok(())
     }
 
     fn upcall_fd(&self) -> BorrowedFd<'_> {

@@ -22,7 +22,7 @@ use libc::c_int;
 use nix::sys::event::Kqueue;
 
 use super::joins::Memberships;
-use super::Platform;
+use super::{IgmpSend, Incoming, Platform};
 use crate::abi::{freebsd as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
 use crate::model::{Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex};
@@ -48,6 +48,8 @@ pub struct FreeBsd {
     rcvbuf: usize,
     joins: Memberships,
     buf: Vec<u8>,
+    /// Whether the IPv4 socket is set up for sending IGMP (`IP_HDRINCL`, no loopback).
+    igmp_send_ready: bool,
 }
 
 impl FreeBsd {
@@ -60,6 +62,7 @@ impl FreeBsd {
             rcvbuf: DEFAULT_RCVBUF,
             joins: Memberships::new(JOINS_PER_SOCKET),
             buf: vec![0; 65536],
+            igmp_send_ready: false,
         })
     }
 
@@ -180,6 +183,11 @@ impl Platform for FreeBsd {
                 _ => Error::io(format!("initialising {family} multicast routing"), e),
             }
         })?;
+        if family == Family::V4 {
+            // Control packets arriving beside the upcalls carry their interface.
+            sys::setsockopt(sock.as_fd(), libc::IPPROTO_IP, libc::IP_RECVIF, &one)
+                .map_err(|e| Error::io("setting IP_RECVIF on the IPv4 routing socket", e))?;
+        }
         if family == Family::V6 {
             os::icmp6_block_all(sock.as_fd())
                 .map_err(|e| Error::io("setting ICMP6_FILTER on the IPv6 routing socket", e))?;
@@ -204,7 +212,10 @@ impl Platform for FreeBsd {
 
     fn close(&mut self, family: Family) -> Result<()> {
         let t = match family {
-            Family::V4 => self.v4.take(),
+            Family::V4 => {
+                self.igmp_send_ready = false;
+                self.v4.take()
+            }
             Family::V6 => self.v6.take(),
         }
         .ok_or(Error::NotOpen(family))?;
@@ -445,6 +456,54 @@ impl Platform for FreeBsd {
                 Err(e) => log::debug!("dropping {family} message of {n} bytes: {e}"),
             }
         }
+    }
+
+    fn recv(&mut self, family: Family) -> Result<Option<Incoming>> {
+        if family == Family::V6 {
+            return Ok(self.recv_upcall(family)?.map(Incoming::Upcall));
+        }
+        let t = self.v4.as_ref().ok_or(Error::NotOpen(family))?;
+        loop {
+            let (n, ifindex) = match os::recv_with_ifindex(t.sock.as_fd(), &mut self.buf) {
+                Ok(Some(x)) => x,
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("receiving on the {family} routing socket"),
+                        e,
+                    ))
+                }
+            };
+            if let Some(m) = super::classify_v4(&self.buf[..n], ifindex, Layout::FreeBsd) {
+                return Ok(Some(m));
+            }
+        }
+    }
+
+    fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
+        let op = || {
+            format!(
+                "sending IGMP from {} to {} on interface {}",
+                packet.src, packet.dst, packet.ifindex
+            )
+        };
+        let fd = self.sock(Family::V4)?;
+        if !self.igmp_send_ready {
+            let one: c_int = 1;
+            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_HDRINCL, &one)
+                .map_err(|e| Error::io("setting IP_HDRINCL on the IPv4 routing socket", e))?;
+            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0u8)
+                .map_err(|e| Error::io("clearing IP_MULTICAST_LOOP on the routing socket", e))?;
+            self.igmp_send_ready = true;
+        }
+        let fd = self.sock(Family::V4)?;
+        if packet.dst.is_multicast() {
+            sys::set_multicast_if_v4(fd, packet.ifindex).map_err(|e| Error::io(op(), e))?;
+        }
+        // FreeBSD 11 and later take ip_len and ip_off in network order with IP_HDRINCL.
+        let datagram = super::igmp_datagram(packet);
+        sys::sendto_v4(fd, &datagram, packet.dst).map_err(|e| Error::io(op(), e))?;
+        Ok(())
     }
 
     fn upcall_fd(&self) -> BorrowedFd<'_> {

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use libc::c_int;
 
 use super::joins::Memberships;
-use super::Platform;
+use super::{IgmpSend, Incoming, Platform};
 use crate::abi::{linux as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -41,6 +41,8 @@ pub struct Linux {
     rcvbuf: usize,
     joins: Memberships,
     buf: Vec<u8>,
+    /// Whether the IPv4 socket is set up for sending IGMP (`IP_HDRINCL`, no loopback).
+    igmp_send_ready: bool,
 }
 
 impl Linux {
@@ -53,6 +55,7 @@ impl Linux {
             rcvbuf: DEFAULT_RCVBUF,
             joins: Memberships::new(JOINS_PER_SOCKET),
             buf: vec![0; 65536],
+            igmp_send_ready: false,
         })
     }
 
@@ -215,6 +218,11 @@ impl Platform for Linux {
                 ),
             }
         })?;
+        if family == Family::V4 {
+            // Control packets arriving beside the upcalls carry their interface.
+            sys::setsockopt(sock.as_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, &one)
+                .map_err(|e| Error::io("setting IP_PKTINFO on the IPv4 routing socket", e))?;
+        }
         if family == Family::V6 {
             os::icmp6_block_all(sock.as_fd())
                 .map_err(|e| Error::io("setting ICMP6_FILTER on the IPv6 routing socket", e))?;
@@ -241,7 +249,10 @@ impl Platform for Linux {
 
     fn close(&mut self, family: Family) -> Result<()> {
         let t = match family {
-            Family::V4 => self.v4.take(),
+            Family::V4 => {
+                self.igmp_send_ready = false;
+                self.v4.take()
+            }
             Family::V6 => self.v6.take(),
         };
         let Some(t) = t else {
@@ -525,6 +536,58 @@ impl Platform for Linux {
                 }
             }
         }
+    }
+
+    fn recv(&mut self, family: Family) -> Result<Option<Incoming>> {
+        if family == Family::V6 {
+            return Ok(self.recv_upcall(family)?.map(Incoming::Upcall));
+        }
+        let t = self.v4.as_ref().ok_or(Error::NotOpen(family))?;
+        loop {
+            let (n, ifindex) = match os::recv_with_ifindex(t.sock.as_fd(), &mut self.buf) {
+                Ok(Some(x)) => x,
+                Ok(None) => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    log::warn!("{family} routing socket overflowed: messages were lost");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("receiving on the {family} routing socket"),
+                        e,
+                    ))
+                }
+            };
+            if let Some(m) = super::classify_v4(&self.buf[..n], ifindex, Layout::Linux) {
+                return Ok(Some(m));
+            }
+        }
+    }
+
+    fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
+        let op = || {
+            format!(
+                "sending IGMP from {} to {} on interface {}",
+                packet.src, packet.dst, packet.ifindex
+            )
+        };
+        let fd = self.sock(Family::V4)?;
+        if !self.igmp_send_ready {
+            let one: c_int = 1;
+            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_HDRINCL, &one)
+                .map_err(|e| Error::io("setting IP_HDRINCL on the IPv4 routing socket", e))?;
+            // Our own multicast must not come back to us as if a neighbour sent it.
+            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0u8)
+                .map_err(|e| Error::io("clearing IP_MULTICAST_LOOP on the routing socket", e))?;
+            self.igmp_send_ready = true;
+        }
+        let fd = self.sock(Family::V4)?;
+        if packet.dst.is_multicast() {
+            sys::set_multicast_if_v4(fd, packet.ifindex).map_err(|e| Error::io(op(), e))?;
+        }
+        let datagram = super::igmp_datagram(packet);
+        sys::sendto_v4(fd, &datagram, packet.dst).map_err(|e| Error::io(op(), e))?;
+        Ok(())
     }
 
     fn upcall_fd(&self) -> BorrowedFd<'_> {

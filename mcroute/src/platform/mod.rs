@@ -8,12 +8,13 @@
 //! The [`Router`](crate::Router) drives any of them; most users never call a platform
 //! directly.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::BorrowedFd;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex};
-use crate::upcall::Upcall;
+use crate::upcall::{self, Layout, Upcall, UpcallError};
+use crate::wire::ip::Ipv4Header;
 
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
@@ -34,6 +35,53 @@ pub type Native = freebsd::FreeBsd;
 
 /// The default multicast routing table (what `-t 0` or no `-t` selects).
 pub const DEFAULT_TABLE: u32 = 0;
+
+/// An IGMP message (IGMP proper, or DVMRP, which rides in IGMP) read from the IPv4 routing
+/// socket, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgmpPacket {
+    /// The interface it arrived on (Linux `IP_PKTINFO`, FreeBSD `IP_RECVIF`); 0 when the
+    /// kernel did not say.
+    pub ifindex: u32,
+    /// The IP source.
+    pub src: Ipv4Addr,
+    /// The IP destination: a group, or our address for a unicast message.
+    pub dst: Ipv4Addr,
+    /// The IP TTL it arrived with.
+    pub ttl: u8,
+    /// Whether the IP header carried the Router Alert option.
+    pub router_alert: bool,
+    /// The IGMP message (the IP payload); its checksum is the reader's business.
+    pub payload: Vec<u8>,
+}
+
+/// What a routing socket delivered: a kernel upcall or a control packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A kernel upcall (NOCACHE, WRONGVIF, ...).
+    Upcall(Upcall),
+    /// An IGMP or DVMRP message from the network.
+    Igmp(IgmpPacket),
+}
+
+/// An IGMP message to send with [`Platform::send_igmp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IgmpSend<'a> {
+    /// The interface to send a multicast message out of (for a unicast one the kernel's
+    /// routing table decides; the interface is still recorded by the fake).
+    pub ifindex: u32,
+    /// The IP source: our address on that interface.
+    pub src: Ipv4Addr,
+    /// A group (224.0.0.4, 224.0.0.1, ...) or a neighbour's address.
+    pub dst: Ipv4Addr,
+    /// The IP TTL (1 on a subnet).
+    pub ttl: u8,
+    /// Whether to put the Router Alert option in the IP header (RFC 2113), as IGMP and
+    /// mrouted do.
+    pub router_alert: bool,
+    /// The IGMP message, checksum included.
+    pub payload: &'a [u8],
+}
 
 /// A kernel multicast router: one table per family, owned by this process while open.
 ///
@@ -84,9 +132,70 @@ pub trait Platform {
     /// Messages that are not upcalls (protocol packets on the same socket) are skipped.
     fn recv_upcall(&mut self, family: Family) -> Result<Option<Upcall>>;
 
+    /// Receives one message of `family` without blocking: an upcall or, for IPv4, an IGMP
+    /// packet (DVMRP included) with the interface it arrived on. `Ok(None)` when none is
+    /// queued.
+    ///
+    /// The default returns upcalls only, for platforms without control-packet input.
+    fn recv(&mut self, family: Family) -> Result<Option<Incoming>> {
+        Ok(self.recv_upcall(family)?.map(Incoming::Upcall))
+    }
+
+    /// Sends an IGMP message (IGMP or DVMRP) from the IPv4 routing socket: out of
+    /// `packet.ifindex` to a group, or to a unicast neighbour, with the TTL and Router Alert
+    /// option asked for. The IPv4 table must be open.
+    ///
+    /// The default fails with [`Error::Unsupported`].
+    fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
+        let _ = packet;
+        Err(Error::Unsupported("sending IGMP on this platform"))
+    }
+
     /// A file descriptor that becomes readable when an upcall of any open family is queued.
     fn upcall_fd(&self) -> BorrowedFd<'_>;
 
     /// The network interfaces of the system (or of the fake kernel).
     fn interfaces(&self) -> Result<Vec<Interface>>;
+}
+
+/// Sorts a message read from the IPv4 routing socket: an upcall, an IGMP packet, or
+/// something to skip (`None`, logged).
+#[cfg_attr(not(any(target_os = "linux", target_os = "freebsd")), allow(dead_code))]
+pub(crate) fn classify_v4(bytes: &[u8], ifindex: u32, layout: Layout) -> Option<Incoming> {
+    match upcall::decode(Family::V4, bytes, layout) {
+        Ok(u) => return Some(Incoming::Upcall(u)),
+        Err(UpcallError::NotAnUpcall) => {}
+        Err(e) => {
+            log::debug!("dropping IPv4 message of {} bytes: {e}", bytes.len());
+            return None;
+        }
+    }
+    match Ipv4Header::parse(bytes) {
+        Ok((h, payload)) if h.protocol == crate::wire::IPPROTO_IGMP => {
+            Some(Incoming::Igmp(IgmpPacket {
+                ifindex,
+                src: h.src,
+                dst: h.dst,
+                ttl: h.ttl,
+                router_alert: h.router_alert,
+                payload: payload.to_vec(),
+            }))
+        }
+        Ok((h, _)) => {
+            log::debug!("dropping IP protocol {} packet from {}", h.protocol, h.src);
+            None
+        }
+        Err(e) => {
+            log::debug!("dropping IPv4 message of {} bytes: {e}", bytes.len());
+            None
+        }
+    }
+}
+
+/// The datagram (IP header with `IP_HDRINCL`, then the IGMP message) for `packet`.
+pub(crate) fn igmp_datagram(packet: &IgmpSend<'_>) -> Vec<u8> {
+    let h = Ipv4Header::igmp(packet.src, packet.dst, packet.ttl, packet.router_alert);
+    let mut d = h.emit(packet.payload.len());
+    d.extend_from_slice(packet.payload);
+    d
 }

@@ -58,3 +58,31 @@ pub fn kqueue_change(kq: &Kqueue, fd: BorrowedFd<'_>, add: bool) -> io::Result<(
         .map(drop)
         .map_err(io::Error::from)
 }
+
+/// Non-blocking `recvmsg` into `buf` with the `IP_RECVIF` control message: the length
+/// received and the index of the interface it arrived on (0 when absent). `Ok(None)` on
+/// `EAGAIN`.
+pub fn recv_with_ifindex(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<(usize, u32)>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
+    let mut cmsg = nix::cmsg_space!(libc::sockaddr_dl);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = match recvmsg::<SockaddrIn>(
+        fd.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(m) => m,
+        Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut ifindex = 0;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::Ipv4RecvIf(dl) = c {
+                ifindex = u32::from(dl.sdl_index);
+            }
+        }
+    }
+    Ok(Some((msg.bytes, ifindex)))
+}

@@ -117,4 +117,31 @@ pub fn drop_to_net_admin(uid: u32, gid: u32) -> io::Result<()> {
         0 as libc::c_ulong
     ))?;
     Ok(())
+
+/// Non-blocking `recvmsg` into `buf` with the `IP_PKTINFO` control message: the length
+/// received and the index of the interface it arrived on (0 when absent). `Ok(None)` on
+/// `EAGAIN`.
+pub fn recv_with_ifindex(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<(usize, u32)>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
+    let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = match recvmsg::<SockaddrIn>(
+        fd.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(m) => m,
+        Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut ifindex = 0;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::Ipv4PacketInfo(info) = c {
+                ifindex = u32::try_from(info.ipi_ifindex).unwrap_or(0);
+            }
+        }
+    }
+    Ok(Some((msg.bytes, ifindex)))
 }

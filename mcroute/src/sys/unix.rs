@@ -195,4 +195,28 @@ pub fn syslog(priority: c_int, msg: &str) {
     let c = std::ffi::CString::new(msg.replace('\0', "")).unwrap_or_default();
     // SAFETY: "%s" with one valid C string argument.
     unsafe { libc::syslog(priority, c"%s".as_ptr(), c.as_ptr()) };
+
+/// `sendto` of `buf` to IPv4 address `dst` (port 0, as raw sockets want).
+pub fn sendto_v4(fd: BorrowedFd<'_>, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+    let ss = sockaddr_storage_v4(dst);
+    let n = syscall!(sendto(
+        fd.as_raw_fd(),
+        buf.as_ptr() as *const c_void,
+        buf.len(),
+        0,
+        &ss as *const libc::sockaddr_storage as *const libc::sockaddr,
+        size_of::<libc::sockaddr_in>() as socklen_t
+    ))?;
+    Ok(n as usize)
+}
+
+/// `IP_MULTICAST_IF` by interface index (`struct ip_mreqn`, Linux and FreeBSD).
+pub fn set_multicast_if_v4(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
+    let req = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: c_int::try_from(ifindex)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+    };
+    setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &req)
 }

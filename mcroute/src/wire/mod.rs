@@ -14,6 +14,7 @@ use std::net::Ipv4Addr;
 pub mod checksum;
 pub mod dvmrp;
 pub mod igmp;
+pub mod ip;
 
 /// IP protocol number of IGMP (which carries DVMRP too).
 pub const IPPROTO_IGMP: u8 = 2;

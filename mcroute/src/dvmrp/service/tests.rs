@@ -1,0 +1,289 @@
+use super::*;
+use crate::platform::fake::{Fake, FakeKernel};
+use crate::wire::dvmrp::{Body, Repr};
+
+fn kernel(ifs: &[(&str, &str)]) -> FakeKernel {
+    let k = FakeKernel::new();
+    for (name, addr) in ifs {
+        k.add_interface(name);
+        k.add_address(name, addr.parse().unwrap());
+    }
+    k
+}
+
+fn opts() -> PlanOptions {
+    PlanOptions {
+        generation_id: 7,
+        ..PlanOptions::default()
+    }
+}
+
+fn conf(text: &str) -> mrouted::Config {
+    mrouted::parse(text).unwrap()
+}
+
+#[test]
+fn automatic_phyints_skip_loopback_and_disabled() {
+    let k = kernel(&[
+        ("a1", "192.0.2.1/24"),
+        ("a2", "198.51.100.1/24"),
+        ("a3", "203.0.113.1/24"),
+    ]);
+    k.add_interface("a4"); // no address
+    let ifs = k.platform().interfaces().unwrap();
+    let p = plan(&conf(""), &ifs, &opts()).unwrap();
+    let names: Vec<&str> = p.vifs.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["a1", "a2", "a3"]);
+    assert_eq!(p.vifs[0].subnet, "192.0.2.0/24".parse::<Ipv4Net>().unwrap());
+    assert!(p.skipped.contains(&("a4".into(), "no IPv4 address".into())));
+    assert_eq!(p.engine.generation_id, 7);
+    let p = plan(
+        &conf("name LOCAL 239.255.0.0/16\nphyint a2 disable\nphyint 203.0.113.1 metric 3 threshold 16 boundary LOCAL altnet 198.18.0.0/15"),
+        &ifs,
+        &opts(),
+    )
+    .unwrap();
+    let names: Vec<&str> = p.vifs.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["a1", "a3"]);
+    assert_eq!((p.vifs[1].metric, p.vifs[1].threshold), (3, 16));
+    assert_eq!(
+        p.vifs[1].boundaries,
+        vec!["239.255.0.0/16".parse::<Ipv4Net>().unwrap()]
+    );
+    assert_eq!(
+        p.vifs[1].altnets,
+        vec!["198.18.0.0/15".parse::<Ipv4Net>().unwrap()]
+    );
+    // -N (or `no phyint`): only the enabled ones.
+    let no = PlanOptions {
+        no_interfaces: true,
+        ..opts()
+    };
+    assert_eq!(
+        plan(&conf("phyint a1 enable\n"), &ifs, &no),
+        Err(PlanError::TooFewVifs(1))
+    );
+    let p = plan(&conf("phyint a1 enable\nphyint a3 enable\n"), &ifs, &no).unwrap();
+    assert_eq!(p.vifs.len(), 2);
+}
+
+#[test]
+fn missing_interfaces_and_tunnels() {
+    let k = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
+    let ifs = k.platform().interfaces().unwrap();
+    assert_eq!(
+        plan(&conf("phyint eth9 metric 2\n"), &ifs, &opts()),
+        Err(PlanError::NoSuchInterface {
+            line: 1,
+            name: "eth9".into()
+        })
+    );
+    let m = PlanOptions {
+        missing_ok: true,
+        ..opts()
+    };
+    let p = plan(&conf("phyint eth9 metric 2\n"), &ifs, &m).unwrap();
+    assert!(p.warnings[0].contains("eth9"), "{:?}", p.warnings);
+    // A classic tunnel on a physical interface: refused, with what to do.
+    let e = plan(
+        &conf("tunnel 192.0.2.1 203.0.113.9 metric 1\n"),
+        &ifs,
+        &opts(),
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("line 1: tunnel 192.0.2.1 203.0.113.9: a1 is not a tunnel interface"),
+        "{text}"
+    );
+    assert!(text.contains("ip tunnel add mrt0 mode ipip"), "{text}");
+    let e = plan(&conf("tunnel mrt0 203.0.113.9\n"), &ifs, &opts()).unwrap_err();
+    assert!(e.to_string().contains("no such interface"), "{e}");
+}
+
+/// Two fake kernels joined by one link: a1 (192.0.2.1) on A and b1 (192.0.2.2) on B.
+struct Pair {
+    ka: FakeKernel,
+    kb: FakeKernel,
+    a: Service<Fake>,
+    b: Service<Fake>,
+    t0: Instant,
+    now: Instant,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let ka = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
+        let kb = kernel(&[("b1", "192.0.2.2/24"), ("b2", "203.0.113.1/24")]);
+        let t0 = Instant::now();
+        let pa = plan(&conf(""), &ka.platform().interfaces().unwrap(), &opts()).unwrap();
+        let mut ob = opts();
+        ob.generation_id = 9;
+        let pb = plan(
+            &conf("phyint b2 metric 2\n"),
+            &kb.platform().interfaces().unwrap(),
+            &ob,
+        )
+        .unwrap();
+        let a = Service::start(ka.platform(), pa, t0).unwrap();
+        let b = Service::start(kb.platform(), pb, t0).unwrap();
+        Pair {
+            ka,
+            kb,
+            a,
+            b,
+            t0,
+            now: t0,
+        }
+    }
+
+    /// Moves what each side sent on the shared link to the other side.
+    fn shuttle(&mut self) -> usize {
+        let a1 = self.ka.platform().interfaces().unwrap()[1].index;
+        let b1 = self.kb.platform().interfaces().unwrap()[1].index;
+        let mut n = 0;
+        for (from, to, out_if, in_if) in
+            [(&self.ka, &self.kb, a1, b1), (&self.kb, &self.ka, b1, a1)]
+        {
+            for (_, mut p) in from.take_sent_igmp() {
+                if p.ifindex == out_if || !p.dst.is_multicast() {
+                    p.ifindex = in_if;
+                    to.inject_igmp(0, p);
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn run(&mut self, secs: u64) {
+        let end = self.t0 + Duration::from_secs(secs);
+        loop {
+            while self.shuttle() > 0 {
+                self.a.handle_readable(self.now).unwrap();
+                self.b.handle_readable(self.now).unwrap();
+            }
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.a.handle_timeout(self.now);
+                    self.b.handle_timeout(self.now);
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+}
+
+#[test]
+fn two_services_peer_and_exchange_routes() {
+    let mut p = Pair::new();
+    p.run(12);
+    let na = p.a.neighbor_rows(p.now);
+    assert_eq!(na.len(), 1);
+    assert_eq!(na[0].addr, "192.0.2.2".parse::<Ipv4Addr>().unwrap());
+    assert!(na[0].flags.contains(&"two-way".to_string()), "{na:?}");
+    assert_eq!(na[0].generation_id, 9);
+    let routes = p.a.route_rows(p.now);
+    let far = routes
+        .iter()
+        .find(|r| r.origin == "203.0.113.0/24".parse::<Ipv4Net>().unwrap())
+        .expect("B's stub reached A");
+    // B's metric 2 on b2, plus A's metric 1 on a1.
+    assert_eq!(
+        (far.metric, far.gateway),
+        (3, Some("192.0.2.2".parse().unwrap()))
+    );
+    let b_routes = p.b.route_rows(p.now);
+    let near = b_routes
+        .iter()
+        .find(|r| r.origin == "198.51.100.0/24".parse::<Ipv4Net>().unwrap())
+        .unwrap();
+    assert_eq!(near.metric, 2);
+    // A's stub is a child of the route from B's side; B depends on A for 198.51.100/24.
+    let own = routes
+        .iter()
+        .find(|r| r.origin == "198.51.100.0/24".parse::<Ipv4Net>().unwrap())
+        .unwrap();
+    assert_eq!(own.gateway, None);
+    assert_eq!(own.dependents.len(), 1, "{own:?}");
+    let dump = p.a.route_dump(p.now);
+    assert!(dump.contains("Virtual Interface Table"), "{dump}");
+    assert!(
+        dump.contains("Multicast Routing Table (3 entries)"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(" 203.0.113          192.0.2.2          3"),
+        "{dump}"
+    );
+    assert!(p
+        .a
+        .cache_dump(p.now)
+        .starts_with("Multicast Routing Cache Table (0 entries)"));
+    match p.a.handle_request(
+        &Request::Show {
+            what: ShowWhat::Neighbors,
+            detail: false,
+        },
+        p.now,
+    ) {
+        Some(Response::Neighbors(n)) => assert_eq!(n.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    assert!(p.a.handle_request(&Request::Reload, p.now).is_none());
+    assert!(matches!(
+        p.a.handle_request(&Request::Flush, p.now),
+        Some(Response::Error(_))
+    ));
+    // Going away: B hears every route of A as unreachable.
+    let Pair { a, kb, ka, now, .. } = p;
+    a.shutdown(now);
+    let sent = ka.take_sent_igmp();
+    let reports: Vec<_> = sent
+        .iter()
+        .filter_map(|(_, pk)| Repr::parse(&pk.payload).ok())
+        .filter_map(|r| match r.body {
+            Body::Report { routes } => Some(routes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!reports.is_empty());
+    assert!(reports.iter().all(|r| r.metric == INFINITY), "{reports:?}");
+    drop(kb);
+}
+
+#[test]
+fn reload_restarts_with_the_new_plan() {
+    let mut p = Pair::new();
+    p.run(12);
+    let ifs = p.ka.platform().interfaces().unwrap();
+    let mut o = opts();
+    o.generation_id = 100;
+    let new = plan(&conf("phyint a2 metric 5\n"), &ifs, &o).unwrap();
+    p.a.reload(new, p.now).unwrap();
+    assert_eq!(p.a.engine().config().generation_id, 100);
+    assert_eq!(p.a.vif_rows(false)[1].metric, 5);
+    assert_eq!(p.ka.vifs(Family::V4, 0).len(), 2);
+    p.run(30);
+    // B saw the new generation id and peers again.
+    let nb = p.b.neighbor_rows(p.now);
+    assert_eq!(nb[0].generation_id, 100);
+    assert!(nb[0].flags.contains(&"two-way".to_string()));
+}
+
+#[test]
+fn fmt_origin_like_mrouted() {
+    let n = |s: &str| s.parse::<Ipv4Net>().unwrap();
+    assert_eq!(fmt_origin(&n("36.2.0.0/16")), "36.2");
+    assert_eq!(fmt_origin(&n("13.2.116.0/22")), "13.2.116/22");
+    assert_eq!(fmt_origin(&n("192.0.2.0/24")), "192.0.2");
+    assert_eq!(fmt_origin(&n("0.0.0.0/0")), "0");
+    assert_eq!(fmt_origin(&n("192.0.2.7/32")), "192.0.2.7");
+}

@@ -1,0 +1,638 @@
+//! dvmrp-router on the real kernel, in network namespaces: the example binary runs once
+//! per router namespace, with the protocol's real timers.
+//!
+//! - `line_of_three_routers`: sender — R1 — R2 — R3 — receiver. Neighbours come up, routes
+//!   to every subnet appear with the right metrics (read over the control socket), traffic
+//!   reaches the receiver, the receiver's leave prunes the branch (R3's inbound VIF stops
+//!   counting packets, R2's kernel entry loses its outbound VIF), a rejoin grafts it back.
+//! - `lan_with_two_routers`: two routers and a receiver on one bridged LAN: one designated
+//!   forwarder, so every packet arrives once.
+//! - `ring_fails_over`: R1..R4 in a ring, the path through R2 preferred; R2 is killed
+//!   without a word: R3 loses it after the 35 s neighbour timeout, its route expires and the
+//!   path through R4 takes over (up to a minute more, for R4's next full report).
+//! - `sigterm_withdraws_routes`: SIGTERM makes a router report its routes unreachable.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use mcroute::ctl::client::CtlClient;
+use mcroute::ctl::{DvmrpRouteRow, MfcRow, NeighborRow, Request, Response, ShowWhat};
+use support::*;
+
+/// The dvmrp-router example, built once (a no-op when `cargo test` already built it).
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--all-features", "--example", "dvmrp-router"])
+            .args([
+                "--message-format=json-render-diagnostics",
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running cargo build");
+        assert!(
+            out.status.success(),
+            "building the dvmrp-router example failed"
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .filter(|l| l.contains("\"dvmrp-router\"") && l.contains("\"executable\":\""))
+            .find_map(|l| {
+                let start = l.find("\"executable\":\"")? + "\"executable\":\"".len();
+                let end = l[start..].find('"')? + start;
+                Some(PathBuf::from(&l[start..end]))
+            })
+            .expect("cargo did not report the example's executable")
+    })
+}
+
+/// A dvmrp-router running in a namespace, killed on drop, with its files in a private
+/// directory.
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+    ident: String,
+}
+
+impl Daemon {
+    fn start(ns: &Netns, tag: &str, conf: &str) -> Daemon {
+        let ident = format!("{}-{tag}", ns.name);
+        let dir = std::env::temp_dir().join(&ident);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf_path = dir.join("mrouted.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(binary())
+            .args(["-f", "-d", "peers,routes,groups,cache,interface"])
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["--ident", &ident])
+            .arg("--pidfile")
+            .arg(dir.join("pid"))
+            .arg("--socket")
+            .arg(dir.join("sock"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting dvmrp-router");
+        let d = Daemon { child, dir, ident };
+        assert!(
+            wait_until(Duration::from_secs(10), || d.dir.join("sock").exists()),
+            "dvmrp-router did not start: {}",
+            d.log()
+        );
+        d
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    fn pid(&self) -> nix::unistd::Pid {
+        let text = std::fs::read_to_string(self.dir.join("pid")).unwrap_or_default();
+        nix::unistd::Pid::from_raw(text.trim().parse().unwrap_or(self.child.id() as i32))
+    }
+
+    fn show(&self, what: ShowWhat) -> Response {
+        let mut c = CtlClient::connect(&self.dir.join("sock")).expect("connect ctl");
+        c.request(&Request::Show { what, detail: true })
+            .expect("ctl request")
+    }
+
+    fn neighbors(&self) -> Vec<NeighborRow> {
+        match self.show(ShowWhat::Neighbors) {
+            Response::Neighbors(n) => n,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn routes(&self) -> Vec<DvmrpRouteRow> {
+        match self.show(ShowWhat::Routes) {
+            Response::DvmrpRoutes(r) => r,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn mfc(&self) -> Vec<MfcRow> {
+        match self.show(ShowWhat::Mfc) {
+            Response::Mfc(r) => r,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn route(&self, origin: &str) -> Option<DvmrpRouteRow> {
+        let o = origin.parse().unwrap();
+        self.routes().into_iter().find(|r| r.origin == o)
+    }
+
+    fn two_way_neighbors(&self) -> usize {
+        self.neighbors()
+            .iter()
+            .filter(|n| n.flags.iter().any(|f| f == "two-way"))
+            .count()
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(self.pid(), sig);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // The daemon runs under `ip netns exec`, which execs it: the child is the daemon.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- log of {} ----\n{}", self.ident, self.log());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(format!("/run/{}", self.ident));
+    }
+}
+
+/// Links `a`'s `da` (address `aa`) and `b`'s `db` (address `ab`) with a veth pair.
+fn link(a: &Netns, da: &str, aa: &str, b: &Netns, db: &str, ab: &str) {
+    sh(&[
+        "ip", "link", "add", da, "netns", &a.name, "type", "veth", "peer", "name", db, "netns",
+        &b.name,
+    ]);
+    for (ns, d, addr) in [(a, da, aa), (b, db, ab)] {
+        ns.ip(&["addr", "add", addr, "dev", d]);
+        ns.ip(&["link", "set", d, "up"]);
+    }
+}
+
+fn host_defaults(ns: &Netns, gw: &str) {
+    ns.ip(&["route", "add", "default", "via", gw]);
+}
+
+fn router_sysctls(ns: &Netns) {
+    ns.exec(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
+    ns.exec(&["sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0"]);
+}
+
+/// Waits until `d`'s route to `origin` lists `router` as a dependent (it poison-reversed
+/// the route to us): only then is `d` forwarding that origin's traffic towards it.
+fn wait_dependent(d: &Daemon, origin: &str, router: &str) {
+    let r: Ipv4Addr = router.parse().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(15), || d
+            .route(origin)
+            .is_some_and(|x| x.dependents.iter().any(|(_, a)| *a == r))),
+        "{}: {router} depends on us for {origin}: {:?}",
+        d.ident,
+        d.route(origin)
+    );
+}
+
+/// Packets counted in on VIF `vif` in the namespace's /proc/net/ip_mr_vif.
+fn vif_pkts_in(ns: &Netns, vif: u16) -> u64 {
+    let text = ns.proc_net("ip_mr_vif");
+    text.lines()
+        .skip(1)
+        .find(|l| l.split_whitespace().next() == Some(&vif.to_string()))
+        .and_then(|l| l.split_whitespace().nth(3).and_then(|x| x.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The /proc/net/ip_mr_cache line of group `g`, if any.
+fn mr_cache_line(ns: &Netns, g: Ipv4Addr) -> Option<String> {
+    let hex = proc_hex_v4(g);
+    ns.proc_net("ip_mr_cache")
+        .lines()
+        .find(|l| l.starts_with(&hex))
+        .map(str::to_string)
+}
+
+/// The outbound VIFs of a /proc/net/ip_mr_cache line (`vif:ttl` fields after the counters).
+fn mr_cache_oifs(line: &str) -> Vec<String> {
+    line.split_whitespace()
+        .skip(6)
+        .filter_map(|f| f.split(':').next().map(str::to_string))
+        .collect()
+}
+
+const G: Ipv4Addr = Ipv4Addr::new(225, 1, 2, 3);
+const ROUTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[test]
+fn line_of_three_routers() {
+    if !require_netns("line_of_three_routers") {
+        return;
+    }
+    let snd = Netns::new("ls");
+    let r1 = Netns::new("l1");
+    let r2 = Netns::new("l2");
+    let r3 = Netns::new("l3");
+    let rcv = Netns::new("lc");
+    link(&snd, "s0", "192.0.2.1/24", &r1, "r1a", "192.0.2.254/24");
+    link(&r1, "r1b", "198.18.1.1/24", &r2, "r2a", "198.18.1.2/24");
+    link(&r2, "r2b", "198.18.2.2/24", &r3, "r3a", "198.18.2.3/24");
+    link(
+        &r3,
+        "r3b",
+        "198.51.100.254/24",
+        &rcv,
+        "c0",
+        "198.51.100.1/24",
+    );
+    host_defaults(&snd, "192.0.2.254");
+    host_defaults(&rcv, "198.51.100.254");
+    for ns in [&snd, &r1, &r2, &r3, &rcv] {
+        router_sysctls(ns);
+    }
+    let d1 = Daemon::start(&r1, "r1", "# defaults\n");
+    let d2 = Daemon::start(&r2, "r2", "");
+    let d3 = Daemon::start(&r3, "r3", "phyint r3b threshold 1\n");
+
+    // Neighbours come up both ways.
+    assert!(
+        wait_until(ROUTER_TIMEOUT, || d1.two_way_neighbors() == 1
+            && d2.two_way_neighbors() == 2
+            && d3.two_way_neighbors() == 1),
+        "neighbours: {:?} / {:?} / {:?}",
+        d1.neighbors(),
+        d2.neighbors(),
+        d3.neighbors()
+    );
+    // Routes to every subnet, with metrics summed along the path.
+    let want = |d: &Daemon, origin: &str, metric: u8, gw: Option<&str>| {
+        let gw: Option<Ipv4Addr> = gw.map(|g| g.parse().unwrap());
+        wait_until(ROUTER_TIMEOUT, || {
+            d.route(origin)
+                .is_some_and(|r| r.metric == metric && r.gateway == gw)
+        })
+    };
+    for (d, origin, metric, gw) in [
+        (&d3, "192.0.2.0/24", 3, Some("198.18.2.2")),
+        (&d3, "198.18.1.0/24", 2, Some("198.18.2.2")),
+        (&d3, "198.18.2.0/24", 1, None),
+        (&d3, "198.51.100.0/24", 1, None),
+        (&d2, "192.0.2.0/24", 2, Some("198.18.1.1")),
+        (&d2, "198.51.100.0/24", 2, Some("198.18.2.3")),
+        (&d1, "198.51.100.0/24", 3, Some("198.18.1.2")),
+        (&d1, "198.18.2.0/24", 2, Some("198.18.1.2")),
+    ] {
+        assert!(
+            want(d, origin, metric, gw),
+            "{}: route to {origin}: {:?}",
+            d.ident,
+            d.route(origin)
+        );
+    }
+    // R2 knows R3 depends on it for the sender's subnet (poisoned reverse).
+    let dep: (u16, Ipv4Addr) = (1, "198.18.2.3".parse().unwrap());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            d2.route("192.0.2.0/24")
+                .is_some_and(|r| r.dependents == [dep] && r.children == [(1, true)])
+        }),
+        "R2's dependents: {:?}",
+        d2.route("192.0.2.0/24")
+    );
+
+    wait_dependent(&d1, "192.0.2.0/24", "198.18.1.2");
+    // Traffic from the sender reaches the receiver through the three routers.
+    let rx = Receiver::start(&rcv, "c0", IpAddr::V4(G), 5000, Duration::from_secs(8));
+    std::thread::sleep(Duration::from_millis(500)); // R3's querier hears the report
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5000,
+        50,
+        Duration::from_millis(100),
+    );
+    let got = rx.count();
+    assert!(got >= 40, "receiver got {got} of 50 packets");
+    let line = mr_cache_line(&r3, G).expect("R3 has the (S,G) in its kernel MFC");
+    assert_eq!(
+        mr_cache_oifs(&line),
+        vec!["1"],
+        "R3 forwards to the receiver: {line}"
+    );
+    let line = mr_cache_line(&r2, G).expect("R2 has the (S,G)");
+    assert_eq!(mr_cache_oifs(&line), vec!["1"], "R2 forwards to R3: {line}");
+
+    // The receiver left (its socket closed): R3 sees the leave, prunes, R2 stops forwarding.
+    assert!(
+        wait_until(Duration::from_secs(10), || d3
+            .mfc()
+            .iter()
+            .any(|m| m.group == G
+                && m.oifs.is_empty()
+                && m.upstream_prune.is_some())),
+        "R3 pruned upstream: {:?}",
+        d3.mfc()
+    );
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5000,
+        3,
+        Duration::from_millis(100),
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || mr_cache_line(&r2, G)
+            .is_some_and(|l| mr_cache_oifs(&l).is_empty())),
+        "R2's kernel entry lost its VIF towards R3: {:?}",
+        mr_cache_line(&r2, G)
+    );
+    let r2_mfc = d2.mfc();
+    let e = r2_mfc.iter().find(|m| m.group == G).unwrap();
+    assert_eq!(
+        e.pruned_by,
+        vec![("r2b".to_string(), "198.18.2.3".parse().unwrap())]
+    );
+    let before = vif_pkts_in(&r3, 0);
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5000,
+        20,
+        Duration::from_millis(50),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        vif_pkts_in(&r3, 0),
+        before,
+        "traffic stopped on the R2-R3 link"
+    );
+
+    // A new member: R3 grafts, R2 forwards again, the receiver gets the traffic.
+    let rx = Receiver::start(&rcv, "c0", IpAddr::V4(G), 5000, Duration::from_secs(6));
+    assert!(
+        wait_until(Duration::from_secs(10), || mr_cache_line(&r2, G)
+            .is_some_and(|l| mr_cache_oifs(&l) == ["1"])),
+        "R2 forwards to R3 after the graft: {:?}",
+        mr_cache_line(&r2, G)
+    );
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5000,
+        30,
+        Duration::from_millis(100),
+    );
+    let got = rx.count();
+    assert!(got >= 25, "after the graft the receiver got {got} of 30");
+    assert!(vif_pkts_in(&r3, 0) > before);
+    drop((d1, d2, d3));
+}
+
+#[test]
+fn lan_with_two_routers() {
+    if !require_netns("lan_with_two_routers") {
+        return;
+    }
+    // sender — RA ═ LAN (bridge: RA, RB, receiver) ═ RB — stub
+    let snd = Netns::new("ns");
+    let ra = Netns::new("na");
+    let rb = Netns::new("nb");
+    let lan = Netns::new("nl");
+    let rcv = Netns::new("nc");
+    let stub = Netns::new("nt");
+    link(&snd, "s0", "192.0.2.1/24", &ra, "ra0", "192.0.2.254/24");
+    lan.ip(&[
+        "link",
+        "add",
+        "br0",
+        "type",
+        "bridge",
+        "mcast_snooping",
+        "0",
+    ]);
+    lan.ip(&["link", "set", "br0", "up"]);
+    for (ns, dev, addr, port) in [
+        (&ra, "ra1", "203.0.113.1/24", "pa"),
+        (&rb, "rb1", "203.0.113.2/24", "pb"),
+        (&rcv, "c0", "203.0.113.100/24", "pc"),
+    ] {
+        sh(&[
+            "ip", "link", "add", dev, "netns", &ns.name, "type", "veth", "peer", "name", port,
+            "netns", &lan.name,
+        ]);
+        ns.ip(&["addr", "add", addr, "dev", dev]);
+        ns.ip(&["link", "set", dev, "up"]);
+        lan.ip(&["link", "set", port, "master", "br0"]);
+        lan.ip(&["link", "set", port, "up"]);
+    }
+    link(
+        &rb,
+        "rb2",
+        "198.51.100.254/24",
+        &stub,
+        "t0",
+        "198.51.100.1/24",
+    );
+    host_defaults(&snd, "192.0.2.254");
+    host_defaults(&rcv, "203.0.113.1");
+    for ns in [&snd, &ra, &rb, &rcv] {
+        router_sysctls(ns);
+    }
+    let da = Daemon::start(&ra, "ra", "");
+    let db = Daemon::start(&rb, "rb", "");
+    assert!(
+        wait_until(ROUTER_TIMEOUT, || da.two_way_neighbors() == 1
+            && db.two_way_neighbors() == 1),
+        "neighbours on the LAN: {:?} / {:?}",
+        da.neighbors(),
+        db.neighbors()
+    );
+    assert!(wait_until(ROUTER_TIMEOUT, || db
+        .route("192.0.2.0/24")
+        .is_some_and(|r| r.metric == 2)));
+    assert!(wait_until(ROUTER_TIMEOUT, || da
+        .route("198.51.100.0/24")
+        .is_some_and(|r| r.metric == 2)));
+    // RA (metric 1 to the sender) is the designated forwarder onto the LAN: the LAN is one
+    // of its children; RB, whose parent for that origin is the LAN, forwards nothing there.
+    let ra_route = da.route("192.0.2.0/24").unwrap();
+    assert_eq!(
+        ra_route.children.iter().map(|c| c.0).collect::<Vec<_>>(),
+        vec![1]
+    );
+    // One querier on the LAN: the lowest address (RA).
+    let vifs = match da.show(ShowWhat::Interfaces) {
+        Response::DvmrpInterfaces(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert!(vifs[1].flags.iter().any(|f| f == "querier"), "{vifs:?}");
+    let rx = Receiver::start(&rcv, "c0", IpAddr::V4(G), 5001, Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(500));
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5001,
+        40,
+        Duration::from_millis(100),
+    );
+    let got = rx.count();
+    assert!(
+        (30..=40).contains(&got),
+        "the receiver got {got} packets: one copy of each, from one forwarder"
+    );
+    // RA forwards onto the LAN; RB, whose inbound VIF is the LAN, forwards nowhere.
+    let line = mr_cache_line(&ra, G).expect("RA's MFC");
+    assert_eq!(mr_cache_oifs(&line), vec!["1"], "{line}");
+    if let Some(line) = mr_cache_line(&rb, G) {
+        assert!(
+            mr_cache_oifs(&line).is_empty(),
+            "RB must not forward: {line}"
+        );
+    }
+    drop((da, db));
+}
+
+#[test]
+fn ring_fails_over() {
+    if !require_netns("ring_fails_over") {
+        return;
+    }
+    // R1 — R2 — R3 and R1 — R4 — R3; the R4 side costs more (metric 2 on R3's link to R4).
+    let snd = Netns::new("rs");
+    let r1 = Netns::new("r1");
+    let r2 = Netns::new("r2");
+    let r3 = Netns::new("r3");
+    let r4 = Netns::new("r4");
+    let rcv = Netns::new("rc");
+    link(&snd, "s0", "192.0.2.1/24", &r1, "r1s", "192.0.2.254/24");
+    link(&r1, "r1a", "198.18.1.1/24", &r2, "r2a", "198.18.1.2/24");
+    link(&r2, "r2b", "198.18.2.2/24", &r3, "r3a", "198.18.2.3/24");
+    link(&r1, "r1b", "198.18.4.1/24", &r4, "r4a", "198.18.4.4/24");
+    link(&r4, "r4b", "198.18.3.4/24", &r3, "r3b", "198.18.3.3/24");
+    link(
+        &r3,
+        "r3c",
+        "198.51.100.254/24",
+        &rcv,
+        "c0",
+        "198.51.100.1/24",
+    );
+    host_defaults(&snd, "192.0.2.254");
+    host_defaults(&rcv, "198.51.100.254");
+    for ns in [&snd, &r1, &r2, &r3, &r4, &rcv] {
+        router_sysctls(ns);
+    }
+    let d1 = Daemon::start(&r1, "r1", "");
+    let d2 = Daemon::start(&r2, "r2", "");
+    let d3 = Daemon::start(&r3, "r3", "phyint r3b metric 2\n");
+    let d4 = Daemon::start(&r4, "r4", "");
+    assert!(
+        wait_until(ROUTER_TIMEOUT, || d3.route("192.0.2.0/24").is_some_and(
+            |r| r.metric == 3 && r.gateway == Some("198.18.2.2".parse().unwrap())
+        )),
+        "R3 reaches the sender through R2: {:?}",
+        d3.route("192.0.2.0/24")
+    );
+    wait_dependent(&d1, "192.0.2.0/24", "198.18.1.2");
+    wait_dependent(&d2, "192.0.2.0/24", "198.18.2.3");
+    let rx = Receiver::start(&rcv, "c0", IpAddr::V4(G), 5002, Duration::from_secs(4));
+    std::thread::sleep(Duration::from_millis(500));
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5002,
+        20,
+        Duration::from_millis(100),
+    );
+    let got = rx.count();
+    assert!(got >= 15, "traffic through R2: {got} of 20");
+
+    // R2 dies without a word: no route withdrawal, no probes.
+    d2.signal(nix::sys::signal::Signal::SIGKILL);
+    let t = std::time::Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(50), || d3.two_way_neighbors() == 1),
+        "R3 loses R2 after the neighbour timeout"
+    );
+    let lost = t.elapsed();
+    assert!(
+        lost >= Duration::from_secs(25),
+        "R2 was dropped after {lost:?}, before the 35 s timeout"
+    );
+    // The route through R2 expires and R4's next report brings the alternate path.
+    assert!(
+        wait_until(Duration::from_secs(75), || d3
+            .route("192.0.2.0/24")
+            .is_some_and(
+                |r| r.metric == 4 && r.gateway == Some("198.18.3.4".parse().unwrap())
+            )),
+        "R3 switched to R4: {:?}",
+        d3.route("192.0.2.0/24")
+    );
+    let rx = Receiver::start(&rcv, "c0", IpAddr::V4(G), 5002, Duration::from_secs(8));
+    std::thread::sleep(Duration::from_millis(500));
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5002,
+        50,
+        Duration::from_millis(100),
+    );
+    let got = rx.count();
+    assert!(got >= 30, "after the failover the receiver got {got} of 50");
+    let line = mr_cache_line(&r4, G).expect("R4 forwards now");
+    assert_eq!(mr_cache_oifs(&line), vec!["1"], "{line}");
+    drop((d1, d2, d3, d4));
+}
+
+#[test]
+fn sigterm_withdraws_routes() {
+    if !require_netns("sigterm_withdraws_routes") {
+        return;
+    }
+    let a = Netns::new("ta");
+    let b = Netns::new("tb");
+    let sa = Netns::new("tsa");
+    let sb = Netns::new("tsb");
+    link(&a, "ab", "198.18.8.1/24", &b, "ba", "198.18.8.2/24");
+    link(&a, "as", "192.0.2.254/24", &sa, "s0", "192.0.2.1/24");
+    link(&b, "bs", "203.0.113.254/24", &sb, "s0", "203.0.113.1/24");
+    let da = Daemon::start(&a, "a", "");
+    let db = Daemon::start(&b, "b", "");
+    assert!(wait_until(ROUTER_TIMEOUT, || db
+        .route("192.0.2.0/24")
+        .is_some_and(|r| r.metric == 2)));
+    // A dump on SIGUSR1, in mrouted's format.
+    da.signal(nix::sys::signal::Signal::SIGUSR1);
+    let dump = PathBuf::from(format!("/run/{0}/{0}.dump", da.ident));
+    assert!(wait_until(Duration::from_secs(5), || dump.exists()));
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(text.contains("Virtual Interface Table"), "{text}");
+    assert!(text.contains(" 203.0.113          198.18.8.2"), "{text}");
+    // SIGTERM: B hears every route of A as unreachable at once (no 140 s expiry).
+    let mut da = da;
+    da.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = da.child.wait().unwrap();
+    assert!(status.success(), "clean exit: {status:?}\n{}", da.log());
+    assert!(!da.dir.join("pid").exists(), "PID file removed");
+    assert!(
+        wait_until(Duration::from_secs(3), || db
+            .route("192.0.2.0/24")
+            .is_none_or(|r| r.metric >= 32)),
+        "B withdrew the route at once: {:?}",
+        db.route("192.0.2.0/24")
+    );
+    drop((da, db));
+}
