@@ -539,6 +539,10 @@ impl<P: Platform> StaticService<P> {
                         .collect(),
                 )
             }
+            ShowWhat::Neighbors | ShowWhat::Mfc | ShowWhat::Compat => Response::Error(format!(
+                "show {} is a DVMRP view: static-router has no DVMRP neighbours",
+                what.name()
+            )),
         }
     }
 

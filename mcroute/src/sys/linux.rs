@@ -117,6 +117,7 @@ pub fn drop_to_net_admin(uid: u32, gid: u32) -> io::Result<()> {
         0 as libc::c_ulong
     ))?;
     Ok(())
+}
 
 /// Non-blocking `recvmsg` into `buf` with the `IP_PKTINFO` control message: the length
 /// received and the index of the interface it arrived on (0 when absent). `Ok(None)` on

@@ -195,6 +195,7 @@ pub fn syslog(priority: c_int, msg: &str) {
     let c = std::ffi::CString::new(msg.replace('\0', "")).unwrap_or_default();
     // SAFETY: "%s" with one valid C string argument.
     unsafe { libc::syslog(priority, c"%s".as_ptr(), c.as_ptr()) };
+}
 
 /// `sendto` of `buf` to IPv4 address `dst` (port 0, as raw sockets want).
 pub fn sendto_v4(fd: BorrowedFd<'_>, buf: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
