@@ -28,6 +28,7 @@ use mcroute::config::mrouted;
 use mcroute::ctl::server::{Access, CtlServer};
 use mcroute::ctl::{Request, Response};
 use mcroute::dvmrp::service::{self, new_generation_id, plan, Plan, PlanOptions, Service};
+use mcroute::link::LinkMonitor;
 use mcroute::platform::Native;
 use mcroute::Platform;
 
@@ -389,6 +390,29 @@ fn reload(args: &Args, svc: &mut Service<Native>) -> Result<(), String> {
     Ok(())
 }
 
+/// The interfaces a plan runs on: what a link event must change for a reload.
+fn vif_key(p: &Plan) -> Vec<(String, u32, std::net::Ipv4Addr, ipnet::Ipv4Net)> {
+    p.vifs
+        .iter()
+        .map(|v| (v.name.clone(), v.ifindex, v.local, v.subnet))
+        .collect()
+}
+
+/// An interface appeared, went or changed addresses: if that changes the VIFs, restart the
+/// protocol on the new set (as mrouted would need a restart for), else carry on.
+fn links_changed(args: &Args, svc: &mut Service<Native>) -> Result<(), String> {
+    let interfaces = svc.router().interfaces().map_err(|e| e.to_string())?;
+    let p = make_plan(args, &interfaces)?;
+    if vif_key(&p) != vif_key(svc.plan()) {
+        log::info!(
+            "interfaces changed: now {:?}",
+            vif_key(&p).iter().map(|k| &k.0).collect::<Vec<_>>()
+        );
+        svc.reload(p, Instant::now()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let platform = Native::new().map_err(|e| e.to_string())?;
     let interfaces = platform.interfaces().map_err(|e| e.to_string())?;
@@ -407,6 +431,7 @@ fn run(args: &Args) -> Result<(), String> {
     );
     let mut ctl =
         CtlServer::bind(&args.socket_path(), Access::default()).map_err(|e| e.to_string())?;
+    let mut links = LinkMonitor::open().map_err(|e| e.to_string())?;
     let pidfile = args.pid_path();
     write_atomic(&pidfile, &format!("{}\n", std::process::id()))
         .map_err(|e| format!("{}: {e}", pidfile.display()))?;
@@ -447,6 +472,7 @@ fn run(args: &Args) -> Result<(), String> {
             let mut fds = vec![
                 nix::poll::PollFd::new(svc.fd(), nix::poll::PollFlags::POLLIN),
                 nix::poll::PollFd::new(sig.wake.as_fd(), nix::poll::PollFlags::POLLIN),
+                nix::poll::PollFd::new(links.as_fd(), nix::poll::PollFlags::POLLIN),
             ];
             for f in ctl.fds() {
                 fds.push(nix::poll::PollFd::new(f, nix::poll::PollFlags::POLLIN));
@@ -458,6 +484,15 @@ fn run(args: &Args) -> Result<(), String> {
         }
         let mut drain = [0u8; 64];
         while matches!(std::io::Read::read(&mut &sig.wake, &mut drain), Ok(n) if n > 0) {}
+        match links.recv() {
+            Ok(events) if !events.is_empty() => {
+                if let Err(e) = links_changed(args, &mut svc) {
+                    log::error!("interfaces changed, keeping the running VIFs: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => log::error!("{e}"),
+        }
         loop {
             match svc.handle_readable(Instant::now()) {
                 Ok(0) => break,

@@ -18,6 +18,7 @@ use mcroute::daemon::getopt::{getopt, Opt};
 use mcroute::daemon::static_router::{check_file, load_config, Control, StaticService};
 use mcroute::daemon::{drop_privileges, exit, exit_code, Logger, Paths, PidFile, Scripts};
 use mcroute::engine::static_routing::EngineOptions;
+use mcroute::link::LinkMonitor;
 use mcroute::mrdisc::MrdiscConfig;
 use mcroute::platform::Native;
 use mcroute::{Router, RouterOptions};
@@ -254,6 +255,8 @@ fn run(o: &Opts) -> Result<(), u8> {
     }
 
     log::debug!("applied the configuration in {:?}", t_apply.elapsed());
+    // Interfaces that appear or go later get their VIFs and routes without a SIGHUP.
+    let mut links = LinkMonitor::open().map_err(|e| fatal(&e.to_string(), exit::OSERR))?;
     let mut ctl = CtlServer::bind(&o.paths.socket, Access::default())
         .map_err(|e| fatal(&e.to_string(), exit::OSERR))?;
 
@@ -311,6 +314,7 @@ fn run(o: &Opts) -> Result<(), u8> {
             let mut fds = vec![
                 nix::poll::PollFd::new(svc.router().as_fd(), nix::poll::PollFlags::POLLIN),
                 nix::poll::PollFd::new(wake_rx.as_fd(), nix::poll::PollFlags::POLLIN),
+                nix::poll::PollFd::new(links.as_fd(), nix::poll::PollFlags::POLLIN),
             ];
             fds.extend(
                 ctl.fds()
@@ -327,6 +331,16 @@ fn run(o: &Opts) -> Result<(), u8> {
         while std::io::Read::read(&mut &wake_rx, &mut drain).is_ok_and(|n| n > 0) {}
 
         let now = Instant::now();
+        match links.recv() {
+            Ok(events) if !events.is_empty() => {
+                log::debug!("interface events: {events:?}");
+                if let Err(e) = svc.refresh_interfaces(now) {
+                    log::error!("rescanning interfaces: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => log::error!("{e}"),
+        }
         if let Err(e) = svc.handle_upcalls(now) {
             log::error!("{e}");
         }

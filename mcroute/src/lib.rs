@@ -53,6 +53,7 @@ pub mod dvmrp;
 pub mod engine;
 pub mod error;
 pub mod igmp;
+pub mod link;
 pub mod model;
 pub mod mrdisc;
 pub mod platform;
