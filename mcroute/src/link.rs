@@ -102,20 +102,18 @@ pub fn parse_rtnetlink(buf: &[u8]) -> Vec<LinkEvent> {
                     out.push(e);
                 }
             }
-            RTM_NEWADDR | RTM_DELADDR => {
-                if body.len() >= IFADDRMSG_LEN {
-                    let family = match body[0] as i32 {
-                        libc::AF_INET => Some(Family::V4),
-                        libc::AF_INET6 => Some(Family::V6),
-                        _ => None,
-                    };
-                    if let (Some(family), Some(index)) = (family, u32_at(body, 4)) {
-                        out.push(LinkEvent::Address {
-                            index,
-                            family,
-                            removed: kind == RTM_DELADDR,
-                        });
-                    }
+            RTM_NEWADDR | RTM_DELADDR if body.len() >= IFADDRMSG_LEN => {
+                let family = match body[0] as i32 {
+                    libc::AF_INET => Some(Family::V4),
+                    libc::AF_INET6 => Some(Family::V6),
+                    _ => None,
+                };
+                if let (Some(family), Some(index)) = (family, u32_at(body, 4)) {
+                    out.push(LinkEvent::Address {
+                        index,
+                        family,
+                        removed: kind == RTM_DELADDR,
+                    });
                 }
             }
             _ => {}
