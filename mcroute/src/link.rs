@@ -221,6 +221,12 @@ impl AsFd for LinkMonitor {
     }
 }
 
+impl std::os::fd::AsRawFd for LinkMonitor {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.sock)
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn parse(buf: &[u8]) -> Vec<LinkEvent> {
     parse_rtnetlink(buf)

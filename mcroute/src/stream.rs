@@ -25,7 +25,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use crate::error::Result;
-use crate::platform::Platform;
+use crate::link::{LinkEvent, LinkMonitor};
+use crate::platform::{Incoming, Platform};
 use crate::router::Router;
 use crate::upcall::Upcall;
 
@@ -81,6 +82,24 @@ impl<P: Platform> AsyncRouter<P> {
         poll_fn(|cx| self.poll_upcall(cx)).await
     }
 
+    /// Polls for the next upcall or IGMP/DVMRP packet (see [`Router::recv`]).
+    pub fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming>> {
+        loop {
+            let mut guard = ready!(self.fd.poll_read_ready_mut(cx))
+                .map_err(|e| crate::Error::io("waiting for upcalls", e))?;
+            match guard.get_inner_mut().0.recv() {
+                Ok(Some(i)) => return Poll::Ready(Ok(i)),
+                Ok(None) => guard.clear_ready(),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Waits for the next upcall or IGMP/DVMRP packet.
+    pub async fn next_incoming(&mut self) -> Result<Incoming> {
+        poll_fn(|cx| self.poll_incoming(cx)).await
+    }
+
     /// Unregisters and returns the router.
     pub fn into_inner(self) -> Router<P> {
         self.fd.into_inner().0
@@ -92,5 +111,39 @@ impl<P: Platform + Unpin> futures_core::Stream for AsyncRouter<P> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_upcall(cx)
+    }
+}
+
+/// A [`LinkMonitor`] registered with the tokio reactor.
+pub struct AsyncLinkMonitor {
+    fd: AsyncFd<LinkMonitor>,
+}
+
+impl AsyncLinkMonitor {
+    /// Opens a link monitor and registers it with the current tokio runtime.
+    pub fn open() -> Result<AsyncLinkMonitor> {
+        let mon = LinkMonitor::open()?;
+        // SAFETY: the monitor owns its socket, which stays open and the same until the
+        // AsyncFd is dropped.
+        let fd = unsafe { AsyncFd::register_with_interest(mon, Interest::READABLE) }
+            .map_err(|e| crate::Error::io("registering the link monitor", io::Error::from(e)))?;
+        Ok(AsyncLinkMonitor { fd })
+    }
+
+    /// Waits for interface events (one or more).
+    pub async fn next_events(&mut self) -> Result<Vec<LinkEvent>> {
+        loop {
+            let mut guard = self
+                .fd
+                .readable_mut()
+                .await
+                .map_err(|e| crate::Error::io("waiting for interface events", e))?;
+            let events = guard.get_inner_mut().recv()?;
+            if events.is_empty() {
+                guard.clear_ready();
+            } else {
+                return Ok(events);
+            }
+        }
     }
 }

@@ -193,3 +193,56 @@ fn interface_appears_goes_and_returns() {
     );
     assert_eq!(n.traffic(7403), 5, "traffic after 100 cycles");
 }
+
+/// The tokio example: a group is forwarded only while a host downstream is a member.
+#[test]
+fn tokio_embed_routes_only_while_subscribed() {
+    if !require_netns("tokio_embed_routes_only_while_subscribed") {
+        return;
+    }
+    let net = Line::new("te");
+    let dir = TempDir::new("te");
+    let g: std::net::IpAddr = "225.6.6.6".parse().unwrap();
+    let app = NsProcess::start(
+        &net.rtr,
+        &workspace_bin("tokio-embed", true),
+        &["r0", "r1", "225.6.6.6"],
+        &dir.path("app.log"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // A subscriber downstream: its IGMP report reaches the example's querier.
+    let rx = Receiver::start(&net.rcv, "c0", g, 7501, Duration::from_millis(2500));
+    let subscribed = wait_until(Duration::from_secs(5), || {
+        app.output().contains("has a subscriber")
+    });
+    assert!(subscribed, "{}", app.output());
+    send(&net.snd, "s0", g, 7501, 5, Duration::from_millis(20));
+    assert_eq!(
+        rx.count(),
+        5,
+        "forwarded while subscribed:\n{}",
+        app.output()
+    );
+    // The receiver's socket closed: it left; after the last-member queries the route goes.
+    let stopped = wait_until(Duration::from_secs(10), || {
+        app.output().contains("no subscriber")
+    });
+    assert!(stopped, "{}", app.output());
+    let out_before = vif_out_packets(&net.rtr, "r1");
+    send(&net.snd, "s0", g, 7502, 5, Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        vif_out_packets(&net.rtr, "r1"),
+        out_before,
+        "nothing forwarded without a subscriber"
+    );
+}
+
+/// Packets the kernel sent out of the VIF on `dev` (/proc/net/ip_mr_vif).
+fn vif_out_packets(ns: &Netns, dev: &str) -> u64 {
+    ns.proc_net("ip_mr_vif")
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(dev))
+        .and_then(|l| l.split_whitespace().nth(5).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}

@@ -395,7 +395,7 @@ pub fn workspace_bin(name: &str, example: bool) -> std::path::PathBuf {
         let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         c.arg("build").arg("--quiet");
         if example {
-            c.args(["-p", "mcroute", "--example", name]);
+            c.args(["-p", "mcroute", "--all-features", "--example", name]);
         } else {
             c.args(["--bin", name]);
         }
