@@ -181,70 +181,6 @@ mod imp {
         }
     }
 
-    /// Sends one UDP packet from each of `n` sources in 198.18.0.0/15 to `group`, from the sender
-    /// namespace, with a raw socket (IP_HDRINCL). Returns when all are sent.
-    fn storm(net: &Line, n: u32, group: Ipv4Addr) -> Duration {
-        let ifindex = net.snd.ifindex("s0");
-        net.snd.run(move || {
-            // SAFETY: a new socket owned by the OwnedFd.
-            let fd = unsafe {
-                OwnedFd::from_raw_fd(libc::socket(
-                    libc::AF_INET,
-                    libc::SOCK_RAW,
-                    libc::IPPROTO_RAW,
-                ))
-            };
-            let mreq = libc::ip_mreqn {
-                imr_multiaddr: libc::in_addr { s_addr: 0 },
-                imr_address: libc::in_addr { s_addr: 0 },
-                imr_ifindex: ifindex as i32,
-            };
-            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq);
-            let dst = libc::sockaddr_in {
-                sin_family: libc::AF_INET as u16,
-                sin_port: 0,
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(group.octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            let t = Instant::now();
-            for i in 0..n {
-                let src = Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 1)) + i);
-                let mut p = [0u8; 28 + 8];
-                p[0] = 0x45;
-                let total = p.len() as u16;
-                p[2..4].copy_from_slice(&total.to_be_bytes());
-                p[8] = 8; // TTL
-                p[9] = 17; // UDP
-                p[12..16].copy_from_slice(&src.octets());
-                p[16..20].copy_from_slice(&group.octets());
-                let sum = mcroute::wire::checksum::checksum(&p[..20]);
-                p[10..12].copy_from_slice(&sum.to_be_bytes());
-                p[20..22].copy_from_slice(&4000u16.to_be_bytes());
-                p[22..24].copy_from_slice(&4001u16.to_be_bytes());
-                p[24..26].copy_from_slice(&16u16.to_be_bytes());
-                // SAFETY: p and dst are live buffers of the given sizes.
-                let r = unsafe {
-                    libc::sendto(
-                        fd.as_raw_fd(),
-                        p.as_ptr() as *const libc::c_void,
-                        p.len(),
-                        0,
-                        &dst as *const libc::sockaddr_in as *const libc::sockaddr,
-                        std::mem::size_of::<libc::sockaddr_in>() as u32,
-                    )
-                };
-                if r < 0 {
-                    // The sender's own queue is full: wait a moment and retry this one.
-                    std::thread::sleep(Duration::from_micros(50));
-                    continue;
-                }
-            }
-            t.elapsed()
-        })
-    }
-
     fn learned_routes(ns: &Netns, group: Ipv4Addr) -> usize {
         let g = proc_hex_v4(group);
         ns.proc_net("ip_mr_cache")
@@ -262,7 +198,7 @@ mod imp {
                 "phyint r0 enable\nphyint r1 enable\nmroute from r0 group 225.77.0.0/16 to r1\n";
             let (_p, _, _) = start_daemon(&net, &dir, program, name, conf);
             let t0 = Instant::now();
-            let sent = storm(&net, n, group);
+            let sent = send_from_many_sources(&net.snd, "s0", n, group);
             // Wait until the count stops growing (2 s without change) or all are in.
             let mut last = 0;
             let mut last_change = Instant::now();

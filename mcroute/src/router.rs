@@ -432,6 +432,12 @@ impl<P: Platform> Router<P> {
         self.joins.iter()
     }
 
+    /// Upcalls the kernel dropped, in both families, because the routing socket's receive
+    /// buffer was full: flows whose first packets got no route.
+    pub fn lost_upcalls(&self) -> u64 {
+        self.platform.lost_upcalls(Family::V4) + self.platform.lost_upcalls(Family::V6)
+    }
+
     /// Receives one upcall of any open family without blocking; `Ok(None)` when none is
     /// queued. Families take turns, so a storm on one cannot starve the other.
     pub fn recv_upcall(&mut self) -> Result<Option<Upcall>> {

@@ -53,12 +53,16 @@ fn start(net: &Netns, dir: &TempDir, name: &str, extra: &[&str]) -> Daemon {
 }
 
 impl Daemon {
+    /// Waits for the PID file to hold this process's pid (`ip netns exec` execs the
+    /// daemon, so the child's pid is the daemon's; a stale file from a killed one is ignored).
     fn wait_ready(&mut self) {
+        let pid = self.proc.child.id().to_string();
+        let mine = |p: &std::path::Path| std::fs::read_to_string(p).is_ok_and(|c| c.trim() == pid);
         let ok = wait_until(Duration::from_secs(10), || {
-            self.pidfile.exists() || matches!(self.proc.child.try_wait(), Ok(Some(_)))
+            mine(&self.pidfile) || matches!(self.proc.child.try_wait(), Ok(Some(_)))
         });
         assert!(
-            ok && self.pidfile.exists(),
+            ok && mine(&self.pidfile),
             "static-router did not become ready:\n{}",
             self.proc.output()
         );
@@ -479,5 +483,53 @@ fn mrdisc_on_phyints_that_say_so() {
     assert!(
         quiet.iter().all(|s| s.kind == Kind::Solicitation),
         "no mrdisc on r1 (no mrdisc in its phyint): {quiet:?}"
+    );
+}
+
+#[test]
+fn killed_daemon_leaves_no_routes_and_a_restart_restores_them() {
+    if !require_netns("killed_daemon_leaves_no_routes_and_a_restart_restores_them") {
+        return;
+    }
+    let net = Line::new("kr");
+    let dir = TempDir::new("kr");
+    write(
+        &dir.path("k.conf"),
+        "phyint r0 enable\nphyint r1 enable\n\
+         mroute from r0 source 192.0.2.1 group 225.1.1.1 to r1\n\
+         mroute from r0 group 225.2.0.0/16 to r1\n",
+    );
+    let mut d = start(&net.rtr, &dir, "k", &[]);
+    d.wait_ready();
+    assert_eq!(flow(&net, "225.2.0.9".parse().unwrap(), 6301, 3), 3);
+    assert!(cache_line(&net, Ipv4Addr::new(225, 2, 0, 9), SND4).is_some());
+    // SIGKILL: no clean-up code runs, yet the kernel flushes the table with the socket.
+    d.proc.signal(Signal::SIGKILL);
+    let _ = d.proc.wait_exit(Duration::from_secs(5));
+    assert!(
+        wait_until(Duration::from_secs(2), || net
+            .rtr
+            .proc_net("ip_mr_cache")
+            .lines()
+            .count()
+            == 1),
+        "routes left in the kernel after the daemon died:\n{}",
+        net.rtr.proc_net("ip_mr_cache")
+    );
+    assert!(
+        net.rtr.proc_net("ip_mr_vif").lines().count() == 1,
+        "VIFs left behind"
+    );
+    // The stale PID file and socket do not stop a restart, which restores everything.
+    let mut again = start(&net.rtr, &dir, "k", &[]);
+    again.wait_ready();
+    assert!(
+        cache_line(&net, Ipv4Addr::new(225, 1, 1, 1), SND4).is_some(),
+        "(S,G) restored"
+    );
+    assert_eq!(
+        flow(&net, "225.2.0.9".parse().unwrap(), 6302, 3),
+        3,
+        "learned routes come back"
     );
 }

@@ -619,6 +619,10 @@ impl Platform for Fake {
         self.rx.as_fd()
     }
 
+    fn lost_upcalls(&self, _family: Family) -> u64 {
+        self.kernel.dropped_upcalls()
+    }
+
     fn interfaces(&self) -> Result<Vec<Interface>> {
         Ok(self.kernel.state().interfaces.clone())
     }

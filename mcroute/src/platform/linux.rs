@@ -43,6 +43,32 @@ pub struct Linux {
     buf: Vec<u8>,
     /// Whether the IPv4 socket is set up for sending IGMP (`IP_HDRINCL`, no loopback).
     igmp_send_ready: bool,
+    /// Per family: the socket's drop counter last seen (`SO_RXQ_OVFL`) and the upcalls
+    /// known lost because the receive buffer was full.
+    drops: [(u32, u64); 2],
+}
+
+fn fslot(family: Family) -> usize {
+    match family {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
+}
+
+/// Notes the socket's cumulative drop counter; reports upcalls lost since last time.
+fn note_drops(slot: &mut (u32, u64), family: Family, seen: Option<u32>) {
+    if let Some(d) = seen {
+        let new = d.wrapping_sub(slot.0);
+        if new > 0 {
+            slot.1 += u64::from(new);
+            log::warn!(
+                "{family} routing socket buffer overflowed: {new} upcalls lost ({} in all); \
+                 their flows get no route until their next packet",
+                slot.1
+            );
+        }
+        slot.0 = d;
+    }
 }
 
 impl Linux {
@@ -56,6 +82,7 @@ impl Linux {
             joins: Memberships::new(JOINS_PER_SOCKET),
             buf: vec![0; 65536],
             igmp_send_ready: false,
+            drops: [(0, 0); 2],
         })
     }
 
@@ -223,6 +250,10 @@ impl Platform for Linux {
             sys::setsockopt(sock.as_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, &one)
                 .map_err(|e| Error::io("setting IP_PKTINFO on the IPv4 routing socket", e))?;
         }
+        // Count what the kernel drops when the receive buffer is full (SO_RXQ_OVFL), so
+        // lost upcalls are reported instead of vanishing.
+        sys::setsockopt(sock.as_fd(), libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &one)
+            .map_err(|e| Error::io("setting SO_RXQ_OVFL on the routing socket", e))?;
         if family == Family::V6 {
             os::icmp6_block_all(sock.as_fd())
                 .map_err(|e| Error::io("setting ICMP6_FILTER on the IPv6 routing socket", e))?;
@@ -518,8 +549,11 @@ impl Platform for Linux {
         }
         .ok_or(Error::NotOpen(family))?;
         loop {
-            let n = match sys::recv(t.sock.as_fd(), &mut self.buf) {
-                Ok(Some(n)) => n,
+            let n = match os::recv_meta(t.sock.as_fd(), &mut self.buf) {
+                Ok(Some(m)) => {
+                    note_drops(&mut self.drops[fslot(family)], family, m.drops);
+                    m.len
+                }
                 Ok(None) => return Ok(None),
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     log::warn!("{family} routing socket overflowed: upcalls were lost");
@@ -544,8 +578,11 @@ impl Platform for Linux {
         }
         let t = self.v4.as_ref().ok_or(Error::NotOpen(family))?;
         loop {
-            let (n, ifindex) = match os::recv_with_ifindex(t.sock.as_fd(), &mut self.buf) {
-                Ok(Some(x)) => x,
+            let (n, ifindex) = match os::recv_meta(t.sock.as_fd(), &mut self.buf) {
+                Ok(Some(m)) => {
+                    note_drops(&mut self.drops[0], family, m.drops);
+                    (m.len, m.ifindex)
+                }
                 Ok(None) => return Ok(None),
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     log::warn!("{family} routing socket overflowed: messages were lost");
@@ -592,6 +629,10 @@ impl Platform for Linux {
 
     fn upcall_fd(&self) -> BorrowedFd<'_> {
         self.epoll.as_fd()
+    }
+
+    fn lost_upcalls(&self, family: Family) -> u64 {
+        self.drops[fslot(family)].1
     }
 
     fn interfaces(&self) -> Result<Vec<Interface>> {

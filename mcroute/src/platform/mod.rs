@@ -154,6 +154,13 @@ pub trait Platform {
     /// A file descriptor that becomes readable when an upcall of any open family is queued.
     fn upcall_fd(&self) -> BorrowedFd<'_>;
 
+    /// Upcalls of `family` the kernel dropped because the routing socket's receive buffer
+    /// was full (detected with `SO_RXQ_OVFL` on Linux; 0 where the platform cannot tell).
+    fn lost_upcalls(&self, family: Family) -> u64 {
+        let _ = family;
+        0
+    }
+
     /// The network interfaces of the system (or of the fake kernel).
     fn interfaces(&self) -> Result<Vec<Interface>>;
 }

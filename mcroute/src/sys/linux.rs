@@ -119,14 +119,24 @@ pub fn drop_to_net_admin(uid: u32, gid: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Non-blocking `recvmsg` into `buf` with the `IP_PKTINFO` control message: the length
-/// received and the index of the interface it arrived on (0 when absent). `Ok(None)` on
-/// `EAGAIN`.
-pub fn recv_with_ifindex(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<(usize, u32)>> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
-    let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
+/// What [`recv_meta`] learned besides the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// Bytes received.
+    pub len: usize,
+    /// The arriving interface (`IP_PKTINFO`), 0 when absent.
+    pub ifindex: u32,
+    /// The socket's cumulative drop count (`SO_RXQ_OVFL`), when enabled.
+    pub drops: Option<u32>,
+}
+
+/// Non-blocking `recvmsg` reading the `IP_PKTINFO` and `SO_RXQ_OVFL` control messages.
+/// `Ok(None)` on `EAGAIN`.
+pub fn recv_meta(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<RecvMeta>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+    let mut cmsg = nix::cmsg_space!(libc::in_pktinfo, u32);
     let mut iov = [io::IoSliceMut::new(buf)];
-    let msg = match recvmsg::<SockaddrIn>(
+    let msg = match recvmsg::<SockaddrStorage>(
         fd.as_raw_fd(),
         &mut iov,
         Some(&mut cmsg),
@@ -136,13 +146,21 @@ pub fn recv_with_ifindex(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Optio
         Err(nix::errno::Errno::EAGAIN) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let mut ifindex = 0;
+    let mut meta = RecvMeta {
+        len: msg.bytes,
+        ifindex: 0,
+        drops: None,
+    };
     if let Ok(cmsgs) = msg.cmsgs() {
         for c in cmsgs {
-            if let ControlMessageOwned::Ipv4PacketInfo(info) = c {
-                ifindex = u32::try_from(info.ipi_ifindex).unwrap_or(0);
+            match c {
+                ControlMessageOwned::Ipv4PacketInfo(info) => {
+                    meta.ifindex = u32::try_from(info.ipi_ifindex).unwrap_or(0)
+                }
+                ControlMessageOwned::RxqOvfl(n) => meta.drops = Some(n),
+                _ => {}
             }
         }
     }
-    Ok(Some((msg.bytes, ifindex)))
+    Ok(Some(meta))
 }
