@@ -1106,3 +1106,43 @@ fn prunes_and_grafts_naming_the_origin_as_mrouted_sends_them() {
     );
     assert!(s.e.flow(src, g).unwrap().oifs.is_empty());
 }
+
+#[test]
+fn four_routers_in_a_ring_converge_and_reroute() {
+    // A(0) B(1) C(2) D(3), each with a stub (links 0..4), in a ring A-B (4), B-C (5),
+    // C-D (6), D-A (7) whose D-A link costs 3. Then the A-B link is cut.
+    let mut net = Net::new(4);
+    for i in 0..4 {
+        net.link(&[(i, 1)]);
+    }
+    let ab = net.link(&[(0, 1), (1, 1)]);
+    net.link(&[(1, 1), (2, 1)]);
+    net.link(&[(2, 1), (3, 1)]);
+    let da = net.link(&[(3, 3), (0, 3)]);
+    net.start();
+    net.run_until(60);
+    // Every router has a route to every stub and every link subnet (8 origins).
+    for n in 0..4 {
+        assert_eq!(net.nodes[n].engine.route_count(), 8, "router {n}");
+    }
+    // A to C's stub: two hops via B (1 + 1 + 1 = 3), not via D (3 + 1 + 1 = 5).
+    let c = stub(&net, 2);
+    let r = net.route(0, c).unwrap();
+    assert_eq!((r.metric, r.gateway), (3, Some(net.addr(1, ab))));
+    // A to D's stub: directly over the expensive link (3 + 1 = 4) ties with B-C-D
+    // (1 + 1 + 1 + 1 = 4); whichever wins, the metric is 4.
+    assert_eq!(net.route(0, stub(&net, 3)).unwrap().metric, 4);
+    // Cut A-B: after the neighbour time-out and a report, A reaches C through D.
+    net.links[ab].up = false;
+    net.run_until(60 + 36 + 61);
+    let r = net.route(0, c).unwrap();
+    assert_eq!((r.metric, r.gateway), (5, Some(net.addr(3, da))));
+    // B still reaches A's stub, now around the ring: B-C-D-A = 1 + 1 + 3 + 1 = 6.
+    assert_eq!(net.route(1, stub(&net, 0)).unwrap().metric, 6);
+    // No metric ever exceeds infinity for a reachable route.
+    for n in 0..4 {
+        for r in net.nodes[n].engine.routes() {
+            assert!(r.metric <= 32, "router {n}: {r:?}");
+        }
+    }
+}
