@@ -1146,3 +1146,63 @@ fn four_routers_in_a_ring_converge_and_reroute() {
         }
     }
 }
+
+proptest! {
+    /// Whatever a neighbour reports, in whatever order: no route's metric exceeds infinity,
+    /// and every route learned from the neighbour is reported back to it poisoned (metric
+    /// plus infinity), never as a usable path.
+    #[test]
+    fn route_table_invariants(steps in proptest::collection::vec(
+        proptest::collection::vec((0u8..8, 0u8..70), 1..6), 1..12)) {
+        let mut s = Solo::new();
+        s.probe(0);
+        for (i, routes) in steps.iter().enumerate() {
+            let t = 1 + i as u64 * 7;
+            let named: Vec<(String, u8)> = routes
+                .iter()
+                .map(|(o, m)| (format!("203.0.113.{}/32", o * 16), *m))
+                .collect();
+            let refs: Vec<(&str, u8)> = named.iter().map(|(o, m)| (o.as_str(), *m)).collect();
+            s.feed(t, report(&refs));
+            s.probe(t + 1);
+            // Earlier flash updates describe earlier states: look only at the final report.
+            s.drain();
+            for r in s.e.routes() {
+                prop_assert!(r.metric <= 32, "{r:?}");
+            }
+        }
+        // The next full report: everything learned from 192.0.2.2 goes back poisoned.
+        let learned: BTreeMap<Ipv4Net, u8> = s
+            .e
+            .routes()
+            .filter(|r| r.gateway == Some(ip("192.0.2.2")))
+            .map(|r| (r.origin, r.metric))
+            .collect();
+        // Keep the neighbour alive for a full report period and collect what goes out.
+        let last = steps.len() as u64 * 7;
+        let mut sent = Vec::new();
+        for t in (last + 10..=last + 70).step_by(10) {
+            s.probe(t);
+            sent.extend(s.drain());
+        }
+        let mut checked = 0;
+        for tx in sent {
+            if tx.vif != VifId(0) {
+                continue;
+            }
+            if let Body::Report { routes } = Repr::parse(&tx.payload).unwrap().body {
+                for r in routes {
+                    if let Some(m) = learned.get(&r.origin) {
+                        checked += 1;
+                        prop_assert!(r.metric >= 32, "{:?} reported back unpoisoned ({m})", r.origin);
+                        if *m < 32 {
+                            prop_assert_eq!(r.metric, m + 32);
+                        }
+                    }
+                }
+            }
+        }
+        let reachable = learned.values().filter(|m| **m < 32).count();
+        prop_assert!(checked >= reachable, "only {checked} of {reachable} learned routes reported back");
+    }
+}
