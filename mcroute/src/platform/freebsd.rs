@@ -14,7 +14,6 @@
 //!   socket's FIB with `SO_SETFIB`, which is what `-t` means on FreeBSD.
 //! - 64 MIFs, 32 VIFs; the ICMPv6 filter's bits pass rather than block.
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -22,6 +21,7 @@ use libc::c_int;
 use nix::sys::event::Kqueue;
 
 use super::joins::Memberships;
+use super::unix::{c64, counter_err, level, mfc_op};
 use super::{IgmpSend, Incoming, Platform};
 use crate::abi::{freebsd as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
@@ -85,36 +85,12 @@ impl FreeBsd {
     }
 }
 
-fn level(family: Family) -> c_int {
-    match family {
-        Family::V4 => libc::IPPROTO_IP,
-        Family::V6 => libc::IPPROTO_IPV6,
-    }
-}
-
 fn sin6(addr: Ipv6Addr) -> abi::sockaddr_in6 {
     abi::sockaddr_in6 {
         sin6_len: std::mem::size_of::<abi::sockaddr_in6>() as u8,
         sin6_family: abi::AF_INET6,
         sin6_addr: In6Addr::from(addr),
         ..Default::default()
-    }
-}
-
-fn mfc_op(add: bool, e: &MfcEntry) -> String {
-    format!(
-        "{} MFC ({}, {}) from {}",
-        if add { "adding" } else { "deleting" },
-        e.source(),
-        e.group(),
-        e.iif()
-    )
-}
-
-fn counter_err(op: String, e: io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(libc::EADDRNOTAVAIL) | Some(libc::ENOENT) | Some(libc::EINVAL) => Error::NotFound(op),
-        _ => Error::io(op, e),
     }
 }
 
@@ -481,29 +457,11 @@ impl Platform for FreeBsd {
     }
 
     fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
-        let op = || {
-            format!(
-                "sending IGMP from {} to {} on interface {}",
-                packet.src, packet.dst, packet.ifindex
-            )
+        let fd = match &self.v4 {
+            Some(t) => t.sock.as_fd(),
+            None => return Err(Error::NotOpen(Family::V4)),
         };
-        let fd = self.sock(Family::V4)?;
-        if !self.igmp_send_ready {
-            let one: c_int = 1;
-            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_HDRINCL, &one)
-                .map_err(|e| Error::io("setting IP_HDRINCL on the IPv4 routing socket", e))?;
-            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0u8)
-                .map_err(|e| Error::io("clearing IP_MULTICAST_LOOP on the routing socket", e))?;
-            self.igmp_send_ready = true;
-        }
-        let fd = self.sock(Family::V4)?;
-        if packet.dst.is_multicast() {
-            sys::set_multicast_if_v4(fd, packet.ifindex).map_err(|e| Error::io(op(), e))?;
-        }
-        // FreeBSD 11 and later take ip_len and ip_off in network order with IP_HDRINCL.
-        let datagram = super::igmp_datagram(packet);
-        sys::sendto_v4(fd, &datagram, packet.dst).map_err(|e| Error::io(op(), e))?;
-        Ok(())
+        super::unix::send_igmp(fd, &mut self.igmp_send_ready, packet)
     }
 
     fn upcall_fd(&self) -> BorrowedFd<'_> {
@@ -513,11 +471,6 @@ impl Platform for FreeBsd {
     fn interfaces(&self) -> Result<Vec<Interface>> {
         super::ifaddrs::list_interfaces()
     }
-}
-
-/// Widens a kernel counter (`u_long`) to `u64`.
-fn c64<T: Into<u64>>(x: T) -> u64 {
-    x.into()
 }
 
 impl Drop for FreeBsd {

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use libc::c_int;
 
 use super::joins::Memberships;
+use super::unix::{c64, counter_err, level, mfc_op};
 use super::{IgmpSend, Incoming, Platform};
 use crate::abi::{linux as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
@@ -134,13 +135,6 @@ impl Linux {
     }
 }
 
-fn level(family: Family) -> c_int {
-    match family {
-        Family::V4 => libc::IPPROTO_IP,
-        Family::V6 => libc::IPPROTO_IPV6,
-    }
-}
-
 fn sin6(addr: std::net::Ipv6Addr) -> abi::sockaddr_in6 {
     abi::sockaddr_in6 {
         sin6_family: libc::AF_INET6 as u16,
@@ -184,16 +178,6 @@ fn mf6cctl(entry: &MfcEntry) -> Option<abi::mf6cctl> {
         }
     }
     Some(m)
-}
-
-fn mfc_op_name(add: bool, entry: &MfcEntry) -> String {
-    format!(
-        "{} MFC ({}, {}) from {}",
-        if add { "adding" } else { "deleting" },
-        entry.source(),
-        entry.group(),
-        entry.iif()
-    )
 }
 
 impl Platform for Linux {
@@ -429,7 +413,7 @@ impl Platform for Linux {
                 )
             }
         }
-        .map_err(|e| Error::io(mfc_op_name(true, entry), e))
+        .map_err(|e| Error::io(mfc_op(true, entry), e))
     }
 
     fn del_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
@@ -457,7 +441,7 @@ impl Platform for Linux {
             Some(libc::ENOENT) => {
                 Error::NotFound(format!("MFC ({}, {})", entry.source(), entry.group()))
             }
-            _ => Error::io(mfc_op_name(false, entry), e),
+            _ => Error::io(mfc_op(false, entry), e),
         })
     }
 
@@ -602,29 +586,11 @@ impl Platform for Linux {
     }
 
     fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
-        let op = || {
-            format!(
-                "sending IGMP from {} to {} on interface {}",
-                packet.src, packet.dst, packet.ifindex
-            )
+        let fd = match &self.v4 {
+            Some(t) => t.sock.as_fd(),
+            None => return Err(Error::NotOpen(Family::V4)),
         };
-        let fd = self.sock(Family::V4)?;
-        if !self.igmp_send_ready {
-            let one: c_int = 1;
-            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_HDRINCL, &one)
-                .map_err(|e| Error::io("setting IP_HDRINCL on the IPv4 routing socket", e))?;
-            // Our own multicast must not come back to us as if a neighbour sent it.
-            sys::setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0u8)
-                .map_err(|e| Error::io("clearing IP_MULTICAST_LOOP on the routing socket", e))?;
-            self.igmp_send_ready = true;
-        }
-        let fd = self.sock(Family::V4)?;
-        if packet.dst.is_multicast() {
-            sys::set_multicast_if_v4(fd, packet.ifindex).map_err(|e| Error::io(op(), e))?;
-        }
-        let datagram = super::igmp_datagram(packet);
-        sys::sendto_v4(fd, &datagram, packet.dst).map_err(|e| Error::io(op(), e))?;
-        Ok(())
+        super::unix::send_igmp(fd, &mut self.igmp_send_ready, packet)
     }
 
     fn upcall_fd(&self) -> BorrowedFd<'_> {
@@ -640,13 +606,6 @@ impl Platform for Linux {
     }
 }
 
-fn counter_err(op: String, e: io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(libc::EADDRNOTAVAIL) | Some(libc::ENOENT) | Some(libc::EINVAL) => Error::NotFound(op),
-        _ => Error::io(op, e),
-    }
-}
-
 impl Drop for Linux {
     fn drop(&mut self) {
         for f in [Family::V4, Family::V6] {
@@ -655,9 +614,4 @@ impl Drop for Linux {
             }
         }
     }
-}
-
-/// Widens a kernel counter (`unsigned long`, 32 or 64 bits) to `u64`.
-fn c64<T: Into<u64>>(x: T) -> u64 {
-    x.into()
 }

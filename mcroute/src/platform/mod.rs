@@ -25,6 +25,8 @@ pub mod ifaddrs;
 mod joins;
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod unix;
 
 /// The kernel this program runs on: `linux::Linux` or `freebsd::FreeBsd`.
 #[cfg(target_os = "linux")]
