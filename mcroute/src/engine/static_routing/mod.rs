@@ -81,7 +81,8 @@ mod index;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::ops::Bound;
@@ -93,9 +94,9 @@ pub use config::{
     StaticConfig, DEFAULT_JOIN_EXPANSION_LIMIT, MAX_IFNAME_LEN,
 };
 
-use crate::model::{Family, Interface, RouteCounters, MAX_VIFS};
+use crate::model::{Family, FastMap, FastSet, Interface, RouteCounters, MAX_VIFS};
 use config::{fmt_net, nth_addr};
-use index::TemplateIndex;
+use index::{bits, Seqs, TemplateIndex};
 
 /// How the engine is set up (smcrouted's command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,20 +237,28 @@ pub enum EngineError {
     NotJoined(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct RuleKey {
-    iif: IfPattern,
-    source: Option<ipnet::IpNet>,
-    group: ipnet::IpNet,
+/// The (source, group) of a normalized rule: with the inbound pattern, what identifies it.
+/// An (S,G) rule's key is (`Some(S/32)`, `G/32`) (or /128), which no template has.
+type RuleKey = (Option<ipnet::IpNet>, ipnet::IpNet);
+
+fn rule_key(r: &RouteRule) -> RuleKey {
+    (r.source, r.group)
 }
 
-impl RuleKey {
-    fn of(r: &RouteRule) -> RuleKey {
-        RuleKey {
-            iif: r.iif.clone(),
-            source: r.source,
-            group: r.group,
+/// The rule key of the (S,G) rules of an (S,G).
+fn sg_rule_key(key: SgKey) -> RuleKey {
+    (Some(ipnet::IpNet::from(key.0)), ipnet::IpNet::from(key.1))
+}
+
+/// The (S,G) of an (S,G) rule's key, `None` for a template's.
+fn sg_of(key: &RuleKey) -> Option<SgKey> {
+    match key {
+        (Some(s), g)
+            if s.prefix_len() == s.max_prefix_len() && g.prefix_len() == g.max_prefix_len() =>
+        {
+            Some((s.addr(), g.addr()))
         }
+        _ => None,
     }
 }
 
@@ -288,8 +297,10 @@ fn slot(f: Family) -> usize {
 
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
-fn sort_key(k: &SgKey) -> (Family, IpAddr, IpAddr) {
-    (Family::of(&k.1), k.1, k.0)
+/// The order routes are reconciled and reported in: family, group, source. (As integers,
+/// which order as the addresses do.)
+fn sort_key(k: &SgKey) -> (Family, u128, Family, u128) {
+    (Family::of(&k.1), bits(k.1), Family::of(&k.0), bits(k.0))
 }
 
 fn fmt_sg(source: Option<ipnet::IpNet>, group: ipnet::IpNet) -> String {
@@ -332,18 +343,19 @@ pub struct StaticEngine {
     interfaces: BTreeMap<String, Interface>,
     phyints: Vec<Phyint>,
     rules: BTreeMap<u64, StoredRule>,
-    rule_ids: HashMap<RuleKey, u64>,
+    /// The rules by (source, group), whatever their inbound pattern: the identity of a rule
+    /// for merging and removal, and the (S,G) rules of an (S,G) in configuration order.
+    by_key: FastMap<RuleKey, Seqs>,
     next_seq: u64,
     templates: TemplateIndex,
-    sg_index: HashMap<SgKey, BTreeSet<u64>>,
     /// Reference counts of the interface patterns rules name, per family.
-    refs: [HashMap<IfPattern, usize>; 2],
+    refs: [FastMap<IfPattern, usize>; 2],
     vifs: [BTreeMap<String, VifState>; 2],
-    routes: HashMap<SgKey, Installed>,
+    routes: FastMap<SgKey, Installed>,
     join_rules: BTreeMap<u64, StoredJoin>,
-    join_ids: HashMap<JoinRule, u64>,
+    join_ids: FastMap<JoinRule, u64>,
     next_join_seq: u64,
-    memberships: HashMap<JoinedGroup, usize>,
+    memberships: FastMap<JoinedGroup, usize>,
     next_flush: Option<Instant>,
 }
 
@@ -355,17 +367,16 @@ impl StaticEngine {
             interfaces: BTreeMap::new(),
             phyints: Vec::new(),
             rules: BTreeMap::new(),
-            rule_ids: HashMap::new(),
+            by_key: FastMap::default(),
             next_seq: 0,
             templates: TemplateIndex::default(),
-            sg_index: HashMap::new(),
-            refs: [HashMap::new(), HashMap::new()],
+            refs: [FastMap::default(), FastMap::default()],
             vifs: [BTreeMap::new(), BTreeMap::new()],
-            routes: HashMap::new(),
+            routes: FastMap::default(),
             join_rules: BTreeMap::new(),
-            join_ids: HashMap::new(),
+            join_ids: FastMap::default(),
             next_join_seq: 0,
-            memberships: HashMap::new(),
+            memberships: FastMap::default(),
             next_flush: None,
         }
     }
@@ -426,11 +437,11 @@ impl StaticEngine {
     ) -> Result<Vec<Action>, Vec<ConfigError>> {
         self.validate(config)?;
         self.rules.clear();
-        self.rule_ids.clear();
+        self.by_key.clear();
+        self.by_key.reserve(config.routes.len());
         self.next_seq = 0;
         self.templates = TemplateIndex::default();
-        self.sg_index.clear();
-        self.refs = [HashMap::new(), HashMap::new()];
+        self.refs = [FastMap::default(), FastMap::default()];
         for r in &config.routes {
             self.insert_rule(r.normalized(), Origin::Config);
         }
@@ -660,7 +671,7 @@ impl StaticEngine {
     ) -> Result<Vec<Action>, EngineError> {
         rule.check()?;
         let rule = rule.normalized();
-        let Some(&seq) = self.rule_ids.get(&RuleKey::of(&rule)) else {
+        let Some(seq) = self.find_rule(&rule) else {
             return Err(EngineError::NoSuchRoute(rule.to_string()));
         };
         let scope = scope_of(&rule);
@@ -876,15 +887,23 @@ impl StaticEngine {
         Ok(())
     }
 
+    /// The rule with the same inbound pattern, source and group as the normalized `rule`.
+    fn find_rule(&self, rule: &RouteRule) -> Option<u64> {
+        let seqs = self.by_key.get(&rule_key(rule))?;
+        seqs.as_slice()
+            .iter()
+            .copied()
+            .find(|s| self.rules.get(s).is_some_and(|r| r.rule.iif == rule.iif))
+    }
+
     /// Adds a normalized rule, or merges its OIFs into the identical one.
     fn insert_rule(&mut self, rule: RouteRule, origin: Origin) -> u64 {
         let family = slot(rule.family());
-        let key = RuleKey::of(&rule);
-        if let Some(&seq) = self.rule_ids.get(&key) {
+        if let Some(seq) = self.find_rule(&rule) {
             if let Some(stored) = self.rules.get_mut(&seq) {
                 for o in rule.oifs {
                     if !stored.rule.oifs.contains(&o) {
-                        *self.refs[family].entry(o.clone()).or_default() += 1;
+                        add_ref(&mut self.refs[family], &o);
                         stored.rule.oifs.push(o);
                     }
                 }
@@ -894,20 +913,19 @@ impl StaticEngine {
         let seq = self.next_seq;
         self.next_seq += 1;
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
-            *self.refs[family].entry(p.clone()).or_default() += 1;
+            add_ref(&mut self.refs[family], p);
         }
-        match (rule.is_sg(), rule.source) {
-            (true, Some(s)) => {
-                self.sg_index
-                    .entry((s.addr(), rule.group.addr()))
-                    .or_default()
-                    .insert(seq);
+        if !rule.is_sg() {
+            self.templates
+                .insert(seq, &rule.iif, rule.source, rule.group);
+        }
+        // Sequence numbers only grow: pushing keeps each list in configuration order.
+        match self.by_key.entry(rule_key(&rule)) {
+            Entry::Occupied(mut o) => o.get_mut().push(seq),
+            Entry::Vacant(v) => {
+                v.insert(Seqs::one(seq));
             }
-            _ => self
-                .templates
-                .insert(seq, &rule.iif, rule.source, rule.group),
         }
-        self.rule_ids.insert(key, seq);
         self.rules.insert(seq, StoredRule { rule, origin });
         seq
     }
@@ -918,23 +936,18 @@ impl StaticEngine {
         };
         let rule = stored.rule;
         let family = slot(rule.family());
-        self.rule_ids.remove(&RuleKey::of(&rule));
+        let key = rule_key(&rule);
+        if let Some(seqs) = self.by_key.get_mut(&key) {
+            if seqs.remove(seq) {
+                self.by_key.remove(&key);
+            }
+        }
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
             unref(&mut self.refs[family], p);
         }
-        match (rule.is_sg(), rule.source) {
-            (true, Some(s)) => {
-                let key = (s.addr(), rule.group.addr());
-                if let Some(set) = self.sg_index.get_mut(&key) {
-                    set.remove(&seq);
-                    if set.is_empty() {
-                        self.sg_index.remove(&key);
-                    }
-                }
-            }
-            _ => self
-                .templates
-                .remove(seq, &rule.iif, rule.source, rule.group),
+        if !rule.is_sg() {
+            self.templates
+                .remove(seq, &rule.iif, rule.source, rule.group);
         }
     }
 
@@ -1038,7 +1051,7 @@ impl StaticEngine {
         let desired = self.desired_vifs();
         let mut pre = Vec::new();
         let mut post = Vec::new();
-        let mut reset: HashSet<(Family, String)> = HashSet::new();
+        let mut reset: FastSet<(Family, String)> = FastSet::default();
         let mut changed = false;
         for family in FAMILIES {
             let old = &self.vifs[slot(family)];
@@ -1096,21 +1109,27 @@ impl StaticEngine {
                     .filter(|(_, i)| i.kind != RouteKind::Static)
                     .map(|(k, _)| *k)
                     .collect();
-                keys.sort_by_key(sort_key);
+                keys.sort_unstable_by_key(sort_key);
                 for k in keys {
                     actions.extend(self.reconcile_key(now, k, &reset));
                 }
             }
             Scope::All => {
-                let mut keys: Vec<SgKey> = self
-                    .routes
-                    .keys()
-                    .chain(self.sg_index.keys())
-                    .copied()
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .collect();
-                keys.sort_by_key(sort_key);
+                // Every (S,G) with a rule, then every installed one without.
+                let mut keys: Vec<SgKey> =
+                    Vec::with_capacity(self.by_key.len() + self.routes.len());
+                keys.extend(self.by_key.keys().filter_map(sg_of));
+                let by_key = &self.by_key;
+                keys.extend(
+                    self.routes
+                        .keys()
+                        .filter(|k| !by_key.contains_key(&sg_rule_key(**k))),
+                );
+                // The keys are distinct: an unstable sort gives the one order.
+                keys.sort_unstable_by_key(sort_key);
+                self.routes
+                    .reserve(keys.len().saturating_sub(self.routes.len()));
+                actions.reserve(keys.len());
                 for k in keys {
                     actions.extend(self.reconcile_key(now, k, &reset));
                 }
@@ -1126,7 +1145,7 @@ impl StaticEngine {
     fn desired_static(&self, key: SgKey) -> Option<Route> {
         let family = Family::of(&key.1);
         let vifs = &self.vifs[slot(family)];
-        for seq in self.sg_index.get(&key)? {
+        for seq in self.by_key.get(&sg_rule_key(key))?.as_slice() {
             let Some(stored) = self.rules.get(seq) else {
                 continue;
             };
@@ -1175,7 +1194,7 @@ impl StaticEngine {
         &mut self,
         now: Instant,
         key: SgKey,
-        reset: &HashSet<(Family, String)>,
+        reset: &FastSet<(Family, String)>,
     ) -> Option<Action> {
         let family = Family::of(&key.1);
         let touched = |r: &Route| reset.iter().any(|(f, n)| *f == family && r.uses(n));
@@ -1245,7 +1264,7 @@ impl StaticEngine {
     }
 
     fn reconcile_joins(&mut self) -> Vec<Action> {
-        let mut desired: HashMap<JoinedGroup, usize> = HashMap::new();
+        let mut desired: FastMap<JoinedGroup, usize> = FastMap::default();
         for j in self.join_rules.values() {
             for m in self.expand_join(&j.rule) {
                 *desired.entry(m).or_default() += 1;
@@ -1289,7 +1308,16 @@ fn scope_of(rule: &RouteRule) -> Scope {
     }
 }
 
-fn unref(refs: &mut HashMap<IfPattern, usize>, p: &IfPattern) {
+fn add_ref(refs: &mut FastMap<IfPattern, usize>, p: &IfPattern) {
+    match refs.get_mut(p) {
+        Some(n) => *n += 1,
+        None => {
+            refs.insert(p.clone(), 1);
+        }
+    }
+}
+
+fn unref(refs: &mut FastMap<IfPattern, usize>, p: &IfPattern) {
     if let Some(n) = refs.get_mut(p) {
         *n = n.saturating_sub(1);
         if *n == 0 {
