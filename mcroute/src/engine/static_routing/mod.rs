@@ -78,6 +78,7 @@ mod action;
 mod config;
 pub mod exec;
 mod index;
+mod kept;
 #[cfg(test)]
 mod tests;
 
@@ -97,6 +98,7 @@ pub use config::{
 use crate::model::{Family, FastMap, FastSet, Interface, RouteCounters, MAX_VIFS};
 use config::{fmt_net, nth_addr};
 use index::{bits, Seqs, TemplateIndex};
+use kept::{Kept, Name, Oifs};
 
 /// How the engine is set up (smcrouted's command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +273,7 @@ struct VifState {
 
 #[derive(Debug, Clone)]
 struct Installed {
-    route: Route,
+    route: Kept,
     kind: RouteKind,
     /// When the packet count was last seen to change (or the route was installed).
     since: Instant,
@@ -350,7 +352,8 @@ pub struct StaticEngine {
     templates: TemplateIndex,
     /// Reference counts of the interface patterns rules name, per family.
     refs: [FastMap<IfPattern, usize>; 2],
-    vifs: [BTreeMap<String, VifState>; 2],
+    /// The VIFs and MIFs wanted, by interface name (shared with the routes that use them).
+    vifs: [BTreeMap<Name, VifState>; 2],
     routes: FastMap<SgKey, Installed>,
     join_rules: BTreeMap<u64, StoredJoin>,
     join_ids: FastMap<JoinRule, u64>,
@@ -485,7 +488,7 @@ impl StaticEngine {
         }
         let key = (source, group);
         if let Some(inst) = self.routes.get(&key) {
-            if inst.route.iif == iif || inst.kind == RouteKind::Static {
+            if &*inst.route.iif == iif || inst.kind == RouteKind::Static {
                 // A second upcall queued before the route went in, or a static route that
                 // owns the (S,G): nothing to do.
                 return Vec::new();
@@ -510,7 +513,7 @@ impl StaticEngine {
             return Vec::new();
         }
         match self.routes.get(&(source, group)) {
-            Some(inst) if inst.kind != RouteKind::Static && inst.route.iif != iif => {}
+            Some(inst) if inst.kind != RouteKind::Static && &*inst.route.iif != iif => {}
             _ => return Vec::new(),
         }
         if self.templates.lookup(iif, source, group).is_none() {
@@ -521,31 +524,38 @@ impl StaticEngine {
 
     fn learn(&mut self, now: Instant, iif: &str, source: IpAddr, group: IpAddr) -> Vec<Action> {
         let key = (source, group);
-        let (route, kind) = match self.templates.lookup(iif, source, group) {
+        // The callers checked that `iif` has a VIF.
+        let Some(iif) = self.vif_name(Family::of(&group), iif) else {
+            return Vec::new();
+        };
+        let (kept, kind) = match self.templates.lookup(&iif, source, group) {
             Some(seq) => match self.rules.get(&seq) {
                 Some(r) => (
-                    self.build_route(&r.rule, iif, source, group),
+                    self.build_route(&r.rule, &iif, source, group),
                     RouteKind::Learned,
                 ),
-                None => (stop_filter(iif, source, group), RouteKind::StopFilter),
+                None => (Kept::stop_filter(iif, source, group), RouteKind::StopFilter),
             },
             None => {
                 log::info!(
                     "multicast from {source}, group {group}, on {iif} does not match any (*,G) rule"
                 );
-                (stop_filter(iif, source, group), RouteKind::StopFilter)
+                (Kept::stop_filter(iif, source, group), RouteKind::StopFilter)
             }
         };
-        let existed = self.routes.contains_key(&key);
-        self.routes.insert(
-            key,
-            Installed {
-                route: route.clone(),
-                kind,
-                since: now,
-                packets: 0,
-            },
-        );
+        let route = kept.to_route();
+        let existed = self
+            .routes
+            .insert(
+                key,
+                Installed {
+                    route: kept,
+                    kind,
+                    since: now,
+                    packets: 0,
+                },
+            )
+            .is_some();
         self.arm_flush(now);
         let mut actions = vec![if existed {
             Action::ReplaceRoute(route)
@@ -614,7 +624,7 @@ impl StaticEngine {
                 }
                 _ => {
                     if let Some(gone) = self.routes.remove(&key) {
-                        log::info!("flushing idle route {}", gone.route);
+                        log::info!("flushing idle route {}", gone.route.to_route());
                         actions.push(remove_action(&gone.route));
                     }
                 }
@@ -770,7 +780,7 @@ impl StaticEngine {
             .routes
             .values()
             .map(|i| InstalledRoute {
-                route: i.route.clone(),
+                route: i.route.to_route(),
                 kind: i.kind,
             })
             .collect();
@@ -794,7 +804,7 @@ impl StaticEngine {
     /// The installed route of (S,G), if any.
     pub fn route(&self, source: IpAddr, group: IpAddr) -> Option<InstalledRoute> {
         self.routes.get(&(source, group)).map(|i| InstalledRoute {
-            route: i.route.clone(),
+            route: i.route.to_route(),
             kind: i.kind,
         })
     }
@@ -821,7 +831,7 @@ impl StaticEngine {
                     .iter()
                     .map(move |(name, v)| VifInfo {
                         family,
-                        name: name.clone(),
+                        name: name.to_string(),
                         ifindex: v.ifindex,
                         threshold: v.threshold,
                         mrdisc: v.mrdisc,
@@ -846,7 +856,7 @@ impl StaticEngine {
             }
             for o in &r.rule.oifs {
                 if let IfPattern::Name(n) = o {
-                    if !vifs.contains_key(n) && !missing.contains(o) {
+                    if !vifs.contains_key(n.as_str()) && !missing.contains(o) {
                         missing.push(o.clone());
                     }
                 }
@@ -1000,7 +1010,14 @@ impl StaticEngine {
         self.phyints.iter().rev().find(|p| p.pattern.matches(name))
     }
 
-    fn desired_vifs(&self) -> [BTreeMap<String, VifState>; 2] {
+    /// The name of `name`'s VIF (or MIF), shared, if it has one.
+    fn vif_name(&self, family: Family, name: &str) -> Option<Name> {
+        self.vifs[slot(family)]
+            .get_key_value(name)
+            .map(|(k, _)| Name::clone(k))
+    }
+
+    fn desired_vifs(&self) -> [BTreeMap<Name, VifState>; 2] {
         let mut out = [BTreeMap::new(), BTreeMap::new()];
         let mut by_index: Vec<&Interface> = self.interfaces.values().collect();
         by_index.sort_by_key(|i| (i.index, i.name.as_str()));
@@ -1032,8 +1049,12 @@ impl StaticEngine {
                 }
             }
             for (iface, phy) in first.into_iter().chain(rest).take(self.options.max_vifs) {
+                // Keep the name the routes already share, if there is one.
+                let name = self
+                    .vif_name(family, &iface.name)
+                    .unwrap_or_else(|| Name::from(iface.name.as_str()));
                 out[slot(family)].insert(
-                    iface.name.clone(),
+                    name,
                     VifState {
                         ifindex: iface.index,
                         threshold: phy.map_or(1, |p| p.ttl_threshold.max(1)),
@@ -1062,15 +1083,15 @@ impl StaticEngine {
                         changed = true;
                         post.push(Action::RemoveVif {
                             family,
-                            name: name.clone(),
+                            name: name.to_string(),
                         });
                     }
                     Some(n) if n.ifindex != o.ifindex => {
                         changed = true;
-                        reset.insert((family, name.clone()));
+                        reset.insert((family, name.to_string()));
                         pre.push(Action::RemoveVif {
                             family,
-                            name: name.clone(),
+                            name: name.to_string(),
                         });
                         pre.push(add_vif(family, name, n));
                     }
@@ -1081,7 +1102,7 @@ impl StaticEngine {
                         if n.mrdisc != o.mrdisc {
                             pre.push(Action::SetMrdisc {
                                 family,
-                                name: name.clone(),
+                                name: name.to_string(),
                                 enable: n.mrdisc,
                             });
                         }
@@ -1101,7 +1122,10 @@ impl StaticEngine {
         }
         let mut actions = pre;
         match scope {
-            Scope::Key(k) => actions.extend(self.reconcile_key(now, k, &reset)),
+            Scope::Key(k) => {
+                let desired = self.desired_static(k);
+                actions.extend(self.reconcile_key(now, k, desired, &reset));
+            }
             Scope::Dynamic => {
                 let mut keys: Vec<SgKey> = self
                     .routes
@@ -1111,27 +1135,35 @@ impl StaticEngine {
                     .collect();
                 keys.sort_unstable_by_key(sort_key);
                 for k in keys {
-                    actions.extend(self.reconcile_key(now, k, &reset));
+                    let desired = self.desired_static(k);
+                    actions.extend(self.reconcile_key(now, k, desired, &reset));
                 }
             }
             Scope::All => {
-                // Every (S,G) with a rule, then every installed one without.
-                let mut keys: Vec<SgKey> =
+                // Every (S,G) with a rule (with its rules, taken in one pass over the index
+                // rather than a lookup a key), then every installed one without.
+                let mut keys: Vec<(SgKey, Option<Seqs>)> =
                     Vec::with_capacity(self.by_key.len() + self.routes.len());
-                keys.extend(self.by_key.keys().filter_map(sg_of));
+                keys.extend(
+                    self.by_key
+                        .iter()
+                        .filter_map(|(k, seqs)| Some((sg_of(k)?, Some(seqs.clone())))),
+                );
                 let by_key = &self.by_key;
                 keys.extend(
                     self.routes
                         .keys()
-                        .filter(|k| !by_key.contains_key(&sg_rule_key(**k))),
+                        .filter(|k| !by_key.contains_key(&sg_rule_key(**k)))
+                        .map(|k| (*k, None)),
                 );
                 // The keys are distinct: an unstable sort gives the one order.
-                keys.sort_unstable_by_key(sort_key);
+                keys.sort_unstable_by_key(|(k, _)| sort_key(k));
                 self.routes
                     .reserve(keys.len().saturating_sub(self.routes.len()));
                 actions.reserve(keys.len());
-                for k in keys {
-                    actions.extend(self.reconcile_key(now, k, &reset));
+                for (k, seqs) in keys {
+                    let desired = seqs.and_then(|s| self.desired_from(k, &s));
+                    actions.extend(self.reconcile_key(now, k, desired, &reset));
                 }
                 actions.append(&mut post);
                 actions.extend(self.reconcile_joins());
@@ -1142,10 +1174,15 @@ impl StaticEngine {
     }
 
     /// The route an (S,G) rule gives (S,G), if one can be installed.
-    fn desired_static(&self, key: SgKey) -> Option<Route> {
+    fn desired_static(&self, key: SgKey) -> Option<Kept> {
+        self.desired_from(key, self.by_key.get(&sg_rule_key(key))?)
+    }
+
+    /// The route the (S,G) rules `seqs` of (S,G) give, if one can be installed.
+    fn desired_from(&self, key: SgKey, seqs: &Seqs) -> Option<Kept> {
         let family = Family::of(&key.1);
         let vifs = &self.vifs[slot(family)];
-        for seq in self.by_key.get(&sg_rule_key(key))?.as_slice() {
+        for seq in seqs.as_slice() {
             let Some(stored) = self.rules.get(seq) else {
                 continue;
             };
@@ -1160,57 +1197,69 @@ impl StaticEngine {
         None
     }
 
-    fn build_route(&self, rule: &RouteRule, iif: &str, source: IpAddr, group: IpAddr) -> Route {
+    fn build_route(&self, rule: &RouteRule, iif: &Name, source: IpAddr, group: IpAddr) -> Kept {
         let vifs = &self.vifs[slot(rule.family())];
-        let mut oifs: Vec<(String, u8)> = Vec::with_capacity(rule.oifs.len());
-        for p in &rule.oifs {
-            match p {
-                IfPattern::Name(n) => {
-                    if let Some(v) = vifs.get(n.as_str()) {
-                        oifs.push((n.clone(), v.threshold));
-                    }
-                }
-                IfPattern::Prefix(pre) => {
-                    for (n, v) in prefix_range(vifs, pre) {
-                        if n != iif {
-                            oifs.push((n.clone(), v.threshold));
+        let oifs = match rule.oifs.as_slice() {
+            // The common case, without a list.
+            [IfPattern::Name(n)] => match vifs.get_key_value(n.as_str()) {
+                Some((k, v)) => Oifs::One(Name::clone(k), v.threshold),
+                None => Oifs::None,
+            },
+            pats => {
+                let mut oifs: Vec<(Name, u8)> = Vec::with_capacity(pats.len());
+                for p in pats {
+                    match p {
+                        IfPattern::Name(n) => {
+                            if let Some((k, v)) = vifs.get_key_value(n.as_str()) {
+                                oifs.push((Name::clone(k), v.threshold));
+                            }
+                        }
+                        IfPattern::Prefix(pre) => {
+                            for (n, v) in prefix_range(vifs, pre) {
+                                if n != iif {
+                                    oifs.push((Name::clone(n), v.threshold));
+                                }
+                            }
                         }
                     }
                 }
+                oifs.sort();
+                oifs.dedup_by(|a, b| a.0 == b.0);
+                Oifs::from_sorted(oifs)
             }
-        }
-        oifs.sort();
-        oifs.dedup_by(|a, b| a.0 == b.0);
-        Route {
+        };
+        Kept {
             source,
             group,
-            iif: iif.to_string(),
+            iif: Name::clone(iif),
             oifs,
         }
     }
 
-    /// Brings the route of one (S,G) to the desired state.
+    /// Brings the route of one (S,G) to the desired state; `desired` is what its (S,G)
+    /// rules give ([`StaticEngine::desired_static`]).
     fn reconcile_key(
         &mut self,
         now: Instant,
         key: SgKey,
+        desired: Option<Kept>,
         reset: &FastSet<(Family, String)>,
     ) -> Option<Action> {
         let family = Family::of(&key.1);
-        let touched = |r: &Route| reset.iter().any(|(f, n)| *f == family && r.uses(n));
-        let desired = self.desired_static(key);
+        let touched = |r: &Kept| reset.iter().any(|(f, n)| *f == family && r.uses(n));
         let Some(inst) = self.routes.get(&key) else {
             let r = desired?;
+            let action = Action::AddRoute(r.to_route());
             self.routes.insert(
                 key,
                 Installed {
-                    route: r.clone(),
+                    route: r,
                     kind: RouteKind::Static,
                     since: now,
                     packets: 0,
                 },
             );
-            return Some(Action::AddRoute(r));
+            return Some(action);
         };
         let was_reset = touched(&inst.route);
         let (want, kind) = match desired {
@@ -1218,8 +1267,8 @@ impl StaticEngine {
             None => match inst.kind {
                 RouteKind::Static => (None, RouteKind::Static),
                 RouteKind::Learned | RouteKind::StopFilter => {
-                    let iif = inst.route.iif.as_str();
-                    if !self.vifs[slot(family)].contains_key(iif) {
+                    let iif = &inst.route.iif;
+                    if !self.vifs[slot(family)].contains_key(&**iif) {
                         (None, inst.kind)
                     } else {
                         match self
@@ -1250,11 +1299,12 @@ impl StaticEngine {
                 let changed = inst.route != r;
                 inst.kind = kind;
                 if changed || was_reset {
-                    inst.route = r.clone();
+                    let route = r.to_route();
+                    inst.route = r;
                     Some(if was_reset {
-                        Action::AddRoute(r)
+                        Action::AddRoute(route)
                     } else {
-                        Action::ReplaceRoute(r)
+                        Action::ReplaceRoute(route)
                     })
                 } else {
                     None
@@ -1327,27 +1377,18 @@ fn unref(refs: &mut FastMap<IfPattern, usize>, p: &IfPattern) {
 }
 
 fn prefix_range<'a, V>(
-    map: &'a BTreeMap<String, V>,
+    map: &'a BTreeMap<Name, V>,
     prefix: &'a str,
-) -> impl Iterator<Item = (&'a String, &'a V)> + 'a {
+) -> impl Iterator<Item = (&'a Name, &'a V)> + 'a {
     map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
         .take_while(move |(k, _)| k.starts_with(prefix))
 }
 
-fn stop_filter(iif: &str, source: IpAddr, group: IpAddr) -> Route {
-    Route {
-        source,
-        group,
-        iif: iif.to_string(),
-        oifs: Vec::new(),
-    }
-}
-
-fn remove_action(r: &Route) -> Action {
+fn remove_action(r: &Kept) -> Action {
     Action::RemoveRoute {
         source: r.source,
         group: r.group,
-        iif: r.iif.clone(),
+        iif: r.iif.to_string(),
     }
 }
 
