@@ -365,6 +365,12 @@ impl<P: Platform> Router<P> {
         }
     }
 
+    /// Makes room for at least `additional` more routes in the Router's own table, so that
+    /// adding many at once (a configuration at startup) does not grow it step by step.
+    pub fn reserve_routes(&mut self, additional: usize) {
+        self.routes.reserve(additional);
+    }
+
     /// Removes the route (S,G) and returns it.
     pub fn remove_route(&mut self, source: IpAddr, group: IpAddr) -> Result<MfcEntry> {
         let e = self

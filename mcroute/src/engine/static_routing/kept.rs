@@ -82,11 +82,19 @@ impl Kept {
 
     /// The public form, with owned names.
     pub(super) fn to_route(&self) -> Route {
+        // String::from copies with one exact allocation (to_string would go through the
+        // formatter and grow the string).
+        let owned = |n: &Name| String::from(&**n);
+        let oifs = match &self.oifs {
+            Oifs::None => Vec::new(),
+            Oifs::One(n, t) => vec![(owned(n), *t)],
+            Oifs::Many(v) => v.iter().map(|(n, t)| (owned(n), *t)).collect(),
+        };
         Route {
             source: self.source,
             group: self.group,
-            iif: self.iif.to_string(),
-            oifs: self.oifs.iter().map(|(n, t)| (n.to_string(), t)).collect(),
+            iif: owned(&self.iif),
+            oifs,
         }
     }
 }
