@@ -1,12 +1,14 @@
 //! The Router: the typed API over any [`Platform`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Family, Interface, MfcEntry, MifId, RouteCounters, Vif, VifCounters, VifId, VifIndex,
+    Family, FastMap, FastSet, Interface, MfcEntry, MifId, RouteCounters, Vif, VifCounters, VifId,
+    VifIndex,
 };
 use crate::platform::{IgmpSend, Incoming, Platform, DEFAULT_TABLE};
 use crate::upcall::Upcall;
@@ -105,9 +107,11 @@ pub struct Router<P: Platform> {
     platform: P,
     options: RouterOptions,
     vifs: BTreeMap<VifIndex, Vif>,
-    by_ifindex: HashMap<(Family, u32), VifIndex>,
-    routes: HashMap<(IpAddr, IpAddr), MfcEntry>,
-    joins: HashSet<Membership>,
+    by_ifindex: FastMap<(Family, u32), VifIndex>,
+    /// The slots of each interface name, per family (IPv4 first), ascending.
+    by_name: [FastMap<String, Vec<VifIndex>>; 2],
+    routes: FastMap<(IpAddr, IpAddr), MfcEntry>,
+    joins: FastSet<Membership>,
     next_family: usize,
 }
 
@@ -131,9 +135,10 @@ impl<P: Platform> Router<P> {
             platform,
             options,
             vifs: BTreeMap::new(),
-            by_ifindex: HashMap::new(),
-            routes: HashMap::new(),
-            joins: HashSet::new(),
+            by_ifindex: FastMap::default(),
+            by_name: [FastMap::default(), FastMap::default()],
+            routes: FastMap::default(),
+            joins: FastSet::default(),
             next_family: 0,
         })
     }
@@ -242,6 +247,11 @@ impl<P: Platform> Router<P> {
         self.platform.add_vif(&vif)?;
         log::debug!("added {} on {}", slot, iface.name);
         self.by_ifindex.insert((family, iface.index), slot);
+        let slots = self.by_name[family_slot(family)]
+            .entry(iface.name.clone())
+            .or_default();
+        slots.push(slot);
+        slots.sort_unstable();
         self.vifs.insert(slot, vif);
         Ok(slot)
     }
@@ -283,6 +293,13 @@ impl<P: Platform> Router<P> {
         // it would block the slot and the interface's name forever.
         self.vifs.remove(&id);
         self.by_ifindex.remove(&(id.family(), vif.ifindex));
+        let names = &mut self.by_name[family_slot(id.family())];
+        if let Some(slots) = names.get_mut(vif.name.as_str()) {
+            slots.retain(|&s| s != id);
+            if slots.is_empty() {
+                names.remove(vif.name.as_str());
+            }
+        }
         match res {
             Ok(()) => Ok(removed),
             Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
@@ -299,9 +316,10 @@ impl<P: Platform> Router<P> {
 
     /// The VIF or MIF of `family` on interface `name`.
     pub fn vif_by_name(&self, family: Family, name: &str) -> Option<&Vif> {
-        self.vifs
-            .values()
-            .find(|v| v.id.family() == family && v.name == name)
+        self.by_name[family_slot(family)]
+            .get(name)
+            .and_then(|slots| slots.first())
+            .and_then(|id| self.vifs.get(id))
     }
 
     /// The VIF or MIF of `family` on interface index `ifindex`.
@@ -341,12 +359,25 @@ impl<P: Platform> Router<P> {
                 entry.group()
             )));
         }
-        if self.routes.get(&entry.key()) == Some(&entry) {
-            return Ok(());
+        match self.routes.entry(entry.key()) {
+            Entry::Occupied(o) if *o.get() == entry => Ok(()),
+            Entry::Occupied(mut o) => {
+                self.platform.add_mfc(&entry)?;
+                o.insert(entry);
+                Ok(())
+            }
+            Entry::Vacant(v) => {
+                self.platform.add_mfc(&entry)?;
+                v.insert(entry);
+                Ok(())
+            }
         }
-        self.platform.add_mfc(&entry)?;
-        self.routes.insert(entry.key(), entry);
-        Ok(())
+    }
+
+    /// Makes room for at least `additional` more routes in the Router's own table, so that
+    /// adding many at once (a configuration at startup) does not grow it step by step.
+    pub fn reserve_routes(&mut self, additional: usize) {
+        self.routes.reserve(additional);
     }
 
     /// Removes the route (S,G) and returns it.
@@ -497,6 +528,13 @@ impl<P: Platform> AsFd for Router<P> {
     /// loop, then call [`Router::recv_upcall`] until it returns `None`.
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.platform.upcall_fd()
+    }
+}
+
+fn family_slot(f: Family) -> usize {
+    match f {
+        Family::V4 => 0,
+        Family::V6 => 1,
     }
 }
 

@@ -78,8 +78,9 @@ impl LoadedConfig {
     }
 }
 
+/// The parser and the engine share one pattern type: no round trip through text.
 fn pattern(p: &conf::IfPattern) -> IfPattern {
-    IfPattern::new(&p.to_string())
+    p.clone()
 }
 
 /// Turns parsed directives into the engine's desired state. `default_enable` is what a

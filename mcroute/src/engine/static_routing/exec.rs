@@ -96,6 +96,13 @@ pub fn execute_all<P: Platform>(
     actions: &[Action],
 ) -> Vec<(Action, Error)> {
     let mut failed = Vec::new();
+    let adds = actions
+        .iter()
+        .filter(|a| matches!(a, Action::AddRoute(_)))
+        .count();
+    if adds > 64 {
+        router.reserve_routes(adds);
+    }
     for a in actions {
         if let Err(e) = execute(router, a) {
             log::warn!("{a}: {e}");

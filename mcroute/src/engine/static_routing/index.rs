@@ -8,13 +8,13 @@
 //! the number of rules. Each bucket keeps its rules' sequence numbers sorted, so the first
 //! rule in configuration order wins.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use super::config::IfPattern;
-use crate::model::Family;
+use crate::model::{Family, FastMap};
 
 /// The most inbound patterns one interface name can match: the exact name plus one wildcard
 /// per prefix length (`""` up to the 15-byte maximum).
@@ -67,14 +67,14 @@ fn family_slot(f: Family) -> usize {
 /// Templates hashed by (iif, prefixes); see the module documentation.
 #[derive(Debug, Default)]
 pub(super) struct TemplateIndex {
-    exact: HashMap<String, u32>,
-    prefix: HashMap<String, u32>,
+    exact: FastMap<String, u32>,
+    prefix: FastMap<String, u32>,
     next_id: u32,
     /// Reference counts of the wildcard prefix lengths in use.
     wild_lens: BTreeMap<usize, usize>,
     /// Reference counts of the (group length, source length) pairs in use, per family.
     pairs: [BTreeMap<(u8, u8), usize>; 2],
-    buckets: HashMap<Key, BTreeSet<u64>>,
+    buckets: FastMap<Key, BTreeSet<u64>>,
 }
 
 impl TemplateIndex {
@@ -223,6 +223,51 @@ impl TemplateIndex {
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.buckets.values().map(|b| b.len()).sum()
+    }
+}
+
+/// The sequence numbers of the rules filed under one key, in ascending (configuration)
+/// order. Nearly always one, which is kept inline: no allocation per rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Seqs {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+impl Seqs {
+    /// A list of one.
+    pub(super) fn one(seq: u64) -> Seqs {
+        Seqs::One(seq)
+    }
+
+    /// The numbers, ascending.
+    pub(super) fn as_slice(&self) -> &[u64] {
+        match self {
+            Seqs::One(s) => std::slice::from_ref(s),
+            Seqs::Many(v) => v,
+        }
+    }
+
+    /// Adds `seq`, which must be above every number in the list.
+    pub(super) fn push(&mut self, seq: u64) {
+        match self {
+            Seqs::One(s) => *self = Seqs::Many(vec![*s, seq]),
+            Seqs::Many(v) => v.push(seq),
+        }
+    }
+
+    /// Removes `seq`; returns whether the list is now empty.
+    pub(super) fn remove(&mut self, seq: u64) -> bool {
+        match self {
+            Seqs::One(s) => *s == seq,
+            Seqs::Many(v) => {
+                v.retain(|&x| x != seq);
+                if let [only] = v.as_slice() {
+                    *self = Seqs::One(*only);
+                }
+                matches!(self, Seqs::Many(v) if v.is_empty())
+            }
+        }
     }
 }
 

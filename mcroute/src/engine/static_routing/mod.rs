@@ -78,10 +78,12 @@ mod action;
 mod config;
 pub mod exec;
 mod index;
+mod kept;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::ops::Bound;
@@ -93,9 +95,10 @@ pub use config::{
     StaticConfig, DEFAULT_JOIN_EXPANSION_LIMIT, MAX_IFNAME_LEN,
 };
 
-use crate::model::{Family, Interface, RouteCounters, MAX_VIFS};
+use crate::model::{Family, FastMap, FastSet, Interface, RouteCounters, MAX_VIFS};
 use config::{fmt_net, nth_addr};
-use index::TemplateIndex;
+use index::{bits, Seqs, TemplateIndex};
+use kept::{Kept, Name, Oifs};
 
 /// How the engine is set up (smcrouted's command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,20 +239,28 @@ pub enum EngineError {
     NotJoined(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct RuleKey {
-    iif: IfPattern,
-    source: Option<ipnet::IpNet>,
-    group: ipnet::IpNet,
+/// The (source, group) of a normalized rule: with the inbound pattern, what identifies it.
+/// An (S,G) rule's key is (`Some(S/32)`, `G/32`) (or /128), which no template has.
+type RuleKey = (Option<ipnet::IpNet>, ipnet::IpNet);
+
+fn rule_key(r: &RouteRule) -> RuleKey {
+    (r.source, r.group)
 }
 
-impl RuleKey {
-    fn of(r: &RouteRule) -> RuleKey {
-        RuleKey {
-            iif: r.iif.clone(),
-            source: r.source,
-            group: r.group,
+/// The rule key of the (S,G) rules of an (S,G).
+fn sg_rule_key(key: SgKey) -> RuleKey {
+    (Some(ipnet::IpNet::from(key.0)), ipnet::IpNet::from(key.1))
+}
+
+/// The (S,G) of an (S,G) rule's key, `None` for a template's.
+fn sg_of(key: &RuleKey) -> Option<SgKey> {
+    match key {
+        (Some(s), g)
+            if s.prefix_len() == s.max_prefix_len() && g.prefix_len() == g.max_prefix_len() =>
+        {
+            Some((s.addr(), g.addr()))
         }
+        _ => None,
     }
 }
 
@@ -262,7 +273,7 @@ struct VifState {
 
 #[derive(Debug, Clone)]
 struct Installed {
-    route: Route,
+    route: Kept,
     kind: RouteKind,
     /// When the packet count was last seen to change (or the route was installed).
     since: Instant,
@@ -288,8 +299,10 @@ fn slot(f: Family) -> usize {
 
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
-fn sort_key(k: &SgKey) -> (Family, IpAddr, IpAddr) {
-    (Family::of(&k.1), k.1, k.0)
+/// The order routes are reconciled and reported in: family, group, source. (As integers,
+/// which order as the addresses do.)
+fn sort_key(k: &SgKey) -> (Family, u128, Family, u128) {
+    (Family::of(&k.1), bits(k.1), Family::of(&k.0), bits(k.0))
 }
 
 fn fmt_sg(source: Option<ipnet::IpNet>, group: ipnet::IpNet) -> String {
@@ -332,18 +345,20 @@ pub struct StaticEngine {
     interfaces: BTreeMap<String, Interface>,
     phyints: Vec<Phyint>,
     rules: BTreeMap<u64, StoredRule>,
-    rule_ids: HashMap<RuleKey, u64>,
+    /// The rules by (source, group), whatever their inbound pattern: the identity of a rule
+    /// for merging and removal, and the (S,G) rules of an (S,G) in configuration order.
+    by_key: FastMap<RuleKey, Seqs>,
     next_seq: u64,
     templates: TemplateIndex,
-    sg_index: HashMap<SgKey, BTreeSet<u64>>,
     /// Reference counts of the interface patterns rules name, per family.
-    refs: [HashMap<IfPattern, usize>; 2],
-    vifs: [BTreeMap<String, VifState>; 2],
-    routes: HashMap<SgKey, Installed>,
+    refs: [FastMap<IfPattern, usize>; 2],
+    /// The VIFs and MIFs wanted, by interface name (shared with the routes that use them).
+    vifs: [BTreeMap<Name, VifState>; 2],
+    routes: FastMap<SgKey, Installed>,
     join_rules: BTreeMap<u64, StoredJoin>,
-    join_ids: HashMap<JoinRule, u64>,
+    join_ids: FastMap<JoinRule, u64>,
     next_join_seq: u64,
-    memberships: HashMap<JoinedGroup, usize>,
+    memberships: FastMap<JoinedGroup, usize>,
     next_flush: Option<Instant>,
 }
 
@@ -355,17 +370,16 @@ impl StaticEngine {
             interfaces: BTreeMap::new(),
             phyints: Vec::new(),
             rules: BTreeMap::new(),
-            rule_ids: HashMap::new(),
+            by_key: FastMap::default(),
             next_seq: 0,
             templates: TemplateIndex::default(),
-            sg_index: HashMap::new(),
-            refs: [HashMap::new(), HashMap::new()],
+            refs: [FastMap::default(), FastMap::default()],
             vifs: [BTreeMap::new(), BTreeMap::new()],
-            routes: HashMap::new(),
+            routes: FastMap::default(),
             join_rules: BTreeMap::new(),
-            join_ids: HashMap::new(),
+            join_ids: FastMap::default(),
             next_join_seq: 0,
-            memberships: HashMap::new(),
+            memberships: FastMap::default(),
             next_flush: None,
         }
     }
@@ -426,11 +440,11 @@ impl StaticEngine {
     ) -> Result<Vec<Action>, Vec<ConfigError>> {
         self.validate(config)?;
         self.rules.clear();
-        self.rule_ids.clear();
+        self.by_key.clear();
+        self.by_key.reserve(config.routes.len());
         self.next_seq = 0;
         self.templates = TemplateIndex::default();
-        self.sg_index.clear();
-        self.refs = [HashMap::new(), HashMap::new()];
+        self.refs = [FastMap::default(), FastMap::default()];
         for r in &config.routes {
             self.insert_rule(r.normalized(), Origin::Config);
         }
@@ -474,7 +488,7 @@ impl StaticEngine {
         }
         let key = (source, group);
         if let Some(inst) = self.routes.get(&key) {
-            if inst.route.iif == iif || inst.kind == RouteKind::Static {
+            if &*inst.route.iif == iif || inst.kind == RouteKind::Static {
                 // A second upcall queued before the route went in, or a static route that
                 // owns the (S,G): nothing to do.
                 return Vec::new();
@@ -499,7 +513,7 @@ impl StaticEngine {
             return Vec::new();
         }
         match self.routes.get(&(source, group)) {
-            Some(inst) if inst.kind != RouteKind::Static && inst.route.iif != iif => {}
+            Some(inst) if inst.kind != RouteKind::Static && &*inst.route.iif != iif => {}
             _ => return Vec::new(),
         }
         if self.templates.lookup(iif, source, group).is_none() {
@@ -510,31 +524,38 @@ impl StaticEngine {
 
     fn learn(&mut self, now: Instant, iif: &str, source: IpAddr, group: IpAddr) -> Vec<Action> {
         let key = (source, group);
-        let (route, kind) = match self.templates.lookup(iif, source, group) {
+        // The callers checked that `iif` has a VIF.
+        let Some(iif) = self.vif_name(Family::of(&group), iif) else {
+            return Vec::new();
+        };
+        let (kept, kind) = match self.templates.lookup(&iif, source, group) {
             Some(seq) => match self.rules.get(&seq) {
                 Some(r) => (
-                    self.build_route(&r.rule, iif, source, group),
+                    self.build_route(&r.rule, &iif, source, group),
                     RouteKind::Learned,
                 ),
-                None => (stop_filter(iif, source, group), RouteKind::StopFilter),
+                None => (Kept::stop_filter(iif, source, group), RouteKind::StopFilter),
             },
             None => {
                 log::info!(
                     "multicast from {source}, group {group}, on {iif} does not match any (*,G) rule"
                 );
-                (stop_filter(iif, source, group), RouteKind::StopFilter)
+                (Kept::stop_filter(iif, source, group), RouteKind::StopFilter)
             }
         };
-        let existed = self.routes.contains_key(&key);
-        self.routes.insert(
-            key,
-            Installed {
-                route: route.clone(),
-                kind,
-                since: now,
-                packets: 0,
-            },
-        );
+        let route = kept.to_route();
+        let existed = self
+            .routes
+            .insert(
+                key,
+                Installed {
+                    route: kept,
+                    kind,
+                    since: now,
+                    packets: 0,
+                },
+            )
+            .is_some();
         self.arm_flush(now);
         let mut actions = vec![if existed {
             Action::ReplaceRoute(route)
@@ -603,7 +624,7 @@ impl StaticEngine {
                 }
                 _ => {
                     if let Some(gone) = self.routes.remove(&key) {
-                        log::info!("flushing idle route {}", gone.route);
+                        log::info!("flushing idle route {}", gone.route.to_route());
                         actions.push(remove_action(&gone.route));
                     }
                 }
@@ -660,7 +681,7 @@ impl StaticEngine {
     ) -> Result<Vec<Action>, EngineError> {
         rule.check()?;
         let rule = rule.normalized();
-        let Some(&seq) = self.rule_ids.get(&RuleKey::of(&rule)) else {
+        let Some(seq) = self.find_rule(&rule) else {
             return Err(EngineError::NoSuchRoute(rule.to_string()));
         };
         let scope = scope_of(&rule);
@@ -759,7 +780,7 @@ impl StaticEngine {
             .routes
             .values()
             .map(|i| InstalledRoute {
-                route: i.route.clone(),
+                route: i.route.to_route(),
                 kind: i.kind,
             })
             .collect();
@@ -783,7 +804,7 @@ impl StaticEngine {
     /// The installed route of (S,G), if any.
     pub fn route(&self, source: IpAddr, group: IpAddr) -> Option<InstalledRoute> {
         self.routes.get(&(source, group)).map(|i| InstalledRoute {
-            route: i.route.clone(),
+            route: i.route.to_route(),
             kind: i.kind,
         })
     }
@@ -810,7 +831,7 @@ impl StaticEngine {
                     .iter()
                     .map(move |(name, v)| VifInfo {
                         family,
-                        name: name.clone(),
+                        name: name.to_string(),
                         ifindex: v.ifindex,
                         threshold: v.threshold,
                         mrdisc: v.mrdisc,
@@ -835,7 +856,7 @@ impl StaticEngine {
             }
             for o in &r.rule.oifs {
                 if let IfPattern::Name(n) = o {
-                    if !vifs.contains_key(n) && !missing.contains(o) {
+                    if !vifs.contains_key(n.as_str()) && !missing.contains(o) {
                         missing.push(o.clone());
                     }
                 }
@@ -876,15 +897,23 @@ impl StaticEngine {
         Ok(())
     }
 
+    /// The rule with the same inbound pattern, source and group as the normalized `rule`.
+    fn find_rule(&self, rule: &RouteRule) -> Option<u64> {
+        let seqs = self.by_key.get(&rule_key(rule))?;
+        seqs.as_slice()
+            .iter()
+            .copied()
+            .find(|s| self.rules.get(s).is_some_and(|r| r.rule.iif == rule.iif))
+    }
+
     /// Adds a normalized rule, or merges its OIFs into the identical one.
     fn insert_rule(&mut self, rule: RouteRule, origin: Origin) -> u64 {
         let family = slot(rule.family());
-        let key = RuleKey::of(&rule);
-        if let Some(&seq) = self.rule_ids.get(&key) {
+        if let Some(seq) = self.find_rule(&rule) {
             if let Some(stored) = self.rules.get_mut(&seq) {
                 for o in rule.oifs {
                     if !stored.rule.oifs.contains(&o) {
-                        *self.refs[family].entry(o.clone()).or_default() += 1;
+                        add_ref(&mut self.refs[family], &o);
                         stored.rule.oifs.push(o);
                     }
                 }
@@ -894,20 +923,19 @@ impl StaticEngine {
         let seq = self.next_seq;
         self.next_seq += 1;
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
-            *self.refs[family].entry(p.clone()).or_default() += 1;
+            add_ref(&mut self.refs[family], p);
         }
-        match (rule.is_sg(), rule.source) {
-            (true, Some(s)) => {
-                self.sg_index
-                    .entry((s.addr(), rule.group.addr()))
-                    .or_default()
-                    .insert(seq);
+        if !rule.is_sg() {
+            self.templates
+                .insert(seq, &rule.iif, rule.source, rule.group);
+        }
+        // Sequence numbers only grow: pushing keeps each list in configuration order.
+        match self.by_key.entry(rule_key(&rule)) {
+            Entry::Occupied(mut o) => o.get_mut().push(seq),
+            Entry::Vacant(v) => {
+                v.insert(Seqs::one(seq));
             }
-            _ => self
-                .templates
-                .insert(seq, &rule.iif, rule.source, rule.group),
         }
-        self.rule_ids.insert(key, seq);
         self.rules.insert(seq, StoredRule { rule, origin });
         seq
     }
@@ -918,23 +946,18 @@ impl StaticEngine {
         };
         let rule = stored.rule;
         let family = slot(rule.family());
-        self.rule_ids.remove(&RuleKey::of(&rule));
+        let key = rule_key(&rule);
+        if let Some(seqs) = self.by_key.get_mut(&key) {
+            if seqs.remove(seq) {
+                self.by_key.remove(&key);
+            }
+        }
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
             unref(&mut self.refs[family], p);
         }
-        match (rule.is_sg(), rule.source) {
-            (true, Some(s)) => {
-                let key = (s.addr(), rule.group.addr());
-                if let Some(set) = self.sg_index.get_mut(&key) {
-                    set.remove(&seq);
-                    if set.is_empty() {
-                        self.sg_index.remove(&key);
-                    }
-                }
-            }
-            _ => self
-                .templates
-                .remove(seq, &rule.iif, rule.source, rule.group),
+        if !rule.is_sg() {
+            self.templates
+                .remove(seq, &rule.iif, rule.source, rule.group);
         }
     }
 
@@ -987,7 +1010,14 @@ impl StaticEngine {
         self.phyints.iter().rev().find(|p| p.pattern.matches(name))
     }
 
-    fn desired_vifs(&self) -> [BTreeMap<String, VifState>; 2] {
+    /// The name of `name`'s VIF (or MIF), shared, if it has one.
+    fn vif_name(&self, family: Family, name: &str) -> Option<Name> {
+        self.vifs[slot(family)]
+            .get_key_value(name)
+            .map(|(k, _)| Name::clone(k))
+    }
+
+    fn desired_vifs(&self) -> [BTreeMap<Name, VifState>; 2] {
         let mut out = [BTreeMap::new(), BTreeMap::new()];
         let mut by_index: Vec<&Interface> = self.interfaces.values().collect();
         by_index.sort_by_key(|i| (i.index, i.name.as_str()));
@@ -1019,8 +1049,12 @@ impl StaticEngine {
                 }
             }
             for (iface, phy) in first.into_iter().chain(rest).take(self.options.max_vifs) {
+                // Keep the name the routes already share, if there is one.
+                let name = self
+                    .vif_name(family, &iface.name)
+                    .unwrap_or_else(|| Name::from(iface.name.as_str()));
                 out[slot(family)].insert(
-                    iface.name.clone(),
+                    name,
                     VifState {
                         ifindex: iface.index,
                         threshold: phy.map_or(1, |p| p.ttl_threshold.max(1)),
@@ -1038,7 +1072,7 @@ impl StaticEngine {
         let desired = self.desired_vifs();
         let mut pre = Vec::new();
         let mut post = Vec::new();
-        let mut reset: HashSet<(Family, String)> = HashSet::new();
+        let mut reset: FastSet<(Family, String)> = FastSet::default();
         let mut changed = false;
         for family in FAMILIES {
             let old = &self.vifs[slot(family)];
@@ -1049,15 +1083,15 @@ impl StaticEngine {
                         changed = true;
                         post.push(Action::RemoveVif {
                             family,
-                            name: name.clone(),
+                            name: name.to_string(),
                         });
                     }
                     Some(n) if n.ifindex != o.ifindex => {
                         changed = true;
-                        reset.insert((family, name.clone()));
+                        reset.insert((family, name.to_string()));
                         pre.push(Action::RemoveVif {
                             family,
-                            name: name.clone(),
+                            name: name.to_string(),
                         });
                         pre.push(add_vif(family, name, n));
                     }
@@ -1068,7 +1102,7 @@ impl StaticEngine {
                         if n.mrdisc != o.mrdisc {
                             pre.push(Action::SetMrdisc {
                                 family,
-                                name: name.clone(),
+                                name: name.to_string(),
                                 enable: n.mrdisc,
                             });
                         }
@@ -1088,7 +1122,10 @@ impl StaticEngine {
         }
         let mut actions = pre;
         match scope {
-            Scope::Key(k) => actions.extend(self.reconcile_key(now, k, &reset)),
+            Scope::Key(k) => {
+                let desired = self.desired_static(k);
+                actions.extend(self.reconcile_key(now, k, desired, &reset));
+            }
             Scope::Dynamic => {
                 let mut keys: Vec<SgKey> = self
                     .routes
@@ -1096,23 +1133,37 @@ impl StaticEngine {
                     .filter(|(_, i)| i.kind != RouteKind::Static)
                     .map(|(k, _)| *k)
                     .collect();
-                keys.sort_by_key(sort_key);
+                keys.sort_unstable_by_key(sort_key);
                 for k in keys {
-                    actions.extend(self.reconcile_key(now, k, &reset));
+                    let desired = self.desired_static(k);
+                    actions.extend(self.reconcile_key(now, k, desired, &reset));
                 }
             }
             Scope::All => {
-                let mut keys: Vec<SgKey> = self
-                    .routes
-                    .keys()
-                    .chain(self.sg_index.keys())
-                    .copied()
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .collect();
-                keys.sort_by_key(sort_key);
-                for k in keys {
-                    actions.extend(self.reconcile_key(now, k, &reset));
+                // Every (S,G) with a rule (with its rules, taken in one pass over the index
+                // rather than a lookup a key), then every installed one without.
+                let mut keys: Vec<(SgKey, Option<Seqs>)> =
+                    Vec::with_capacity(self.by_key.len() + self.routes.len());
+                keys.extend(
+                    self.by_key
+                        .iter()
+                        .filter_map(|(k, seqs)| Some((sg_of(k)?, Some(seqs.clone())))),
+                );
+                let by_key = &self.by_key;
+                keys.extend(
+                    self.routes
+                        .keys()
+                        .filter(|k| !by_key.contains_key(&sg_rule_key(**k)))
+                        .map(|k| (*k, None)),
+                );
+                // The keys are distinct: an unstable sort gives the one order.
+                keys.sort_unstable_by_key(|(k, _)| sort_key(k));
+                self.routes
+                    .reserve(keys.len().saturating_sub(self.routes.len()));
+                actions.reserve(keys.len());
+                for (k, seqs) in keys {
+                    let desired = seqs.and_then(|s| self.desired_from(k, &s));
+                    actions.extend(self.reconcile_key(now, k, desired, &reset));
                 }
                 actions.append(&mut post);
                 actions.extend(self.reconcile_joins());
@@ -1123,10 +1174,15 @@ impl StaticEngine {
     }
 
     /// The route an (S,G) rule gives (S,G), if one can be installed.
-    fn desired_static(&self, key: SgKey) -> Option<Route> {
+    fn desired_static(&self, key: SgKey) -> Option<Kept> {
+        self.desired_from(key, self.by_key.get(&sg_rule_key(key))?)
+    }
+
+    /// The route the (S,G) rules `seqs` of (S,G) give, if one can be installed.
+    fn desired_from(&self, key: SgKey, seqs: &Seqs) -> Option<Kept> {
         let family = Family::of(&key.1);
         let vifs = &self.vifs[slot(family)];
-        for seq in self.sg_index.get(&key)? {
+        for seq in seqs.as_slice() {
             let Some(stored) = self.rules.get(seq) else {
                 continue;
             };
@@ -1141,57 +1197,69 @@ impl StaticEngine {
         None
     }
 
-    fn build_route(&self, rule: &RouteRule, iif: &str, source: IpAddr, group: IpAddr) -> Route {
+    fn build_route(&self, rule: &RouteRule, iif: &Name, source: IpAddr, group: IpAddr) -> Kept {
         let vifs = &self.vifs[slot(rule.family())];
-        let mut oifs: Vec<(String, u8)> = Vec::with_capacity(rule.oifs.len());
-        for p in &rule.oifs {
-            match p {
-                IfPattern::Name(n) => {
-                    if let Some(v) = vifs.get(n.as_str()) {
-                        oifs.push((n.clone(), v.threshold));
-                    }
-                }
-                IfPattern::Prefix(pre) => {
-                    for (n, v) in prefix_range(vifs, pre) {
-                        if n != iif {
-                            oifs.push((n.clone(), v.threshold));
+        let oifs = match rule.oifs.as_slice() {
+            // The common case, without a list.
+            [IfPattern::Name(n)] => match vifs.get_key_value(n.as_str()) {
+                Some((k, v)) => Oifs::One(Name::clone(k), v.threshold),
+                None => Oifs::None,
+            },
+            pats => {
+                let mut oifs: Vec<(Name, u8)> = Vec::with_capacity(pats.len());
+                for p in pats {
+                    match p {
+                        IfPattern::Name(n) => {
+                            if let Some((k, v)) = vifs.get_key_value(n.as_str()) {
+                                oifs.push((Name::clone(k), v.threshold));
+                            }
+                        }
+                        IfPattern::Prefix(pre) => {
+                            for (n, v) in prefix_range(vifs, pre) {
+                                if n != iif {
+                                    oifs.push((Name::clone(n), v.threshold));
+                                }
+                            }
                         }
                     }
                 }
+                oifs.sort();
+                oifs.dedup_by(|a, b| a.0 == b.0);
+                Oifs::from_sorted(oifs)
             }
-        }
-        oifs.sort();
-        oifs.dedup_by(|a, b| a.0 == b.0);
-        Route {
+        };
+        Kept {
             source,
             group,
-            iif: iif.to_string(),
+            iif: Name::clone(iif),
             oifs,
         }
     }
 
-    /// Brings the route of one (S,G) to the desired state.
+    /// Brings the route of one (S,G) to the desired state; `desired` is what its (S,G)
+    /// rules give ([`StaticEngine::desired_static`]).
     fn reconcile_key(
         &mut self,
         now: Instant,
         key: SgKey,
-        reset: &HashSet<(Family, String)>,
+        desired: Option<Kept>,
+        reset: &FastSet<(Family, String)>,
     ) -> Option<Action> {
         let family = Family::of(&key.1);
-        let touched = |r: &Route| reset.iter().any(|(f, n)| *f == family && r.uses(n));
-        let desired = self.desired_static(key);
+        let touched = |r: &Kept| reset.iter().any(|(f, n)| *f == family && r.uses(n));
         let Some(inst) = self.routes.get(&key) else {
             let r = desired?;
+            let action = Action::AddRoute(r.to_route());
             self.routes.insert(
                 key,
                 Installed {
-                    route: r.clone(),
+                    route: r,
                     kind: RouteKind::Static,
                     since: now,
                     packets: 0,
                 },
             );
-            return Some(Action::AddRoute(r));
+            return Some(action);
         };
         let was_reset = touched(&inst.route);
         let (want, kind) = match desired {
@@ -1199,8 +1267,8 @@ impl StaticEngine {
             None => match inst.kind {
                 RouteKind::Static => (None, RouteKind::Static),
                 RouteKind::Learned | RouteKind::StopFilter => {
-                    let iif = inst.route.iif.as_str();
-                    if !self.vifs[slot(family)].contains_key(iif) {
+                    let iif = &inst.route.iif;
+                    if !self.vifs[slot(family)].contains_key(&**iif) {
                         (None, inst.kind)
                     } else {
                         match self
@@ -1231,11 +1299,12 @@ impl StaticEngine {
                 let changed = inst.route != r;
                 inst.kind = kind;
                 if changed || was_reset {
-                    inst.route = r.clone();
+                    let route = r.to_route();
+                    inst.route = r;
                     Some(if was_reset {
-                        Action::AddRoute(r)
+                        Action::AddRoute(route)
                     } else {
-                        Action::ReplaceRoute(r)
+                        Action::ReplaceRoute(route)
                     })
                 } else {
                     None
@@ -1245,7 +1314,7 @@ impl StaticEngine {
     }
 
     fn reconcile_joins(&mut self) -> Vec<Action> {
-        let mut desired: HashMap<JoinedGroup, usize> = HashMap::new();
+        let mut desired: FastMap<JoinedGroup, usize> = FastMap::default();
         for j in self.join_rules.values() {
             for m in self.expand_join(&j.rule) {
                 *desired.entry(m).or_default() += 1;
@@ -1289,7 +1358,16 @@ fn scope_of(rule: &RouteRule) -> Scope {
     }
 }
 
-fn unref(refs: &mut HashMap<IfPattern, usize>, p: &IfPattern) {
+fn add_ref(refs: &mut FastMap<IfPattern, usize>, p: &IfPattern) {
+    match refs.get_mut(p) {
+        Some(n) => *n += 1,
+        None => {
+            refs.insert(p.clone(), 1);
+        }
+    }
+}
+
+fn unref(refs: &mut FastMap<IfPattern, usize>, p: &IfPattern) {
     if let Some(n) = refs.get_mut(p) {
         *n = n.saturating_sub(1);
         if *n == 0 {
@@ -1299,27 +1377,18 @@ fn unref(refs: &mut HashMap<IfPattern, usize>, p: &IfPattern) {
 }
 
 fn prefix_range<'a, V>(
-    map: &'a BTreeMap<String, V>,
+    map: &'a BTreeMap<Name, V>,
     prefix: &'a str,
-) -> impl Iterator<Item = (&'a String, &'a V)> + 'a {
+) -> impl Iterator<Item = (&'a Name, &'a V)> + 'a {
     map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
         .take_while(move |(k, _)| k.starts_with(prefix))
 }
 
-fn stop_filter(iif: &str, source: IpAddr, group: IpAddr) -> Route {
-    Route {
-        source,
-        group,
-        iif: iif.to_string(),
-        oifs: Vec::new(),
-    }
-}
-
-fn remove_action(r: &Route) -> Action {
+fn remove_action(r: &Kept) -> Action {
     Action::RemoveRoute {
         source: r.source,
         group: r.group,
-        iif: r.iif.clone(),
+        iif: r.iif.to_string(),
     }
 }
 
