@@ -1157,7 +1157,8 @@ proptest! {
         let mut s = Solo::new();
         s.probe(0);
         for (i, routes) in steps.iter().enumerate() {
-            let t = 1 + i as u64 * 7;
+            // Steps 5 s apart: with the 70 s window below, nothing reaches the 140 s expiry.
+            let t = 1 + i as u64 * 5;
             let named: Vec<(String, u8)> = routes
                 .iter()
                 .map(|(o, m)| (format!("203.0.113.{}/32", o * 16), *m))
@@ -1179,7 +1180,7 @@ proptest! {
             .map(|r| (r.origin, r.metric))
             .collect();
         // Keep the neighbour alive for a full report period and collect what goes out.
-        let last = steps.len() as u64 * 7;
+        let last = steps.len() as u64 * 5;
         let mut sent = Vec::new();
         for t in (last + 10..=last + 70).step_by(10) {
             s.probe(t);
