@@ -380,9 +380,11 @@ pub fn proc_full_v6(a: Ipv6Addr) -> String {
         .join(":")
 }
 
-/// The path of a binary built by this workspace (`examples/NAME` or a bin target), building
-/// it with cargo if it is not there yet.
+/// The path of a binary built by this workspace (`examples/NAME` or a bin target). The first
+/// call for a name in this process runs `cargo build` for it (a no-op when it is up to date),
+/// so a test or benchmark never runs a stale binary.
 pub fn workspace_bin(name: &str, example: bool) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     // The test executable is target/<profile>/deps/<test>-<hash>.
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
@@ -391,7 +393,8 @@ pub fn workspace_bin(name: &str, example: bool) -> std::path::PathBuf {
     } else {
         profile_dir.join(name)
     };
-    if !path.exists() {
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|b| b == name) {
         let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         c.arg("build").arg("--quiet");
         if example {
@@ -404,6 +407,7 @@ pub fn workspace_bin(name: &str, example: bool) -> std::path::PathBuf {
         }
         let st = c.status().expect("cargo build");
         assert!(st.success(), "building {name} failed");
+        built.push(name.to_string());
     }
     assert!(path.exists(), "{} not found", path.display());
     path
