@@ -132,8 +132,24 @@ pub fn load_config<P: Platform>(
     default_enable: bool,
     service: &StaticService<P>,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
+    read_checked(path, default_enable, true, |c| service.engine.validate(c))
+}
+
+/// Reads `path` with its includes, turns it into the engine's state and checks it with
+/// `validate`, every error as `file:line:column: message`. With `missing_ok`, a file that
+/// does not exist is an empty configuration.
+fn read_checked(
+    path: &Path,
+    default_enable: bool,
+    missing_ok: bool,
+    validate: impl FnOnce(
+        &StaticConfig,
+    )
+        -> std::result::Result<(), Vec<crate::engine::static_routing::ConfigError>>,
+) -> std::result::Result<LoadedConfig, Vec<String>> {
     let (loaded, errors) = conf::load_partial(path);
-    if errors.len() == 1
+    if missing_ok
+        && errors.len() == 1
         && errors[0].line == 0
         && matches!(&errors[0].kind, crate::config::ErrorKind::Io { kind, .. } if *kind == io::ErrorKind::NotFound)
     {
@@ -144,8 +160,8 @@ pub fn load_config<P: Platform>(
     }
     let mut cfg = from_directives(&loaded.directives, default_enable);
     cfg.found = true;
-    cfg.files = loaded.files.clone();
-    service.engine.validate(&cfg.config).map_err(|errs| {
+    cfg.files = loaded.files;
+    validate(&cfg.config).map_err(|errs| {
         errs.iter()
             .map(|e| format!("{}: {}", cfg.location(e.item), e.error))
             .collect::<Vec<_>>()
@@ -593,18 +609,8 @@ pub fn check_file(
     path: &Path,
     default_enable: bool,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
-    let (loaded, errors) = conf::load_partial(path);
-    if !errors.is_empty() {
-        return Err(errors.iter().map(|e| e.to_string()).collect());
-    }
-    let mut cfg = from_directives(&loaded.directives, default_enable);
-    cfg.found = true;
-    cfg.files = loaded.files.clone();
     let ifs = crate::platform::ifaddrs::list_interfaces().unwrap_or_default();
-    crate::engine::static_routing::validate(&cfg.config, &ifs).map_err(|errs| {
-        errs.iter()
-            .map(|e| format!("{}: {}", cfg.location(e.item), e.error))
-            .collect::<Vec<_>>()
-    })?;
-    Ok(cfg)
+    read_checked(path, default_enable, false, |c| {
+        crate::engine::static_routing::validate(c, &ifs)
+    })
 }
