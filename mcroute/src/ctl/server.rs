@@ -195,12 +195,29 @@ impl CtlServer {
     /// `handler`, without blocking. Call it when any descriptor of [`CtlServer::fds`] is
     /// readable, and at [`CtlServer::next_deadline`].
     pub fn poll(&mut self, mut handler: impl FnMut(&Request, Peer) -> Response) {
-        self.accept_new();
         let now = Instant::now();
-        let fds: Vec<RawFd> = self.conns.keys().copied().collect();
-        for fd in fds {
-            let keep = self.serve(fd, &mut handler, now);
-            if !keep {
+        // Serve (and reap) the clients already here first, so that ones that left free
+        // their place before new ones are counted against the limit; then the new ones.
+        let old: Vec<RawFd> = self.conns.keys().copied().collect();
+        self.serve_all(&old, &mut handler, now);
+        self.accept_new();
+        let new: Vec<RawFd> = self
+            .conns
+            .keys()
+            .copied()
+            .filter(|fd| !old.contains(fd))
+            .collect();
+        self.serve_all(&new, &mut handler, now);
+    }
+
+    fn serve_all(
+        &mut self,
+        fds: &[RawFd],
+        handler: &mut impl FnMut(&Request, Peer) -> Response,
+        now: Instant,
+    ) {
+        for &fd in fds {
+            if !self.serve(fd, handler, now) {
                 self.conns.remove(&fd);
             }
         }
