@@ -61,6 +61,21 @@ impl Net {
         self.rcv.ip(&["link", "set", "c0", "up"]);
     }
 
+    /// Waits until both ends of the r1 — c0 link are operationally up: the kernel activates a
+    /// new link's queue a moment after `ip link set up` (linkwatch), and drops what is sent
+    /// before that.
+    fn wait_operational(&self) {
+        let up = |ns: &Netns, dev: &str| {
+            let out = ns.ip(&["link", "show", dev]);
+            String::from_utf8_lossy(&out.stdout).contains("state UP")
+        };
+        assert!(
+            wait_until(Duration::from_secs(3), || up(&self.rtr, "r1")
+                && up(&self.rcv, "c0")),
+            "r1/c0 did not come up"
+        );
+    }
+
     fn link_down(&self) {
         self.rtr.ip(&["link", "del", "r1"]);
     }
@@ -155,6 +170,7 @@ fn interface_appears_goes_and_returns() {
         d.output()
     );
     let took = t.elapsed();
+    n.wait_operational();
     assert_eq!(
         n.traffic(7401),
         5,
@@ -174,6 +190,7 @@ fn interface_appears_goes_and_returns() {
     assert!(wait_until(Duration::from_secs(1), || n
         .route()
         .is_some_and(|o| o.contains(":1"))));
+    n.wait_operational();
     assert_eq!(n.traffic(7402), 5, "traffic after the interface came back");
 
     // 100 cycles: no VIF slot leaks.
@@ -191,6 +208,7 @@ fn interface_appears_goes_and_returns() {
             .all(|v| v.starts_with('0') || v.starts_with('1')),
         "{vifs:?}"
     );
+    n.wait_operational();
     assert_eq!(n.traffic(7403), 5, "traffic after 100 cycles");
 }
 
