@@ -400,7 +400,7 @@ pub fn workspace_bin(name: &str, example: bool) -> std::path::PathBuf {
         if example {
             c.args(["-p", "mcroute", "--all-features", "--example", name]);
         } else {
-            c.args(["--bin", name]);
+            c.args(["--workspace", "--bin", name]);
         }
         if profile_dir.ends_with("release") {
             c.arg("--release");
