@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use mcroute::ctl::server::{Access, CtlServer};
 use mcroute::daemon::getopt::{getopt, Opt};
-use mcroute::daemon::static_router::{check_file, load_config, Control, StaticService};
+use mcroute::daemon::static_router::{check_file, read_config, Control, StaticService};
 use mcroute::daemon::{drop_privileges, exit, exit_code, Logger, Paths, PidFile, Scripts};
 use mcroute::engine::static_routing::EngineOptions;
 use mcroute::link::LinkMonitor;
@@ -221,20 +221,11 @@ fn run(o: &Opts) -> Result<(), u8> {
 
     // The configuration: errors at startup are fatal (78), so a typo never starts a router
     // with half its routes; a missing file starts an empty router, as smcrouted does.
+    // Read, check and apply in one pass: the rules move into the engine and each route
+    // reaches the kernel as soon as the engine has it.
     let t_load = Instant::now();
-    let cfg = load_config(&o.paths.config, !o.no_vifs, &svc).map_err(|errors| {
-        for e in &errors {
-            log::error!("{e}");
-        }
-        fatal(
-            &format!(
-                "{}: {} error(s), not starting",
-                o.paths.config.display(),
-                errors.len()
-            ),
-            exit::CONFIG,
-        )
-    })?;
+    let cfg =
+        read_config(&o.paths.config, !o.no_vifs).map_err(|errors| config_errors(o, &errors))?;
     if !cfg.found {
         log::warn!(
             "configuration file {} does not exist, continuing without it",
@@ -247,13 +238,8 @@ fn run(o: &Opts) -> Result<(), u8> {
         t_load.elapsed()
     );
     let t_apply = Instant::now();
-    if let Err(errors) = svc.apply(Instant::now(), &cfg.config) {
-        for e in &errors {
-            log::error!("{}: {e}", o.paths.config.display());
-        }
-        return Err(fatal("configuration refused, not starting", exit::CONFIG));
-    }
-
+    svc.apply_loaded(Instant::now(), cfg)
+        .map_err(|errors| config_errors(o, &errors))?;
     log::debug!("applied the configuration in {:?}", t_apply.elapsed());
     // Interfaces that appear or go later get their VIFs and routes without a SIGHUP.
     let mut links = LinkMonitor::open().map_err(|e| fatal(&e.to_string(), exit::OSERR))?;
@@ -375,7 +361,10 @@ fn reload(o: &Opts, svc: &mut StaticService<Native>) {
     if let Err(e) = svc.refresh_interfaces(now) {
         log::error!("reload: {e}");
     }
-    match load_config(&o.paths.config, !o.no_vifs, svc) {
+    let result =
+        read_config(&o.paths.config, !o.no_vifs).and_then(|cfg| svc.apply_loaded(now, cfg));
+    match result {
+        Ok(n) => log::info!("reloaded {}: {n} change(s)", o.paths.config.display()),
         Err(errors) => {
             for e in &errors {
                 log::error!("{e}");
@@ -386,16 +375,22 @@ fn reload(o: &Opts, svc: &mut StaticService<Native>) {
                 o.paths.config.display()
             );
         }
-        Ok(cfg) => match svc.apply(now, &cfg.config) {
-            Ok(n) => log::info!("reloaded {}: {n} change(s)", o.paths.config.display()),
-            Err(errors) => {
-                for e in &errors {
-                    log::error!("{}: {e}", o.paths.config.display());
-                }
-                log::error!("reload refused, keeping the running configuration");
-            }
-        },
     }
+}
+
+/// Logs the errors of the configuration file and gives the exit code (78).
+fn config_errors(o: &Opts, errors: &[String]) -> u8 {
+    for e in errors {
+        log::error!("{e}");
+    }
+    fatal(
+        &format!(
+            "{}: {} error(s), not starting",
+            o.paths.config.display(),
+            errors.len()
+        ),
+        exit::CONFIG,
+    )
 }
 
 fn fatal(msg: &str, code: u8) -> u8 {

@@ -112,7 +112,7 @@ fn service(k: &FakeKernel) -> StaticService<mcroute::platform::fake::Fake> {
 }
 
 fn config(text: &str) -> mcroute::engine::static_routing::StaticConfig {
-    from_directives(&smcroute::parse(text).unwrap().directives, true).config
+    from_directives(smcroute::parse(text).unwrap().directives, true).config
 }
 
 #[test]

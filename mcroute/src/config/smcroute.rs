@@ -874,7 +874,8 @@ impl Parser<'_> {
         let mut source_text = "";
         let mut group: Option<Spanned<IpNet>> = None;
         let mut group_text = "";
-        let mut to: Vec<Spanned<IfPattern>> = Vec::new();
+        // Most routes have one outbound interface: start with room for exactly one.
+        let mut to: Vec<Spanned<IfPattern>> = Vec::with_capacity(1);
         // Set when a clause had an error, so a "missing" error would only repeat it.
         let mut clause_failed = false;
         while let Some(t) = toks.next() {

@@ -58,6 +58,14 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
+    /// The rule errors `errors`, each as `file:line:column: message`.
+    pub fn locate(&self, errors: &[crate::engine::static_routing::ConfigError]) -> Vec<String> {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", self.location(e.item), e.error))
+            .collect()
+    }
+
     fn location(&self, item: ConfigItem) -> String {
         let span = match item {
             ConfigItem::Phyint(i) => self.phyint_spans.get(i),
@@ -78,43 +86,47 @@ impl LoadedConfig {
     }
 }
 
-/// The parser and the engine share one pattern type: no round trip through text.
-fn pattern(p: &conf::IfPattern) -> IfPattern {
-    p.clone()
-}
-
 /// Turns parsed directives into the engine's desired state. `default_enable` is what a
-/// `phyint` line without `enable`/`disable` means (smcrouted: enable, unless `-N`).
-pub fn from_directives(directives: &[Directive], default_enable: bool) -> LoadedConfig {
+/// `phyint` line without `enable`/`disable` means (smcrouted: enable, unless `-N`). The
+/// directives are consumed: their interface names move into the rules.
+pub fn from_directives(directives: Vec<Directive>, default_enable: bool) -> LoadedConfig {
     let mut out = LoadedConfig::default();
+    out.config.routes.reserve(directives.len());
+    out.route_spans.reserve(directives.len());
     for d in directives {
         match d {
             Directive::Phyint(p) => {
                 out.config.phyints.push(Phyint {
-                    pattern: pattern(&p.interface.value),
+                    ttl_threshold: p.threshold(),
+                    pattern: p.interface.value,
                     enable: p
                         .state
                         .map_or(default_enable, |s| s.value == PhyintState::Enable),
                     mrdisc: p.mrdisc.is_some(),
-                    ttl_threshold: p.threshold(),
                 });
                 out.phyint_spans.push(p.span);
             }
             Directive::Mroute(m) => {
-                out.config.routes.push(RouteRule::new(
-                    pattern(&m.from.value),
-                    m.source_range(),
-                    m.group.value,
-                    m.to.iter().map(|o| pattern(&o.value)),
-                ));
+                let source = m.source_range();
+                out.config.routes.push(RouteRule {
+                    iif: m.from.value,
+                    source,
+                    group: m.group.value,
+                    // A new vector of the exact size: collecting in place would keep the
+                    // parser's larger buffer (the spans make its elements bigger).
+                    oifs: {
+                        let mut oifs = Vec::with_capacity(m.to.len());
+                        oifs.extend(m.to.into_iter().map(|o| o.value));
+                        oifs
+                    },
+                });
                 out.route_spans.push(m.span);
             }
             Directive::Mgroup(g) => {
-                out.config.joins.push(JoinRule::new(
-                    pattern(&g.from.value),
-                    g.source_range(),
-                    g.group.value,
-                ));
+                let source = g.source_range();
+                out.config
+                    .joins
+                    .push(JoinRule::new(g.from.value, source, g.group.value));
                 out.join_spans.push(g.span);
             }
             Directive::Include(_) => {}
@@ -132,20 +144,33 @@ pub fn load_config<P: Platform>(
     default_enable: bool,
     service: &StaticService<P>,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
-    read_checked(path, default_enable, true, |c| service.engine.validate(c))
+    let cfg = read_config(path, default_enable)?;
+    service
+        .engine
+        .validate(&cfg.config)
+        .map_err(|e| cfg.locate(&e))?;
+    Ok(cfg)
 }
 
-/// Reads `path` with its includes, turns it into the engine's state and checks it with
-/// `validate`, every error as `file:line:column: message`. With `missing_ok`, a file that
-/// does not exist is an empty configuration.
-fn read_checked(
+/// Reads smcroute.conf at `path` with its includes, without checking the rules against the
+/// engine: parse errors only, as `file:line:column: message`. A missing file is an empty
+/// configuration (`found` false). [`StaticService::apply_loaded`] checks and applies it,
+/// with the same located messages for rule errors; this pair is the daemon's fast path
+/// (one check, no copy of the rules).
+pub fn read_config(
+    path: &Path,
+    default_enable: bool,
+) -> std::result::Result<LoadedConfig, Vec<String>> {
+    read(path, default_enable, true)
+}
+
+/// Reads `path` with its includes and turns it into the engine's state, every parse error
+/// as `file:line:column: message`. With `missing_ok`, a file that does not exist is an
+/// empty configuration.
+fn read(
     path: &Path,
     default_enable: bool,
     missing_ok: bool,
-    validate: impl FnOnce(
-        &StaticConfig,
-    )
-        -> std::result::Result<(), Vec<crate::engine::static_routing::ConfigError>>,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
     let (loaded, errors) = conf::load_partial(path);
     if missing_ok
@@ -158,14 +183,9 @@ fn read_checked(
     if !errors.is_empty() {
         return Err(errors.iter().map(|e| e.to_string()).collect());
     }
-    let mut cfg = from_directives(&loaded.directives, default_enable);
+    let mut cfg = from_directives(loaded.directives, default_enable);
     cfg.found = true;
     cfg.files = loaded.files;
-    validate(&cfg.config).map_err(|errs| {
-        errs.iter()
-            .map(|e| format!("{}: {}", cfg.location(e.item), e.error))
-            .collect::<Vec<_>>()
-    })?;
     Ok(cfg)
 }
 
@@ -249,6 +269,58 @@ impl Mrdisc {
     }
 }
 
+/// Executes one engine action on the router: scripts are queued, mrdisc follows the VIFs
+/// (its packets go out at the next [`Mrdisc::flush`]), failures are logged and counted.
+fn run_action<P: Platform>(
+    router: &mut Router<P>,
+    stats: &mut ServiceStats,
+    scripts: &mut Vec<ScriptEvent>,
+    mrdisc: &mut Option<Mrdisc>,
+    now: Instant,
+    action: Action,
+) {
+    stats.actions += 1;
+    if let Err(e) = exec::execute(router, &action) {
+        log::warn!("{action}: {e}");
+        stats.failed_actions += 1;
+    }
+    match action {
+        Action::RunScript(e) => scripts.push(e),
+        Action::AddVif {
+            family,
+            name,
+            ifindex,
+            mrdisc: true,
+            ..
+        } => {
+            if let Some(m) = mrdisc {
+                m.enable(now, family, &name, ifindex);
+            }
+        }
+        Action::RemoveVif { family, name } => {
+            if let Some(m) = mrdisc {
+                m.disable(now, family, &name);
+            }
+        }
+        Action::SetMrdisc {
+            family,
+            name,
+            enable,
+        } => {
+            if let Some(m) = mrdisc {
+                if enable {
+                    if let Some(v) = router.vif_by_name(family, &name) {
+                        m.enable(now, family, &name, v.ifindex);
+                    }
+                } else {
+                    m.disable(now, family, &name);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The static router: Router + engine + control requests (+ mrdisc when enabled).
 pub struct StaticService<P: Platform> {
     router: Router<P>,
@@ -304,41 +376,25 @@ impl<P: Platform> StaticService<P> {
     }
 
     fn run(&mut self, now: Instant, actions: Vec<Action>) {
-        for a in &actions {
-            if let Action::RunScript(e) = a {
-                self.scripts.push(*e);
-            }
+        let n = actions.len();
+        if n > 64 {
+            let adds = actions
+                .iter()
+                .filter(|a| matches!(a, Action::AddRoute(_)))
+                .count();
+            self.router.reserve_routes(adds);
         }
-        self.stats.actions += actions.len() as u64;
-        let failed = exec::execute_all(&mut self.router, &actions);
-        self.stats.failed_actions += failed.len() as u64;
+        for a in actions {
+            run_action(
+                &mut self.router,
+                &mut self.stats,
+                &mut self.scripts,
+                &mut self.mrdisc,
+                now,
+                a,
+            );
+        }
         if let Some(m) = &mut self.mrdisc {
-            for a in &actions {
-                match a {
-                    Action::AddVif {
-                        family,
-                        name,
-                        ifindex,
-                        mrdisc: true,
-                        ..
-                    } => m.enable(now, *family, name, *ifindex),
-                    Action::RemoveVif { family, name } => m.disable(now, *family, name),
-                    Action::SetMrdisc {
-                        family,
-                        name,
-                        enable,
-                    } => {
-                        if *enable {
-                            if let Some(v) = self.router.vif_by_name(*family, name) {
-                                m.enable(now, *family, name, v.ifindex);
-                            }
-                        } else {
-                            m.disable(now, *family, name);
-                        }
-                    }
-                    _ => {}
-                }
-            }
             m.flush();
         }
     }
@@ -397,18 +453,57 @@ impl<P: Platform> StaticService<P> {
         Ok(())
     }
 
-    /// Applies a configuration as a minimal diff. On error nothing changes.
+    /// Applies a configuration as a minimal diff; returns the number of kernel changes
+    /// (VIFs, routes, joins) it took. On error nothing changes.
     pub fn apply(
         &mut self,
         now: Instant,
         config: &StaticConfig,
     ) -> std::result::Result<usize, Vec<crate::engine::static_routing::ConfigError>> {
-        let actions = self.engine.apply_config(now, config)?;
-        let n = actions
-            .iter()
-            .filter(|a| !matches!(a, Action::RunScript(_)))
-            .count();
-        self.run(now, actions);
+        self.apply_owned(now, config.clone())
+    }
+
+    /// Checks and applies a configuration read by [`read_config`]; rule errors come back
+    /// as `file:line:column: message`, and then nothing changed.
+    pub fn apply_loaded(
+        &mut self,
+        now: Instant,
+        mut loaded: LoadedConfig,
+    ) -> std::result::Result<usize, Vec<String>> {
+        let config = std::mem::take(&mut loaded.config);
+        self.apply_owned(now, config).map_err(|e| loaded.locate(&e))
+    }
+
+    /// [`StaticService::apply`] for a configuration the caller no longer needs: the rules
+    /// move into the engine instead of being copied, and each kernel change is made as soon
+    /// as the engine knows it ([`StaticEngine::apply_config_with`]), so no list of 100,000
+    /// pending routes is built first. This is the start-up and reload path of the daemon.
+    pub fn apply_owned(
+        &mut self,
+        now: Instant,
+        config: StaticConfig,
+    ) -> std::result::Result<usize, Vec<crate::engine::static_routing::ConfigError>> {
+        let StaticService {
+            router,
+            engine,
+            scripts,
+            mrdisc,
+            stats,
+            ..
+        } = self;
+        // Room for the (S,G) rules in the Router's own table, grown once.
+        let sg = config.routes.iter().filter(|r| r.is_sg()).count();
+        router.reserve_routes(sg.saturating_sub(router.route_count()));
+        let mut n = 0;
+        engine.apply_config_with(now, config, &mut |a| {
+            if !matches!(a, Action::RunScript(_)) {
+                n += 1;
+            }
+            run_action(router, stats, scripts, mrdisc, now, a);
+        })?;
+        if let Some(m) = mrdisc {
+            m.flush();
+        }
         Ok(n)
     }
 
@@ -610,7 +705,7 @@ pub fn check_file(
     default_enable: bool,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
     let ifs = crate::platform::ifaddrs::list_interfaces().unwrap_or_default();
-    read_checked(path, default_enable, false, |c| {
-        crate::engine::static_routing::validate(c, &ifs)
-    })
+    let cfg = read(path, default_enable, false)?;
+    crate::engine::static_routing::validate(&cfg.config, &ifs).map_err(|e| cfg.locate(&e))?;
+    Ok(cfg)
 }

@@ -109,18 +109,23 @@ impl RouteRule {
     /// The same rule with prefixes truncated, the "any" source written as `None` and
     /// duplicate OIFs dropped.
     pub fn normalized(&self) -> RouteRule {
-        let mut oifs: Vec<IfPattern> = Vec::with_capacity(self.oifs.len());
-        for o in &self.oifs {
-            if !oifs.contains(o) {
-                oifs.push(o.clone());
+        self.clone().into_normalized()
+    }
+
+    /// [`RouteRule::normalized`] without copying: the rule itself, normalized.
+    pub fn into_normalized(mut self) -> RouteRule {
+        self.source = normalize_source(self.source);
+        self.group = self.group.trunc();
+        if self.oifs.len() > 1 {
+            let mut seen: Vec<IfPattern> = Vec::with_capacity(self.oifs.len());
+            for o in std::mem::take(&mut self.oifs) {
+                if !seen.contains(&o) {
+                    seen.push(o);
+                }
             }
+            self.oifs = seen;
         }
-        RouteRule {
-            iif: self.iif.clone(),
-            source: normalize_source(self.source),
-            group: self.group.trunc(),
-            oifs,
-        }
+        self
     }
 
     /// Checks that the rule makes sense: names, a multicast group, a unicast source of the
@@ -310,12 +315,25 @@ pub struct ConfigError {
 /// interface appears. An exactly named interface that exists but cannot do multicast is an
 /// error, as `smcrouted -F` counts it.
 pub fn validate(config: &StaticConfig, interfaces: &[Interface]) -> Result<(), Vec<ConfigError>> {
-    validate_with(config, interfaces, true, true, DEFAULT_JOIN_EXPANSION_LIMIT)
+    let by_name: std::collections::HashMap<&str, bool> = interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i.multicast))
+        .collect();
+    validate_with(
+        config,
+        |n| by_name.get(n).copied(),
+        true,
+        true,
+        DEFAULT_JOIN_EXPANSION_LIMIT,
+    )
 }
 
+/// [`validate`] with the engine's options; `multicast(name)` says whether the interface
+/// `name` exists (`Some`) and can do multicast (a map lookup, so checking a rule does not
+/// depend on the number of interfaces).
 pub(super) fn validate_with(
     config: &StaticConfig,
-    interfaces: &[Interface],
+    multicast: impl Fn(&str) -> Option<bool>,
     ipv4: bool,
     ipv6: bool,
     join_limit: u64,
@@ -327,10 +345,8 @@ pub(super) fn validate_with(
     };
     let multicast_ok = |p: &IfPattern| -> Result<(), RuleError> {
         if let IfPattern::Name(n) = p {
-            if let Some(i) = interfaces.iter().find(|i| &i.name == n) {
-                if !i.multicast {
-                    return Err(RuleError::NotMulticastCapable(n.clone()));
-                }
+            if multicast(n) == Some(false) {
+                return Err(RuleError::NotMulticastCapable(n.clone()));
             }
         }
         Ok(())

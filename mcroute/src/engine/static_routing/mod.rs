@@ -396,16 +396,12 @@ impl StaticEngine {
         }
     }
 
-    fn interface_list(&self) -> Vec<Interface> {
-        self.interfaces.values().cloned().collect()
-    }
-
     /// Checks a configuration against the engine's options and the interfaces it knows,
     /// without changing anything. [`StaticEngine::apply_config`] does this first.
     pub fn validate(&self, config: &StaticConfig) -> Result<(), Vec<ConfigError>> {
         config::validate_with(
             config,
-            &self.interface_list(),
+            |n| self.interfaces.get(n).map(|i| i.multicast),
             self.options.ipv4,
             self.options.ipv6,
             self.options.join_limit,
@@ -438,29 +434,51 @@ impl StaticEngine {
         now: Instant,
         config: &StaticConfig,
     ) -> Result<Vec<Action>, Vec<ConfigError>> {
-        self.validate(config)?;
+        let mut actions = Vec::new();
+        self.apply_config_with(now, config.clone(), &mut |a| actions.push(a))?;
+        Ok(actions)
+    }
+
+    /// [`StaticEngine::apply_config`] for a configuration the caller gives away, with each
+    /// action handed to `sink` as soon as it is known instead of collected: the rules are
+    /// moved into the engine rather than copied, and a daemon can execute the first route
+    /// while the engine works out the next. The actions and their order are the same.
+    ///
+    /// On error nothing changes and `sink` is not called.
+    pub fn apply_config_with(
+        &mut self,
+        now: Instant,
+        config: StaticConfig,
+        sink: &mut dyn FnMut(Action),
+    ) -> Result<(), Vec<ConfigError>> {
+        self.validate(&config)?;
+        let StaticConfig {
+            phyints,
+            routes,
+            joins,
+        } = config;
         self.rules.clear();
         self.by_key.clear();
-        self.by_key.reserve(config.routes.len());
+        self.by_key.reserve(routes.len());
         self.next_seq = 0;
         self.templates = TemplateIndex::default();
         self.refs = [FastMap::default(), FastMap::default()];
-        for r in &config.routes {
-            self.insert_rule(r.normalized(), Origin::Config);
+        for r in routes {
+            self.insert_rule(r.into_normalized(), Origin::Config);
         }
-        self.phyints = config.phyints.clone();
+        self.phyints = phyints;
         self.join_rules.clear();
         self.join_ids.clear();
         self.next_join_seq = 0;
-        for j in &config.joins {
+        for j in &joins {
             let j = j.normalized();
             if !self.join_ids.contains_key(&j) {
                 self.insert_join(j, Origin::Config);
             }
         }
-        let mut actions = self.refresh(now, Scope::All);
-        actions.push(Action::RunScript(ScriptEvent::Reload));
-        Ok(actions)
+        self.refresh_into(now, Scope::All, sink);
+        sink(Action::RunScript(ScriptEvent::Reload));
+        Ok(())
     }
 
     /// Answers a NOCACHE upcall: (S,G) arrived on interface `iif` and the kernel has no route.
@@ -1068,7 +1086,14 @@ impl StaticEngine {
 
     /// Recomputes the VIFs and brings the routes of `scope` (and, for `All`, the joins) to
     /// the desired state.
-    fn refresh(&mut self, now: Instant, mut scope: Scope) -> Vec<Action> {
+    fn refresh(&mut self, now: Instant, scope: Scope) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.refresh_into(now, scope, &mut |a| actions.push(a));
+        actions
+    }
+
+    /// [`StaticEngine::refresh`], each action handed to `sink` in order.
+    fn refresh_into(&mut self, now: Instant, mut scope: Scope, sink: &mut dyn FnMut(Action)) {
         let desired = self.desired_vifs();
         let mut pre = Vec::new();
         let mut post = Vec::new();
@@ -1120,11 +1145,13 @@ impl StaticEngine {
         if changed {
             scope = Scope::All;
         }
-        let mut actions = pre;
+        pre.into_iter().for_each(&mut *sink);
         match scope {
             Scope::Key(k) => {
                 let desired = self.desired_static(k);
-                actions.extend(self.reconcile_key(now, k, desired, &reset));
+                if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
+                    sink(a);
+                }
             }
             Scope::Dynamic => {
                 let mut keys: Vec<SgKey> = self
@@ -1136,7 +1163,9 @@ impl StaticEngine {
                 keys.sort_unstable_by_key(sort_key);
                 for k in keys {
                     let desired = self.desired_static(k);
-                    actions.extend(self.reconcile_key(now, k, desired, &reset));
+                    if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
+                        sink(a);
+                    }
                 }
             }
             Scope::All => {
@@ -1160,17 +1189,17 @@ impl StaticEngine {
                 keys.sort_unstable_by_key(|(k, _)| sort_key(k));
                 self.routes
                     .reserve(keys.len().saturating_sub(self.routes.len()));
-                actions.reserve(keys.len());
                 for (k, seqs) in keys {
                     let desired = seqs.and_then(|s| self.desired_from(k, &s));
-                    actions.extend(self.reconcile_key(now, k, desired, &reset));
+                    if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
+                        sink(a);
+                    }
                 }
-                actions.append(&mut post);
-                actions.extend(self.reconcile_joins());
+                std::mem::take(&mut post).into_iter().for_each(&mut *sink);
+                self.reconcile_joins().into_iter().for_each(&mut *sink);
             }
         }
-        actions.extend(post);
-        actions
+        post.into_iter().for_each(sink);
     }
 
     /// The route an (S,G) rule gives (S,G), if one can be installed.
