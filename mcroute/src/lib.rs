@@ -70,5 +70,5 @@ pub use model::{
     SourceFilter, Vif, VifCounters, VifFlags, VifId, VifIndex,
 };
 pub use platform::Platform;
-pub use router::{Membership, Router, RouterOptions, VifOptions};
+pub use router::{Membership, RouteBatch, Router, RouterOptions, VifOptions};
 pub use upcall::{Upcall, UpcallKind};

@@ -13,6 +13,9 @@ use crate::model::{
 use crate::platform::{IgmpSend, Incoming, Platform, DEFAULT_TABLE};
 use crate::upcall::Upcall;
 
+mod batch;
+pub use batch::RouteBatch;
+
 /// What a [`Router`] opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouterOptions {
@@ -338,6 +341,33 @@ impl<P: Platform> Router<P> {
     ///
     /// The inbound and outbound interfaces must be VIFs this router added.
     pub fn add_route(&mut self, entry: MfcEntry) -> Result<()> {
+        self.check_route_vifs(&entry)?;
+        match self.routes.entry(entry.key()) {
+            Entry::Occupied(o) if *o.get() == entry => Ok(()),
+            Entry::Occupied(mut o) => {
+                self.platform.add_mfc(&entry)?;
+                o.insert(entry);
+                Ok(())
+            }
+            Entry::Vacant(v) => {
+                self.platform.add_mfc(&entry)?;
+                v.insert(entry);
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds many routes through a [`RouteBatch`]: the same checks and results as
+    /// [`Router::add_route`], but once the batch is large the kernel calls run on a second
+    /// thread (where the platform offers an [`MfcWriter`](crate::platform::MfcWriter)),
+    /// overlapping with the caller's work on the next routes. This is how a daemon installs
+    /// a configuration of 100,000 routes at start-up.
+    pub fn batch(&mut self) -> RouteBatch<'_, P> {
+        RouteBatch::new(self)
+    }
+
+    /// Checks that the VIFs of a route are this router's.
+    fn check_route_vifs(&self, entry: &MfcEntry) -> Result<()> {
         if !self.vifs.contains_key(&entry.iif()) {
             return Err(Error::NotFound(format!(
                 "inbound {} of route ({}, {})",
@@ -359,19 +389,7 @@ impl<P: Platform> Router<P> {
                 entry.group()
             )));
         }
-        match self.routes.entry(entry.key()) {
-            Entry::Occupied(o) if *o.get() == entry => Ok(()),
-            Entry::Occupied(mut o) => {
-                self.platform.add_mfc(&entry)?;
-                o.insert(entry);
-                Ok(())
-            }
-            Entry::Vacant(v) => {
-                self.platform.add_mfc(&entry)?;
-                v.insert(entry);
-                Ok(())
-            }
-        }
+        Ok(())
     }
 
     /// Makes room for at least `additional` more routes in the Router's own table, so that

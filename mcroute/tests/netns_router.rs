@@ -378,3 +378,89 @@ fn a_full_routing_socket_is_detected_and_counted() {
         "every upcall is either received or counted lost"
     );
 }
+
+/// A batch of thousands of routes (IPv4 and IPv6) goes to the kernel through the writer
+/// thread: every route is in /proc, a removal in the middle of the batch happens after the
+/// queued routes, and a batched route really forwards.
+#[test]
+fn a_route_batch_installs_thousands_of_routes() {
+    if !require_netns("a_route_batch_installs_thousands_of_routes") {
+        return;
+    }
+    const N: u32 = 3000;
+    let net = Line::new("rb");
+    let (tx_ready, rx_ready) = std::sync::mpsc::channel();
+    let (tx_done, rx_done) = std::sync::mpsc::channel::<()>();
+    let router = net.rtr.spawn(move || {
+        let mut r = Router::open(Linux::new().unwrap(), RouterOptions::dual_stack()).unwrap();
+        let (v0, v1) = (r.add_vif("r0").unwrap(), r.add_vif("r1").unwrap());
+        let (m0, m1) = (r.add_mif("r0").unwrap(), r.add_mif("r1").unwrap());
+        let mut batch = r.batch();
+        for i in 0..N {
+            // (SND4, G4) is the last IPv4 route of the batch: the one traffic tests.
+            let (s4, g4) = if i == N - 1 {
+                (SND4, G4)
+            } else {
+                (
+                    Ipv4Addr::from(0xc000_0200 + (i % 200) + 1),
+                    Ipv4Addr::from(0xe200_0000 + i / 200 + 1),
+                )
+            };
+            batch
+                .add_route(MfcEntry::v4(s4, g4, v0).unwrap().with_oif(v1, 1))
+                .unwrap();
+            let g6 = Ipv6Addr::new(0xff0e, 0, 0, 0, 0, 0, 0x2, i as u16 + 1);
+            batch
+                .add_route(MfcEntry::v6(SND6, g6, m0).unwrap().with_oif(m1, 1))
+                .unwrap();
+            if i == N / 2 {
+                // Removing a route queued a moment ago: it must be in the kernel first.
+                let g = Ipv6Addr::new(0xff0e, 0, 0, 0, 0, 0, 0x2, 1);
+                batch.router().remove_route(SND6.into(), g.into()).unwrap();
+            }
+        }
+        let refused = batch.finish();
+        let cache = std::fs::read_to_string("/proc/thread-self/net/ip_mr_cache").unwrap();
+        let cache6 = std::fs::read_to_string("/proc/thread-self/net/ip6_mr_cache").unwrap();
+        tx_ready
+            .send((refused.len(), r.route_count(), cache, cache6))
+            .unwrap();
+        rx_done.recv().unwrap();
+        r.route_counters(SND4.into(), G4.into()).unwrap()
+    });
+    let (refused, count, cache, cache6) = rx_ready.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(refused, 0, "the kernel refused routes of the batch");
+    assert_eq!(count, 2 * N as usize - 1, "routes in the Router's table");
+    assert_eq!(
+        cache.lines().count() - 1,
+        N as usize,
+        "IPv4 routes in /proc/net/ip_mr_cache"
+    );
+    assert_eq!(
+        cache6.lines().count() - 1,
+        N as usize - 1,
+        "IPv6 routes in /proc/net/ip6_mr_cache (one removed)"
+    );
+    let removed = proc_full_v6(Ipv6Addr::new(0xff0e, 0, 0, 0, 0, 0, 0x2, 1));
+    assert!(
+        !cache6.lines().any(|l| l.starts_with(&removed)),
+        "the removed route is still in the kernel"
+    );
+    let rx = Receiver::start(&net.rcv, "c0", G4.into(), 5003, Duration::from_millis(1500));
+    send(
+        &net.snd,
+        "s0",
+        G4.into(),
+        5003,
+        5,
+        Duration::from_millis(20),
+    );
+    let got = rx.count();
+    tx_done.send(()).unwrap();
+    let c = router.join().unwrap();
+    assert_eq!(
+        got, 5,
+        "receiver got {got} of 5 datagrams on a batched route"
+    );
+    assert_eq!(c.packets, 5, "route counters: {c:?}");
+}

@@ -39,9 +39,10 @@ use crate::engine::static_routing::{
 };
 use crate::error::Result;
 use crate::model::Family;
+use crate::model::MfcEntry;
 use crate::mrdisc::{MrdiscConfig, MrdiscEngine, MrdiscSocket, Repr as MrdiscRepr};
 use crate::platform::Platform;
-use crate::router::Router;
+use crate::router::{RouteBatch, Router};
 
 /// A configuration read from smcroute.conf (and its includes), ready for the engine, with
 /// the position of every item for error messages.
@@ -269,10 +270,12 @@ impl Mrdisc {
     }
 }
 
-/// Executes one engine action on the router: scripts are queued, mrdisc follows the VIFs
-/// (its packets go out at the next [`Mrdisc::flush`]), failures are logged and counted.
+/// Executes one engine action through a route batch: scripts are queued, mrdisc follows
+/// the VIFs (its packets go out at the next [`Mrdisc::flush`]), failures are logged and
+/// counted (a refused route may be known only at [`RouteBatch::finish`]:
+/// [`report_refused`]).
 fn run_action<P: Platform>(
-    router: &mut Router<P>,
+    batch: &mut RouteBatch<'_, P>,
     stats: &mut ServiceStats,
     scripts: &mut Vec<ScriptEvent>,
     mrdisc: &mut Option<Mrdisc>,
@@ -280,7 +283,13 @@ fn run_action<P: Platform>(
     action: Action,
 ) {
     stats.actions += 1;
-    if let Err(e) = exec::execute(router, &action) {
+    let done = match &action {
+        Action::AddRoute(r) | Action::ReplaceRoute(r) => {
+            exec::route_to_mfc(batch.get(), r).and_then(|e| batch.add_route(e))
+        }
+        _ => exec::execute(batch.router(), &action),
+    };
+    if let Err(e) = done {
         log::warn!("{action}: {e}");
         stats.failed_actions += 1;
     }
@@ -309,7 +318,7 @@ fn run_action<P: Platform>(
         } => {
             if let Some(m) = mrdisc {
                 if enable {
-                    if let Some(v) = router.vif_by_name(family, &name) {
+                    if let Some(v) = batch.get().vif_by_name(family, &name) {
                         m.enable(now, family, &name, v.ifindex);
                     }
                 } else {
@@ -319,6 +328,14 @@ fn run_action<P: Platform>(
         }
         _ => {}
     }
+}
+
+/// Logs and counts the routes the kernel refused in a batch.
+fn report_refused(stats: &mut ServiceStats, refused: Vec<(MfcEntry, crate::Error)>) {
+    for (e, err) in &refused {
+        log::warn!("add route ({}, {}): {err}", e.source(), e.group());
+    }
+    stats.failed_actions += refused.len() as u64;
 }
 
 /// The static router: Router + engine + control requests (+ mrdisc when enabled).
@@ -376,17 +393,10 @@ impl<P: Platform> StaticService<P> {
     }
 
     fn run(&mut self, now: Instant, actions: Vec<Action>) {
-        let n = actions.len();
-        if n > 64 {
-            let adds = actions
-                .iter()
-                .filter(|a| matches!(a, Action::AddRoute(_)))
-                .count();
-            self.router.reserve_routes(adds);
-        }
+        let mut batch = self.router.batch();
         for a in actions {
             run_action(
-                &mut self.router,
+                &mut batch,
                 &mut self.stats,
                 &mut self.scripts,
                 &mut self.mrdisc,
@@ -394,6 +404,7 @@ impl<P: Platform> StaticService<P> {
                 a,
             );
         }
+        report_refused(&mut self.stats, batch.finish());
         if let Some(m) = &mut self.mrdisc {
             m.flush();
         }
@@ -495,12 +506,17 @@ impl<P: Platform> StaticService<P> {
         let sg = config.routes.iter().filter(|r| r.is_sg()).count();
         router.reserve_routes(sg.saturating_sub(router.route_count()));
         let mut n = 0;
-        engine.apply_config_with(now, config, &mut |a| {
+        // A large configuration's routes go to the kernel from a second thread while the
+        // engine works out the next ones (see RouteBatch).
+        let mut batch = router.batch();
+        let applied = engine.apply_config_with(now, config, &mut |a| {
             if !matches!(a, Action::RunScript(_)) {
                 n += 1;
             }
-            run_action(router, stats, scripts, mrdisc, now, a);
-        })?;
+            run_action(&mut batch, stats, scripts, mrdisc, now, a);
+        });
+        report_refused(stats, batch.finish());
+        applied?;
         if let Some(m) = mrdisc {
             m.flush();
         }

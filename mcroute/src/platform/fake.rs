@@ -27,7 +27,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{IgmpPacket, IgmpSend, Incoming, Platform};
+use super::{IgmpPacket, IgmpSend, Incoming, MfcWriter, Platform};
 use crate::error::{Error, Result};
 use crate::model::{
     Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
@@ -69,6 +69,9 @@ struct KernelState {
     dropped_upcalls: u64,
     /// IGMP messages sent by the table owners: (table, packet with its outbound interface).
     sent_igmp: Vec<(u32, IgmpPacket)>,
+    /// The most MFC entries a table takes; adding a new (S,G) beyond fails with `ENOMEM`,
+    /// as the kernel's does when it cannot allocate one.
+    mfc_limit: Option<usize>,
 }
 
 /// What the fake kernel did with a packet given to [`FakeKernel::receive`].
@@ -165,6 +168,12 @@ impl FakeKernel {
     /// Limits every socket's upcall queue to `n` messages (the kernel's receive buffer).
     pub fn set_upcall_queue_limit(&self, n: usize) {
         self.state().queue_limit = n;
+    }
+
+    /// Makes every table refuse new (S,G) entries beyond `n` (`ENOMEM`), or lifts the
+    /// limit; replacing an entry already there still works.
+    pub fn set_mfc_limit(&self, n: Option<usize>) {
+        self.state().mfc_limit = n;
     }
 
     /// Upcalls dropped because a queue was full.
@@ -385,6 +394,49 @@ impl Fake {
     }
 }
 
+/// `MRT_ADD_MFC` on the fake kernel, for a platform with the tables `tables`.
+fn fake_add_mfc(kernel: &FakeKernel, tables: &[Option<u32>; 2], entry: &MfcEntry) -> Result<()> {
+    let family = entry.family();
+    let table = tables[Fake::slot(family)];
+    let max = match family {
+        Family::V4 => MAX_VIFS,
+        Family::V6 => MAX_MIFS,
+    };
+    let mut s = kernel.state();
+    let limit = s.mfc_limit;
+    let t = s.table_mut(family, table)?;
+    let op = || {
+        format!(
+            "adding MFC ({}, {}) from {}",
+            entry.source(),
+            entry.group(),
+            entry.iif()
+        )
+    };
+    if usize::from(entry.iif().index()) >= max {
+        return Err(os_err(op(), libc::ENFILE));
+    }
+    let old = t.mfc.get(&entry.key()).map(|(_, c)| *c);
+    if old.is_none() && limit.is_some_and(|n| t.mfc.len() >= n) {
+        return Err(os_err(op(), libc::ENOMEM));
+    }
+    t.mfc
+        .insert(entry.key(), (entry.clone(), old.unwrap_or_default()));
+    Ok(())
+}
+
+/// The [`MfcWriter`] of [`Fake`]: the same kernel and tables.
+struct FakeWriter {
+    kernel: FakeKernel,
+    tables: [Option<u32>; 2],
+}
+
+impl MfcWriter for FakeWriter {
+    fn add_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
+        fake_add_mfc(&self.kernel, &self.tables, entry)
+    }
+}
+
 impl Platform for Fake {
     fn open(&mut self, family: Family, table: u32) -> Result<()> {
         if self.tables[Self::slot(family)].is_some() {
@@ -462,25 +514,14 @@ impl Platform for Fake {
     }
 
     fn add_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
-        let family = entry.family();
-        let table = self.tables[Self::slot(family)];
-        let max = self.max_vifs(family);
-        let mut s = self.kernel.state();
-        let t = s.table_mut(family, table)?;
-        if usize::from(entry.iif().index()) >= max {
-            return Err(os_err(
-                format!(
-                    "adding MFC ({}, {}) from {}",
-                    entry.source(),
-                    entry.group(),
-                    entry.iif()
-                ),
-                libc::ENFILE,
-            ));
-        }
-        let counters = t.mfc.get(&entry.key()).map(|(_, c)| *c).unwrap_or_default();
-        t.mfc.insert(entry.key(), (entry.clone(), counters));
-        Ok(())
+        fake_add_mfc(&self.kernel, &self.tables, entry)
+    }
+
+    fn mfc_writer(&self) -> Result<Option<Box<dyn MfcWriter>>> {
+        Ok(Some(Box::new(FakeWriter {
+            kernel: self.kernel.clone(),
+            tables: self.tables,
+        })))
     }
 
     fn del_mfc(&mut self, entry: &MfcEntry) -> Result<()> {

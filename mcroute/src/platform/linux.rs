@@ -8,7 +8,7 @@ use libc::c_int;
 
 use super::joins::Memberships;
 use super::unix::{c64, counter_err, level, mfc_op};
-use super::{IgmpSend, Incoming, Platform};
+use super::{IgmpSend, Incoming, MfcWriter, Platform};
 use crate::abi::{linux as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -132,6 +132,36 @@ impl Linux {
 
     fn sock(&self, family: Family) -> Result<BorrowedFd<'_>> {
         Ok(self.table_or_err(family)?.sock.as_fd())
+    }
+}
+
+/// `MRT_ADD_MFC` / `MRT6_ADD_MFC` of `entry` on the table socket `sock`.
+fn add_mfc_on(sock: BorrowedFd<'_>, entry: &MfcEntry) -> Result<()> {
+    match entry.family() {
+        Family::V4 => {
+            let c = mfcctl(entry).expect("IPv4 entry");
+            sys::setsockopt(sock, libc::IPPROTO_IP, abi::MRT_ADD_MFC, &c)
+        }
+        Family::V6 => {
+            let c = mf6cctl(entry).expect("IPv6 entry");
+            sys::setsockopt(sock, libc::IPPROTO_IPV6, abi::MRT6_ADD_MFC, &c)
+        }
+    }
+    .map_err(|e| Error::io(mfc_op(true, entry), e))
+}
+
+/// The [`MfcWriter`] of [`Linux`]: duplicates of its table sockets.
+struct Writer {
+    socks: [Option<OwnedFd>; 2],
+}
+
+impl MfcWriter for Writer {
+    fn add_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
+        let family = entry.family();
+        let sock = self.socks[fslot(family)]
+            .as_ref()
+            .ok_or(Error::NotOpen(family))?;
+        add_mfc_on(sock.as_fd(), entry)
     }
 }
 
@@ -393,27 +423,22 @@ impl Platform for Linux {
     }
 
     fn add_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
-        match entry.family() {
-            Family::V4 => {
-                let c = mfcctl(entry).expect("IPv4 entry");
-                sys::setsockopt(
-                    self.sock(Family::V4)?,
-                    libc::IPPROTO_IP,
-                    abi::MRT_ADD_MFC,
-                    &c,
-                )
-            }
-            Family::V6 => {
-                let c = mf6cctl(entry).expect("IPv6 entry");
-                sys::setsockopt(
-                    self.sock(Family::V6)?,
-                    libc::IPPROTO_IPV6,
-                    abi::MRT6_ADD_MFC,
-                    &c,
-                )
-            }
-        }
-        .map_err(|e| Error::io(mfc_op(true, entry), e))
+        add_mfc_on(self.sock(entry.family())?, entry)
+    }
+
+    fn mfc_writer(&self) -> Result<Option<Box<dyn MfcWriter>>> {
+        // Duplicates of the table sockets: the same sockets (the kernel knows a table's
+        // owner by socket, not by descriptor), usable from another thread without
+        // borrowing the platform.
+        let dup = |family| {
+            self.table(family)
+                .map(|t| t.sock.try_clone())
+                .transpose()
+                .map_err(|e| Error::io("duplicating the multicast routing socket", e))
+        };
+        Ok(Some(Box::new(Writer {
+            socks: [dup(Family::V4)?, dup(Family::V6)?],
+        })))
     }
 
     fn del_mfc(&mut self, entry: &MfcEntry) -> Result<()> {

@@ -85,6 +85,13 @@ pub struct IgmpSend<'a> {
     pub payload: &'a [u8],
 }
 
+/// Adds MFC entries from a thread other than the platform's: see [`Platform::mfc_writer`].
+pub trait MfcWriter: Send {
+    /// Adds an MFC entry, replacing any entry with the same (S,G), as [`Platform::add_mfc`]
+    /// does (with the same error).
+    fn add_mfc(&mut self, entry: &MfcEntry) -> Result<()>;
+}
+
 /// A kernel multicast router: one table per family, owned by this process while open.
 ///
 /// Every method names its object in errors. Implementations must release the tables when
@@ -117,6 +124,17 @@ pub trait Platform {
 
     /// Deletes the MFC entry with the entry's (S,G).
     fn del_mfc(&mut self, entry: &MfcEntry) -> Result<()>;
+
+    /// A writer that adds MFC entries to this platform's open tables from another thread,
+    /// so that a [`Router`](crate::Router) can hand a large batch of routes to a second core
+    /// while its caller works out the next ones ([`Router::batch`](crate::Router::batch)).
+    /// The writer stays valid while the tables are open; it must only be used while the
+    /// platform itself changes nothing (the batch guarantees it).
+    ///
+    /// `Ok(None)`, the default, means entries go through [`Platform::add_mfc`] one by one.
+    fn mfc_writer(&self) -> Result<Option<Box<dyn MfcWriter>>> {
+        Ok(None)
+    }
 
     /// Reads the counters of the MFC entry (S,G).
     fn route_counters(&self, source: IpAddr, group: IpAddr) -> Result<RouteCounters>;
