@@ -287,8 +287,13 @@ type SgKey = (IpAddr, IpAddr);
 enum Scope {
     All,
     Key(SgKey),
-    Dynamic,
+    /// The learned routes and stop filters whose group is in this prefix (what a template
+    /// with this group prefix can affect).
+    Dynamic(ipnet::IpNet),
 }
+
+/// The order of [`sort_key`], as a key of [`StaticEngine::dynamic`].
+type DynKey = (Family, u128, Family, u128);
 
 fn slot(f: Family) -> usize {
     match f {
@@ -355,6 +360,9 @@ pub struct StaticEngine {
     /// The VIFs and MIFs wanted, by interface name (shared with the routes that use them).
     vifs: [BTreeMap<Name, VifState>; 2],
     routes: FastMap<SgKey, Installed>,
+    /// The learned routes and stop filters (the routes a template can change, and the only
+    /// ones the flush timer looks at), ordered by group: a template's routes are a range.
+    dynamic: BTreeMap<DynKey, SgKey>,
     join_rules: BTreeMap<u64, StoredJoin>,
     join_ids: FastMap<JoinRule, u64>,
     next_join_seq: u64,
@@ -376,6 +384,7 @@ impl StaticEngine {
             refs: [FastMap::default(), FastMap::default()],
             vifs: [BTreeMap::new(), BTreeMap::new()],
             routes: FastMap::default(),
+            dynamic: BTreeMap::new(),
             join_rules: BTreeMap::new(),
             join_ids: FastMap::default(),
             next_join_seq: 0,
@@ -574,6 +583,7 @@ impl StaticEngine {
                 },
             )
             .is_some();
+        self.dynamic.insert(sort_key(&key), key);
         self.arm_flush(now);
         let mut actions = vec![if existed {
             Action::ReplaceRoute(route)
@@ -620,13 +630,7 @@ impl StaticEngine {
             self.next_flush = None;
             return Vec::new();
         };
-        let mut keys: Vec<SgKey> = self
-            .routes
-            .iter()
-            .filter(|(_, i)| i.kind != RouteKind::Static)
-            .map(|(k, _)| *k)
-            .collect();
-        keys.sort_by_key(sort_key);
+        let keys: Vec<SgKey> = self.dynamic.values().copied().collect();
         let mut actions = Vec::new();
         for key in keys {
             let Some(inst) = self.routes.get_mut(&key) else {
@@ -641,15 +645,14 @@ impl StaticEngine {
                     inst.since = now;
                 }
                 _ => {
-                    if let Some(gone) = self.routes.remove(&key) {
+                    if let Some(gone) = self.remove_installed(key) {
                         log::info!("flushing idle route {}", gone.route.to_route());
                         actions.push(remove_action(&gone.route));
                     }
                 }
             }
         }
-        let any_dynamic = self.routes.values().any(|i| i.kind != RouteKind::Static);
-        self.next_flush = if any_dynamic {
+        self.next_flush = if !self.dynamic.is_empty() {
             now.checked_add(interval)
         } else {
             None
@@ -660,6 +663,24 @@ impl StaticEngine {
     /// `smcroutectl flush`: removes every learned route and stop filter now. Live flows are
     /// relearned through their next upcall.
     pub fn flush(&mut self) -> Vec<Action> {
+        self.next_flush = None;
+        let keys: Vec<SgKey> = std::mem::take(&mut self.dynamic).into_values().collect();
+        keys.iter()
+            .filter_map(|k| self.routes.remove(k))
+            .map(|i| remove_action(&i.route))
+            .collect()
+    }
+
+    /// The keys of the dynamic index, in its order (tests).
+    #[cfg(test)]
+    fn dynamic_keys(&self) -> Vec<SgKey> {
+        self.dynamic.values().copied().collect()
+    }
+
+    /// The learned routes and stop filters, found by a pass over every route, in the
+    /// index's order (tests).
+    #[cfg(test)]
+    fn non_static_keys(&self) -> Vec<SgKey> {
         let mut keys: Vec<SgKey> = self
             .routes
             .iter()
@@ -667,11 +688,16 @@ impl StaticEngine {
             .map(|(k, _)| *k)
             .collect();
         keys.sort_by_key(sort_key);
-        self.next_flush = None;
-        keys.iter()
-            .filter_map(|k| self.routes.remove(k))
-            .map(|i| remove_action(&i.route))
-            .collect()
+        keys
+    }
+
+    /// Removes the installed route of `key`, from the dynamic index too.
+    fn remove_installed(&mut self, key: SgKey) -> Option<Installed> {
+        let gone = self.routes.remove(&key)?;
+        if gone.kind != RouteKind::Static {
+            self.dynamic.remove(&sort_key(&key));
+        }
+        Some(gone)
     }
 
     /// `smcroutectl add`: adds a rule at run time, or merges its OIFs into an existing rule
@@ -1153,14 +1179,13 @@ impl StaticEngine {
                     sink(a);
                 }
             }
-            Scope::Dynamic => {
-                let mut keys: Vec<SgKey> = self
-                    .routes
-                    .iter()
-                    .filter(|(_, i)| i.kind != RouteKind::Static)
-                    .map(|(k, _)| *k)
-                    .collect();
-                keys.sort_unstable_by_key(sort_key);
+            Scope::Dynamic(groups) => {
+                // Only the dynamic routes in the template's group range: a range of the
+                // ordered index, not a pass over every installed route.
+                let family = Family::of(&groups.addr());
+                let lo = (family, bits(groups.network()), Family::V4, 0);
+                let hi = (family, bits(groups.broadcast()), Family::V6, u128::MAX);
+                let keys: Vec<SgKey> = self.dynamic.range(lo..=hi).map(|(_, k)| *k).collect();
                 for k in keys {
                     let desired = self.desired_static(k);
                     if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
@@ -1320,12 +1345,19 @@ impl StaticEngine {
         };
         match want {
             None => {
-                let gone = self.routes.remove(&key)?;
+                let gone = self.remove_installed(key)?;
                 Some(remove_action(&gone.route))
             }
             Some(r) => {
                 let inst = self.routes.get_mut(&key)?;
                 let changed = inst.route != r;
+                if (inst.kind == RouteKind::Static) != (kind == RouteKind::Static) {
+                    if kind == RouteKind::Static {
+                        self.dynamic.remove(&sort_key(&key));
+                    } else {
+                        self.dynamic.insert(sort_key(&key), key);
+                    }
+                }
                 inst.kind = kind;
                 if changed || was_reset {
                     let route = r.to_route();
@@ -1383,7 +1415,7 @@ impl fmt::Display for Origin {
 fn scope_of(rule: &RouteRule) -> Scope {
     match (rule.is_sg(), rule.source) {
         (true, Some(s)) => Scope::Key((s.addr(), rule.group.addr())),
-        _ => Scope::Dynamic,
+        _ => Scope::Dynamic(rule.group),
     }
 }
 

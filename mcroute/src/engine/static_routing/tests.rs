@@ -1715,6 +1715,7 @@ mod model {
                     .map(|n| (Family::V4, n.to_string()))
                     .collect();
                 prop_assert_eq!(&vifs, &model_vifs);
+                prop_assert_eq!(e.dynamic_keys(), e.non_static_keys(), "dynamic index after {:?}", op);
             }
         }
     }
