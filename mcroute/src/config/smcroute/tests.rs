@@ -1156,3 +1156,43 @@ fn parse_throughput() {
         assert!(mbps > 100.0, "{mbps:.0} MB/s");
     }
 }
+
+/// A file large enough to be parsed on two threads gives exactly what one pass gives: the
+/// same directives with the same spans, the same errors in file order, whichever half a
+/// line (or an error) falls in.
+#[test]
+fn a_large_file_parsed_in_two_halves_is_the_same() {
+    let mut text = String::new();
+    let mut n = 0u32;
+    while text.len() < 3 * PARALLEL_PARSE_MIN / 2 {
+        n += 1;
+        match n % 5000 {
+            // An error in each part of the file, a comment and a blank line.
+            17 => text.push_str("mroute from eth0 group 10.0.0.1 to eth1\n"),
+            18 => text.push_str("# a comment\n"),
+            19 => text.push('\n'),
+            _ => text.push_str(&format!(
+                "mroute from eth0 source 192.0.2.{} group 225.1.{}.{} to eth1 eth2\n",
+                n % 250 + 1,
+                (n / 250) % 250,
+                n % 250 + 1
+            )),
+        }
+    }
+    text.push_str("phyint eth9 bogus");
+    let path = Path::new("big.conf");
+    let (two, two_errors) = parse_source(&text, FileId(0), path);
+    let (one, one_errors) = parse_lines(&text, 1, FileId(0), path);
+    assert_eq!(two, one);
+    assert_eq!(
+        two_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        one_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+    );
+    assert!(two_errors.len() >= 4, "errors in both halves: {two_errors:?}");
+    let last = two_errors.last().unwrap().to_string();
+    assert!(
+        last.starts_with(&format!("big.conf:{}:", n + 1)),
+        "the last line's error names its line: {last}"
+    );
+    assert!(two.directives.len() > 20_000);
+}

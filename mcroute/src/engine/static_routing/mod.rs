@@ -79,6 +79,7 @@ mod config;
 pub mod exec;
 mod index;
 mod kept;
+mod slab;
 #[cfg(test)]
 mod tests;
 
@@ -99,6 +100,7 @@ use crate::model::{Family, FastMap, FastSet, Interface, RouteCounters, MAX_VIFS}
 use config::{fmt_net, nth_addr};
 use index::{bits, Seqs, TemplateIndex};
 use kept::{Kept, Name, Oifs};
+use slab::Slab;
 
 /// How the engine is set up (smcrouted's command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,11 +351,10 @@ pub struct StaticEngine {
     options: EngineOptions,
     interfaces: BTreeMap<String, Interface>,
     phyints: Vec<Phyint>,
-    rules: BTreeMap<u64, StoredRule>,
+    rules: Slab<StoredRule>,
     /// The rules by (source, group), whatever their inbound pattern: the identity of a rule
     /// for merging and removal, and the (S,G) rules of an (S,G) in configuration order.
     by_key: FastMap<RuleKey, Seqs>,
-    next_seq: u64,
     templates: TemplateIndex,
     /// Reference counts of the interface patterns rules name, per family.
     refs: [FastMap<IfPattern, usize>; 2],
@@ -377,9 +378,8 @@ impl StaticEngine {
             options,
             interfaces: BTreeMap::new(),
             phyints: Vec::new(),
-            rules: BTreeMap::new(),
+            rules: Slab::default(),
             by_key: FastMap::default(),
-            next_seq: 0,
             templates: TemplateIndex::default(),
             refs: [FastMap::default(), FastMap::default()],
             vifs: [BTreeMap::new(), BTreeMap::new()],
@@ -469,7 +469,7 @@ impl StaticEngine {
         self.rules.clear();
         self.by_key.clear();
         self.by_key.reserve(routes.len());
-        self.next_seq = 0;
+        self.rules.reserve(routes.len());
         self.templates = TemplateIndex::default();
         self.refs = [FastMap::default(), FastMap::default()];
         for r in routes {
@@ -964,8 +964,7 @@ impl StaticEngine {
             }
             return seq;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        let seq = self.rules.next_seq();
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
             add_ref(&mut self.refs[family], p);
         }
@@ -980,7 +979,7 @@ impl StaticEngine {
                 v.insert(Seqs::one(seq));
             }
         }
-        self.rules.insert(seq, StoredRule { rule, origin });
+        self.rules.push(StoredRule { rule, origin });
         seq
     }
 
