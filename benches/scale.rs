@@ -6,7 +6,9 @@
 //! (b) an upcall storm: one (*,G) rule, N new sources sending one packet each,
 //! (c) resident memory of static-router with 100,000 routes,
 //! (d) `mcroutectl -b` adding 10,000 routes over the control socket.
-//! `MCROUTE_SCALE_SIZES=1000,10000` limits the sizes of (a).
+//! `MCROUTE_SCALE_SIZES=1000,10000` limits the sizes of (a); `MCROUTE_SCALE_REPEAT=N` sets
+//! how many runs of each side of (a) the medians are taken over (5).
+//! `MCROUTE_SCALE_ONLY=a` runs only case (a).
 
 #[cfg(target_os = "linux")]
 #[path = "../mcroute/tests/support/mod.rs"]
@@ -148,22 +150,44 @@ mod imp {
         format!("{:.3} s", d.as_secs_f64())
     }
 
-    fn case_a(sizes: &[u32], smcrouted: Option<&Path>) {
+    fn median(v: &mut [Duration]) -> Duration {
+        v.sort();
+        v[v.len() / 2]
+    }
+
+    fn case_a(sizes: &[u32], repeats: usize, smcrouted: Option<&Path>) {
         let ours = workspace_bin("static-router", true);
         for &n in sizes {
             let dir = TempDir::new("scale-a");
             let conf = config(n);
-            let net = Line::new("sa");
-            let raw = raw_loop(&net, n);
-            drop(net);
-            let net = Line::new("sb");
-            let (p, took, _) = start_daemon(&net, &dir, &ours, "ours", &conf);
-            let installed = kernel_routes(&net.rtr);
-            drop(p);
+            // Alternating runs of the raw loop and of static-router, each in fresh
+            // namespaces; the medians are compared (one run of either varies by tens of
+            // percent on a shared machine).
+            let mut raws = Vec::new();
+            let mut tooks = Vec::new();
+            let mut installed = 0;
+            for _ in 0..repeats {
+                let net = Line::new("sa");
+                raws.push(raw_loop(&net, n));
+                drop(net);
+                let net = Line::new("sb");
+                let (p, took, _) = start_daemon(&net, &dir, &ours, "ours", &conf);
+                installed = kernel_routes(&net.rtr);
+                drop(p);
+                tooks.push(took);
+            }
+            let (lo_t, hi_t) = (*tooks.iter().min().unwrap(), *tooks.iter().max().unwrap());
+            let (lo_r, hi_r) = (*raws.iter().min().unwrap(), *raws.iter().max().unwrap());
+            let took = median(&mut tooks);
+            let raw = median(&mut raws);
             let mut line = format!(
-                "(a) start-to-ready {n:>6} (S,G) routes: static-router {} ({installed} in kernel), raw MRT_ADD_MFC loop {}, ratio {:.2}x",
+                "(a) start-to-ready {n:>6} (S,G) routes, median of {repeats}: static-router {} ({}-{}, {installed} in kernel), raw MRT_ADD_MFC loop {} ({}-{}), ratio {:.2}x",
                 secs(took),
+                secs(lo_t),
+                secs(hi_t),
                 secs(raw),
+                secs(lo_r),
+                secs(hi_r),
                 took.as_secs_f64() / raw.as_secs_f64()
             );
             if let Some(smc) = smcrouted.filter(|_| n <= 10_000) {
@@ -306,7 +330,15 @@ mod imp {
         let smcrouted = Path::new("/usr/sbin/smcrouted");
         let smcrouted = smcrouted.exists().then_some(smcrouted);
         let ours = workspace_bin("static-router", true);
-        case_a(&sizes, smcrouted);
+        let repeats = std::env::var("MCROUTE_SCALE_REPEAT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or(5);
+        case_a(&sizes, repeats, smcrouted);
+        if std::env::var("MCROUTE_SCALE_ONLY").is_ok_and(|v| v == "a") {
+            return;
+        }
         case_b(&ours, "static-router", &[1_000, 10_000]);
         if let Some(smc) = smcrouted {
             case_b(smc, "smcrouted", &[1_000, 10_000]);

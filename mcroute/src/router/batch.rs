@@ -27,7 +27,7 @@ const DIRECT_ADDS: usize = 256;
 /// Routes handed to the writer thread at a time.
 const CHUNK: usize = 256;
 /// Chunks queued for the writer at most (bounds the memory of a batch).
-const QUEUED_CHUNKS: usize = 8;
+const QUEUED_CHUNKS: usize = 64;
 
 /// What the caller's thread sends the writer.
 enum Msg {
@@ -178,13 +178,6 @@ impl<'r, P: Platform> RouteBatch<'r, P> {
     /// lists the refused routes by then).
     pub fn add_route(&mut self, entry: MfcEntry) -> Result<()> {
         self.router.check_route_vifs(&entry)?;
-        match self.router.routes.get(&entry.key()) {
-            Some(old) if *old == entry => return Ok(()),
-            // A replacement goes in directly: if the kernel refuses it, the old route
-            // stays, in the kernel and in the table.
-            Some(_) => return self.router().add_route(entry),
-            None => {}
-        }
         if let Mode::Direct { added, writer_ok } = &mut self.mode {
             if *added < DIRECT_ADDS || !*writer_ok {
                 *added += 1;
@@ -198,15 +191,19 @@ impl<'r, P: Platform> RouteBatch<'r, P> {
                 }
             }
         }
-        let Mode::Writer(w) = &mut self.mode else {
-            unreachable!("the writer was just started");
-        };
+        // One probe of the table: a new route is listed at once and queued.
         match self.router.routes.entry(entry.key()) {
             Entry::Vacant(v) => {
                 v.insert(entry.clone());
             }
-            Entry::Occupied(_) => unreachable!("checked above"),
+            Entry::Occupied(o) if *o.get() == entry => return Ok(()),
+            // A replacement goes in directly: if the kernel refuses it, the old route
+            // stays, in the kernel and in the table.
+            Entry::Occupied(_) => return self.router().add_route(entry),
         }
+        let Mode::Writer(w) = &mut self.mode else {
+            unreachable!("the writer was just started");
+        };
         if !w.push(entry) {
             // The writer thread is gone: find out what it did, then carry on directly.
             self.stop_writer();

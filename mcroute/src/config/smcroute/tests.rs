@@ -1188,7 +1188,10 @@ fn a_large_file_parsed_in_two_halves_is_the_same() {
         two_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
         one_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()
     );
-    assert!(two_errors.len() >= 4, "errors in both halves: {two_errors:?}");
+    assert!(
+        two_errors.len() >= 4,
+        "errors in both halves: {two_errors:?}"
+    );
     let last = two_errors.last().unwrap().to_string();
     assert!(
         last.starts_with(&format!("big.conf:{}:", n + 1)),

@@ -292,6 +292,8 @@ enum Scope {
     /// The learned routes and stop filters whose group is in this prefix (what a template
     /// with this group prefix can affect).
     Dynamic(ipnet::IpNet),
+    /// The VIFs only, even when they change.
+    VifsOnly,
 }
 
 /// The order of [`sort_key`], as a key of [`StaticEngine::dynamic`].
@@ -471,11 +473,39 @@ impl StaticEngine {
         self.by_key.reserve(routes.len());
         self.rules.reserve(routes.len());
         self.templates = TemplateIndex::default();
-        self.refs = [FastMap::default(), FastMap::default()];
-        for r in routes {
-            self.insert_rule(r.into_normalized(), Origin::Config);
-        }
         self.phyints = phyints;
+        // Nothing installed (start-up): the VIFs follow from the phyints and the patterns
+        // the rules name, so they go first and each (S,G) route goes out as soon as its rule
+        // is filed, while the next rules are still being read (a daemon's kernel calls then
+        // overlap with this work). The pass over every (S,G) at the end changes only what a
+        // later rule changed (OIFs merged from a duplicate, say), so the outcome is the same.
+        let early = self.routes.is_empty();
+        let mut removed_vifs = Vec::new();
+        if early {
+            self.refs = referenced_patterns(&routes);
+            // VIFs that go are removed after the routes, as in a full pass.
+            removed_vifs = self.refresh_into(now, Scope::VifsOnly, sink);
+        }
+        self.refs = [FastMap::default(), FastMap::default()];
+        let no_reset = FastSet::default();
+        for r in routes {
+            let rule = r.into_normalized();
+            let key = match (early && rule.is_sg(), rule.source) {
+                (true, Some(s)) => Some((s.addr(), rule.group.addr())),
+                _ => None,
+            };
+            let (seq, first) = self.insert_rule(rule, Origin::Config);
+            // The first rule of an (S,G) (no route for it yet); later ones wait for the
+            // final pass.
+            let Some(k) = key.filter(|_| first) else {
+                continue;
+            };
+            let desired = self.desired_from(k, &Seqs::one(seq));
+            if let Some(a) = self.reconcile_key(now, k, desired, &no_reset) {
+                sink(a);
+            }
+        }
+        removed_vifs.into_iter().for_each(&mut *sink);
         self.join_rules.clear();
         self.join_ids.clear();
         self.next_join_seq = 0;
@@ -485,7 +515,7 @@ impl StaticEngine {
                 self.insert_join(j, Origin::Config);
             }
         }
-        self.refresh_into(now, Scope::All, sink);
+        let _ = self.refresh_into(now, Scope::All, sink);
         sink(Action::RunScript(ScriptEvent::Reload));
         Ok(())
     }
@@ -950,21 +980,41 @@ impl StaticEngine {
             .find(|s| self.rules.get(s).is_some_and(|r| r.rule.iif == rule.iif))
     }
 
-    /// Adds a normalized rule, or merges its OIFs into the identical one.
-    fn insert_rule(&mut self, rule: RouteRule, origin: Origin) -> u64 {
+    /// Adds a normalized rule, or merges its OIFs into the identical one. Returns its
+    /// sequence number, and whether it is the first rule of its (source, group).
+    fn insert_rule(&mut self, rule: RouteRule, origin: Origin) -> (u64, bool) {
         let family = slot(rule.family());
-        if let Some(seq) = self.find_rule(&rule) {
-            if let Some(stored) = self.rules.get_mut(&seq) {
-                for o in rule.oifs {
-                    if !stored.rule.oifs.contains(&o) {
-                        add_ref(&mut self.refs[family], &o);
-                        stored.rule.oifs.push(o);
-                    }
-                }
-            }
-            return seq;
-        }
         let seq = self.rules.next_seq();
+        // One probe of the index: the rules of this (source, group), if any.
+        let first = match self.by_key.entry(rule_key(&rule)) {
+            Entry::Occupied(mut o) => {
+                let rules = &mut self.rules;
+                let same = o
+                    .get()
+                    .as_slice()
+                    .iter()
+                    .copied()
+                    .find(|s| rules.get(s).is_some_and(|r| r.rule.iif == rule.iif));
+                if let Some(existing) = same {
+                    if let Some(stored) = rules.get_mut(&existing) {
+                        for o in rule.oifs {
+                            if !stored.rule.oifs.contains(&o) {
+                                add_ref(&mut self.refs[family], &o);
+                                stored.rule.oifs.push(o);
+                            }
+                        }
+                    }
+                    return (existing, false);
+                }
+                // Sequence numbers only grow: pushing keeps each list in configuration order.
+                o.get_mut().push(seq);
+                false
+            }
+            Entry::Vacant(v) => {
+                v.insert(Seqs::one(seq));
+                true
+            }
+        };
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
             add_ref(&mut self.refs[family], p);
         }
@@ -972,15 +1022,8 @@ impl StaticEngine {
             self.templates
                 .insert(seq, &rule.iif, rule.source, rule.group);
         }
-        // Sequence numbers only grow: pushing keeps each list in configuration order.
-        match self.by_key.entry(rule_key(&rule)) {
-            Entry::Occupied(mut o) => o.get_mut().push(seq),
-            Entry::Vacant(v) => {
-                v.insert(Seqs::one(seq));
-            }
-        }
         self.rules.push(StoredRule { rule, origin });
-        seq
+        (seq, first)
     }
 
     fn remove_rule(&mut self, seq: u64) {
@@ -1113,12 +1156,20 @@ impl StaticEngine {
     /// the desired state.
     fn refresh(&mut self, now: Instant, scope: Scope) -> Vec<Action> {
         let mut actions = Vec::new();
-        self.refresh_into(now, scope, &mut |a| actions.push(a));
+        let _ = self.refresh_into(now, scope, &mut |a| actions.push(a));
         actions
     }
 
-    /// [`StaticEngine::refresh`], each action handed to `sink` in order.
-    fn refresh_into(&mut self, now: Instant, mut scope: Scope, sink: &mut dyn FnMut(Action)) {
+    /// [`StaticEngine::refresh`], each action handed to `sink` in order. With
+    /// [`Scope::VifsOnly`] the removals of VIFs that go are returned instead, for the caller
+    /// to emit after the routes; otherwise nothing is returned.
+    #[must_use]
+    fn refresh_into(
+        &mut self,
+        now: Instant,
+        mut scope: Scope,
+        sink: &mut dyn FnMut(Action),
+    ) -> Vec<Action> {
         let desired = self.desired_vifs();
         let mut pre = Vec::new();
         let mut post = Vec::new();
@@ -1167,11 +1218,12 @@ impl StaticEngine {
             }
         }
         self.vifs = desired;
-        if changed {
+        if changed && !matches!(scope, Scope::VifsOnly) {
             scope = Scope::All;
         }
         pre.into_iter().for_each(&mut *sink);
         match scope {
+            Scope::VifsOnly => return post,
             Scope::Key(k) => {
                 let desired = self.desired_static(k);
                 if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
@@ -1224,6 +1276,7 @@ impl StaticEngine {
             }
         }
         post.into_iter().for_each(sink);
+        Vec::new()
     }
 
     /// The route an (S,G) rule gives (S,G), if one can be installed.
@@ -1300,20 +1353,19 @@ impl StaticEngine {
     ) -> Option<Action> {
         let family = Family::of(&key.1);
         let touched = |r: &Kept| reset.iter().any(|(f, n)| *f == family && r.uses(n));
-        let Some(inst) = self.routes.get(&key) else {
+        // A new route takes one probe of the table.
+        if let Entry::Vacant(v) = self.routes.entry(key) {
             let r = desired?;
             let action = Action::AddRoute(r.to_route());
-            self.routes.insert(
-                key,
-                Installed {
-                    route: r,
-                    kind: RouteKind::Static,
-                    since: now,
-                    packets: 0,
-                },
-            );
+            v.insert(Installed {
+                route: r,
+                kind: RouteKind::Static,
+                since: now,
+                packets: 0,
+            });
             return Some(action);
-        };
+        }
+        let inst = self.routes.get(&key)?;
         let was_reset = touched(&inst.route);
         let (want, kind) = match desired {
             Some(r) => (Some(r), RouteKind::Static),
@@ -1416,6 +1468,28 @@ fn scope_of(rule: &RouteRule) -> Scope {
         (true, Some(s)) => Scope::Key((s.addr(), rule.group.addr())),
         _ => Scope::Dynamic(rule.group),
     }
+}
+
+/// The interface patterns `routes` name, per family (each counted once): what decides the
+/// VIFs, before the rules are filed.
+fn referenced_patterns(routes: &[RouteRule]) -> [FastMap<IfPattern, usize>; 2] {
+    let mut refs = [FastMap::default(), FastMap::default()];
+    let mut last: Option<(usize, &IfPattern)> = None;
+    for r in routes {
+        let f = slot(r.family());
+        for p in std::iter::once(&r.iif).chain(r.oifs.iter()) {
+            // Consecutive rules mostly name the same interfaces: skip the hash then.
+            if last == Some((f, p)) {
+                continue;
+            }
+            last = Some((f, p));
+            let map: &mut FastMap<IfPattern, usize> = &mut refs[f];
+            if !map.contains_key(p) {
+                map.insert(p.clone(), 1);
+            }
+        }
+    }
+    refs
 }
 
 fn add_ref(refs: &mut FastMap<IfPattern, usize>, p: &IfPattern) {

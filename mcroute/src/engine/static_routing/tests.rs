@@ -1810,3 +1810,79 @@ fn recreated_interface_on_router() {
         Delivery::Forwarded(vec![a1_again])
     );
 }
+
+/// At start-up each (S,G) route goes out as soon as its rule is filed; a later rule that
+/// changes it (OIFs merged from a duplicate, an earlier inbound without a VIF) is fixed by
+/// the final pass. The actions, replayed, give what the engine believes, and the same
+/// routes as applying the configuration to an engine that already had routes.
+#[test]
+fn start_up_routes_go_out_early_and_end_as_a_full_pass_would() {
+    let config = StaticConfig {
+        phyints: vec![Phyint {
+            enable: false,
+            ..Phyint::new("a3")
+        }],
+        routes: vec![
+            rule("a1", Some("192.0.2.9"), "225.1.1.9", &["a2"]),
+            rule("a1", Some("192.0.2.1"), "225.1.1.1", &["a2"]),
+            // A duplicate: its OIF merges into the rule above.
+            rule("a1", Some("192.0.2.1"), "225.1.1.1", &["b1"]),
+            // First inbound is disabled: the second rule's inbound gives the route.
+            rule("a3", Some("192.0.2.2"), "225.1.1.2", &["a2"]),
+            rule("b1", Some("192.0.2.2"), "225.1.1.2", &["a1", "a3"]),
+            rule("a1", None, "225.2.0.0/16", &["a2"]),
+        ],
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let mut fresh = StaticEngine::new(EngineOptions::default());
+    fresh.set_interfaces(t0, &ifaces(&["a1", "a2", "a3", "b1"]));
+    let actions = fresh.apply_config(t0, &config).unwrap();
+    let mut replayed: BTreeMap<(IpAddr, IpAddr), Route> = BTreeMap::new();
+    for a in &actions {
+        match a {
+            Action::AddRoute(r) | Action::ReplaceRoute(r) => {
+                replayed.insert((r.source, r.group), r.clone());
+            }
+            Action::RemoveRoute { source, group, .. } => {
+                replayed.remove(&(*source, *group));
+            }
+            _ => {}
+        }
+    }
+    let believed: BTreeMap<(IpAddr, IpAddr), Route> = fresh
+        .kernel_routes()
+        .into_iter()
+        .map(|r| ((r.route.source, r.route.group), r.route))
+        .collect();
+    assert_eq!(replayed, believed);
+    assert_eq!(
+        believed.get(&(ip("192.0.2.1"), ip("225.1.1.1"))),
+        Some(&route(
+            "192.0.2.1",
+            "225.1.1.1",
+            "a1",
+            &[("a2", 1), ("b1", 1)]
+        ))
+    );
+    assert_eq!(
+        believed.get(&(ip("192.0.2.2"), ip("225.1.1.2"))),
+        Some(&route("192.0.2.2", "225.1.1.2", "b1", &[("a1", 1)]))
+    );
+    assert_eq!(believed.len(), 3);
+
+    // The same configuration on an engine with a route already installed (no early path).
+    let (mut busy, t0) = engine(vec![rule("a1", Some("192.0.2.99"), "225.9.9.9", &["a2"])]);
+    let mut with_extra = config.clone();
+    with_extra
+        .routes
+        .push(rule("a1", Some("192.0.2.99"), "225.9.9.9", &["a2"]));
+    busy.apply_config(t0, &with_extra).unwrap();
+    let mut full: BTreeMap<(IpAddr, IpAddr), Route> = busy
+        .kernel_routes()
+        .into_iter()
+        .map(|r| ((r.route.source, r.route.group), r.route))
+        .collect();
+    full.remove(&(ip("192.0.2.99"), ip("225.9.9.9")));
+    assert_eq!(full, believed);
+}
