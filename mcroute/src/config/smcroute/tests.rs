@@ -1182,7 +1182,7 @@ fn a_large_file_parsed_in_two_halves_is_the_same() {
     text.push_str("phyint eth9 bogus");
     let path = Path::new("big.conf");
     let (two, two_errors) = parse_source(&text, FileId(0), path);
-    let (one, one_errors) = parse_lines(&text, 1, FileId(0), path);
+    let (one, one_errors) = parse_lines(&text, 1, 0, FileId(0), path);
     assert_eq!(two, one);
     assert_eq!(
         two_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
