@@ -4,15 +4,16 @@
 //!
 //! ```no_run
 //! use std::time::Instant;
-//! use mcroute::daemon::static_router::{load_config, StaticService};
+//! use mcroute::daemon::static_router::{read_config, StaticService};
 //! use mcroute::engine::static_routing::EngineOptions;
 //! use mcroute::{platform::Native, Router, RouterOptions};
 //!
 //! let router = Router::open(Native::new()?, RouterOptions::dual_stack())?;
 //! let mut svc = StaticService::new(router, EngineOptions::default());
 //! svc.refresh_interfaces(Instant::now())?;
-//! let config = load_config("/etc/smcroute.conf".as_ref(), true, &svc).map_err(|e| e.join("\n"))?;
-//! svc.apply(Instant::now(), &config.config).map_err(|e| format!("{e:?}"))?;
+//! // Parse errors, then rule errors, each as `file:line:column: message`.
+//! let config = read_config("/etc/smcroute.conf".as_ref(), true).map_err(|e| e.join("\n"))?;
+//! svc.apply_loaded(Instant::now(), config).map_err(|e| e.join("\n"))?;
 //! loop {
 //!     // poll the Router's fd (svc.router().as_fd()) and the control socket, then:
 //!     svc.handle_upcalls(Instant::now())?;
