@@ -99,8 +99,8 @@ pub trait MfcWriter: Send {
 pub trait Platform {
     /// Takes ownership of the multicast routing table `table` of `family` (`MRT_INIT`).
     ///
-    /// Fails with [`Error::TableInUse`](crate::Error::TableInUse) when another socket holds
-    /// it, and with [`Error::Unsupported`](crate::Error::Unsupported) for a non-default table
+    /// Fails with [`Error::TableInUse`] when another socket holds
+    /// it, and with [`Error::Unsupported`] for a non-default table
     /// where the platform has no tables.
     fn open(&mut self, family: Family, table: u32) -> Result<()>;
 

@@ -1,16 +1,4 @@
 //! Adding many routes at once: [`Router::batch`].
-//!
-//! Installing a configuration of 100,000 routes is two kinds of work: working out each
-//! route (parsing, the engine, the Router's own table) and the kernel call that installs it
-//! (`MRT_ADD_MFC`, serialised in the kernel). A [`RouteBatch`] does the first on the
-//! caller's thread and, once the batch is large, hands the second to a writer thread
-//! ([`MfcWriter`]), so both cores work and the start-up time approaches the kernel's own.
-//!
-//! The batch keeps the Router's promises: a route is in the Router's table exactly when the
-//! kernel took it (a route the kernel refuses is taken out again and reported by
-//! [`RouteBatch::sync`] or [`RouteBatch::finish`]), routes reach the kernel in the order
-//! they were added, and anything else done to the Router during a batch
-//! ([`RouteBatch::router`]) waits until the queued routes are in the kernel.
 
 use std::collections::hash_map::Entry;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -131,8 +119,19 @@ enum Mode {
     Writer(Writer),
 }
 
-/// Many route additions on a [`Router`]; see [`Router::batch`] and the
-/// [module documentation](self).
+/// Many route additions on a [`Router`] ([`Router::batch`]).
+///
+/// Installing a configuration of 100,000 routes is two kinds of work: working out each
+/// route (parsing, the engine, the Router's own table) and the kernel call that installs it
+/// (`MRT_ADD_MFC`, serialised in the kernel). A [`RouteBatch`] does the first on the
+/// caller's thread and, once the batch is large, hands the second to a writer thread
+/// ([`MfcWriter`]), so both cores work and the start-up time approaches the kernel's own.
+///
+/// The batch keeps the Router's promises: the Router's table lists a queued route at once,
+/// and after [`RouteBatch::sync`] or [`RouteBatch::finish`] it lists exactly the routes the
+/// kernel took (a refused route is taken out again and reported); routes reach the kernel
+/// in the order they were added; and anything else done to the Router during a batch
+/// ([`RouteBatch::router`]) waits until the queued routes are in the kernel.
 ///
 /// ```
 /// # use mcroute::{platform::fake::FakeKernel, MfcEntry, Router, RouterOptions, VifId};
