@@ -134,7 +134,7 @@ enum Mode {
 /// ([`RouteBatch::router`]) waits until the queued routes are in the kernel.
 ///
 /// ```
-/// # use mcroute::{platform::fake::FakeKernel, MfcEntry, Router, RouterOptions, VifId};
+/// # use mcroute::{platform::fake::FakeKernel, MfcEntry, Router, RouterOptions};
 /// let kernel = FakeKernel::new();
 /// kernel.add_interface("eth0");
 /// kernel.add_interface("eth1");
@@ -143,9 +143,9 @@ enum Mode {
 /// let b = router.add_vif("eth1")?;
 /// let mut batch = router.batch();
 /// for i in 0..1000u32 {
-///     let source = std::net::Ipv4Addr::from(0xc000_0200 + (i % 250) + 1).into();
-///     let group = std::net::Ipv4Addr::from(0xe100_0000 + i / 250 + 1).into();
-///     batch.add_route(MfcEntry::new(source, group, a)?.with_oif(b, 1))?;
+///     let source = std::net::Ipv4Addr::from(0xc000_0200 + (i % 250) + 1);
+///     let group = std::net::Ipv4Addr::from(0xe100_0000 + i / 250 + 1);
+///     batch.add_route(MfcEntry::v4(source, group, a)?.with_oif(b, 1))?;
 /// }
 /// assert!(batch.finish().is_empty());
 /// assert_eq!(router.route_count(), 1000);
