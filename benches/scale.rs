@@ -171,11 +171,17 @@ mod imp {
             let mut raws = Vec::new();
             let mut tooks = Vec::new();
             let mut installed = 0;
+            // The kernel tears a deleted namespace (and its routes) down in the background:
+            // each timed run waits for the previous one's to be gone, so that neither side
+            // is measured against that work.
+            let settle = || std::thread::sleep(Duration::from_millis(u64::from(n / 100).max(50)));
             for _ in 0..repeats {
                 let net = Line::new("sa");
+                settle();
                 raws.push(raw_loop(&net, n));
                 drop(net);
                 let net = Line::new("sb");
+                settle();
                 let (p, took, _) = start_daemon(&net, &dir, &ours, "ours", &conf);
                 installed = kernel_routes(&net.rtr);
                 drop(p);
