@@ -72,16 +72,18 @@
 //! - Left out: mrouted 3.8's `netmask`, `beside`, `srcrt`, `allow_black_holes` and the SNMP
 //!   keywords (`sysName`...): they are reported as unknown.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs;
+use std::mem;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 use ipnet::Ipv4Net;
 
 use super::{
-    check_ifname, is_space, parse_decimal, suggest, ConfigError, ConfigErrors, ErrorKind, FileId,
-    Found, Span, Spanned, INPUT_NAME,
+    check_ifname, suggest, ConfigError, ConfigErrors, ErrorKind, FileId, Found, Span, Spanned,
+    INPUT_NAME,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -753,57 +755,428 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// (used in spans). Returns what parsed (a bad value is left out, the rest of its statement
 /// kept) and every error.
 pub fn parse_source(text: &str, file: FileId, path: &Path) -> (Config, Vec<ConfigError>) {
+    let mut lexer = Lexer::new(text);
+    let next = lexer.next_token();
     let mut p = Parser {
-        toks: tokenize(text),
-        pos: 0,
+        text,
+        lexer,
+        next,
         file,
         path,
         errors: Vec::new(),
-        config: Config::default(),
         boundary_refs: Vec::new(),
-        end: end_position(text),
+        names: Names::default(),
+        scratch: Scratch::default(),
     };
-    p.run();
-    p.check();
-    (p.config, p.errors)
+    let mut config = Config::default();
+    // A text full of these words but with few statements must not reserve a fortune: at
+    // most two bytes per byte of text for each list (the token vector of the old parser
+    // took four).
+    let (phyints, tunnels) = count_vifs(text);
+    let budget = text.len().saturating_mul(2);
+    config
+        .phyints
+        .reserve_exact(phyints.min(budget / mem::size_of::<Phyint>()));
+    config
+        .tunnels
+        .reserve_exact(tunnels.min(budget / mem::size_of::<Tunnel>()));
+    p.run(&mut config);
+    p.check(&config);
+    (config, p.errors)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tokens
+//
+// The text is tokenised lazily, one token ahead of the parser, straight from the bytes: no
+// token vector, no per-line split. Keywords are recognised once, when the token is read,
+// so the parser matches on a small enum instead of comparing strings against the keyword
+// lists over and over.
+
+/// A word of the file, with its position (the column counts bytes, from 1).
 #[derive(Clone, Copy)]
 struct Tok<'a> {
     text: &'a str,
     line: u32,
     column: u32,
+    kw: Kw,
 }
 
-fn tokenize(text: &str) -> Vec<Tok<'_>> {
-    // About one token per 6 bytes of a typical file: growing the vector by doubling from
-    // empty copied it over and over (a quarter of the time on a 100,000-line file).
-    let mut toks = Vec::with_capacity(text.len() / 6);
-    for (i, line) in text.split('\n').enumerate() {
-        let lineno = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let bytes = line.as_bytes();
-        let mut j = 0;
-        loop {
-            while bytes.get(j).is_some_and(|&b| is_space(b)) {
-                j += 1;
+/// What a token is: one of the keywords (both spellings of a keyword are one variant, the
+/// text of the token keeps the spelling), one of the words with a meaning after some
+/// keyword (`exact`, `default`, `on`...; not keywords: they do not end a value list), or
+/// any other word.
+// Eight bytes, so that a token has no padding: copying padding bytes took odd-sized moves
+// that stalled the loads after them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u64)]
+enum Kw {
+    // Top level.
+    CacheLifetime,
+    PruneLifetime,
+    Pruning,
+    Noflood,
+    RexmitPrunes,
+    Name,
+    Phyint,
+    Tunnel,
+    No,
+    IgmpQueryInterval,
+    IgmpQueryResponseInterval,
+    IgmpQueryLastMemberInterval,
+    IgmpRobustness,
+    RouterTimeout,
+    // VIF options (`prune-lifetime`, `rexmit-prunes` and `noflood` are above).
+    Boundary,
+    Metric,
+    AdvertMetric,
+    Threshold,
+    RateLimit,
+    Passive,
+    Notransit,
+    Blaster,
+    AllowNonpruners,
+    Accept,
+    Deny,
+    Bidir,
+    // Phyint only.
+    Enable,
+    Disable,
+    Altnet,
+    Igmpv1,
+    Igmpv2,
+    Igmpv3,
+    ForceLeaf,
+    StaticGroup,
+    // Not keywords.
+    Exact,
+    Default,
+    On,
+    Off,
+    Yes,
+    RouterAlert,
+    Word,
+}
+
+/// The end of the word that goes on at `from`: the offset of the first [`blank`] byte at
+/// or after it, or the length of the text. Eight bytes at a time: words are short, but
+/// a byte-by-byte loop spent most of its time deciding when to stop.
+#[inline(always)]
+fn word_end(bytes: &[u8], mut from: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const LOW7: u64 = ONES * 0x7f;
+    const HIGH: u64 = ONES * 0x80;
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(eight);
+        // The high bit of each byte below 0x21 (white space and control characters),
+        // exactly: the additions cannot carry from one byte into the next.
+        let low = !(((x & LOW7) + ONES * (0x80 - 0x21)) | x) & HIGH;
+        if low == 0 {
+            from += 8;
+            continue;
+        }
+        // The first such byte: blank, or a control character inside the word.
+        let at = from + (low.trailing_zeros() / 8) as usize;
+        if bytes.get(at).is_some_and(|&b| blank(b)) {
+            return at;
+        }
+        from = at + 1;
+    }
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| blank(b)))
+        .map_or(bytes.len(), |n| from + n)
+}
+
+/// Whether `word` is `lit`: a comparison of a fixed size, which the compiler does with a
+/// few integer comparisons instead of a call to `memcmp`.
+#[inline(always)]
+fn is<const N: usize>(word: &[u8], lit: &[u8; N]) -> bool {
+    <&[u8; N]>::try_from(word).is_ok_and(|w| w == lit)
+}
+
+/// Returns the keyword of the first literal `word` is.
+macro_rules! pick {
+    ($word:ident; $($lit:literal => $kw:ident),+ $(,)?) => {{
+        $(
+            if is($word, $lit) {
+                return Kw::$kw;
             }
-            if j >= bytes.len() || bytes.get(j) == Some(&b'#') {
-                break;
-            }
-            let start = j;
-            while bytes.get(j).is_some_and(|&b| !is_space(b)) {
-                j += 1;
-            }
-            if let Some(text) = line.get(start..j) {
-                toks.push(Tok {
-                    text,
-                    line: lineno,
-                    column: u32::try_from(start + 1).unwrap_or(u32::MAX),
-                });
-            }
+        )+
+    }};
+}
+
+impl Kw {
+    /// Recognises a word (exactly as [`TOP_LEVEL`], [`VIF_OPTIONS`] and [`PHYINT_ONLY`]
+    /// spell the keywords: case matters).
+    fn of(word: &[u8]) -> Kw {
+        // Most values are numbers or addresses: one comparison sends them away. Then the
+        // length picks the few keywords to compare with (fixed-size comparisons, no calls).
+        if !word.first().is_some_and(u8::is_ascii_lowercase) {
+            return Kw::Word;
+        }
+        match word.len() {
+            2 => pick!(word; b"no" => No, b"on" => On),
+            3 => pick!(word; b"off" => Off, b"yes" => Yes),
+            4 => pick!(word; b"name" => Name, b"deny" => Deny),
+            5 => pick!(word; b"bidir" => Bidir, b"exact" => Exact),
+            6 => pick!(word;
+                b"phyint" => Phyint,
+                b"tunnel" => Tunnel,
+                b"metric" => Metric,
+                b"accept" => Accept,
+                b"enable" => Enable,
+                b"altnet" => Altnet,
+                b"igmpv1" => Igmpv1,
+                b"igmpv2" => Igmpv2,
+                b"igmpv3" => Igmpv3,
+            ),
+            7 => pick!(word;
+                b"pruning" => Pruning,
+                b"noflood" => Noflood,
+                b"passive" => Passive,
+                b"blaster" => Blaster,
+                b"disable" => Disable,
+                b"default" => Default,
+            ),
+            8 => pick!(word; b"boundary" => Boundary),
+            9 => pick!(word; b"threshold" => Threshold, b"notransit" => Notransit),
+            10 => pick!(word;
+                b"rate_limit" => RateLimit,
+                b"rate-limit" => RateLimit,
+                b"force_leaf" => ForceLeaf,
+                b"force-leaf" => ForceLeaf,
+            ),
+            12 => pick!(word; b"static-group" => StaticGroup, b"router-alert" => RouterAlert),
+            13 => pick!(word;
+                b"rexmit_prunes" => RexmitPrunes,
+                b"rexmit-prunes" => RexmitPrunes,
+                b"advert_metric" => AdvertMetric,
+                b"advert-metric" => AdvertMetric,
+            ),
+            14 => pick!(word;
+                b"cache_lifetime" => CacheLifetime,
+                b"cache-lifetime" => CacheLifetime,
+                b"prune_lifetime" => PruneLifetime,
+                b"prune-lifetime" => PruneLifetime,
+                b"router-timeout" => RouterTimeout,
+            ),
+            15 => pick!(word; b"igmp-robustness" => IgmpRobustness),
+            16 => pick!(word;
+                b"allow_nonpruners" => AllowNonpruners,
+                b"allow-nonpruners" => AllowNonpruners,
+            ),
+            19 => pick!(word; b"igmp-query-interval" => IgmpQueryInterval),
+            28 => pick!(word; b"igmp-query-response-interval" => IgmpQueryResponseInterval),
+            31 => pick!(word; b"igmp-query-last-member-interval" => IgmpQueryLastMemberInterval),
+            _ => {}
+        }
+        Kw::Word
+    }
+
+    /// In [`TOP_LEVEL`], [`VIF_OPTIONS`] or [`PHYINT_ONLY`]: ends a list of values.
+    fn is_keyword(self) -> bool {
+        !matches!(
+            self,
+            Kw::Exact | Kw::Default | Kw::On | Kw::Off | Kw::Yes | Kw::RouterAlert | Kw::Word
+        )
+    }
+
+    /// In [`TOP_LEVEL`].
+    fn is_top_level(self) -> bool {
+        matches!(
+            self,
+            Kw::CacheLifetime
+                | Kw::PruneLifetime
+                | Kw::Pruning
+                | Kw::Noflood
+                | Kw::RexmitPrunes
+                | Kw::Name
+                | Kw::Phyint
+                | Kw::Tunnel
+                | Kw::No
+                | Kw::IgmpQueryInterval
+                | Kw::IgmpQueryResponseInterval
+                | Kw::IgmpQueryLastMemberInterval
+                | Kw::IgmpRobustness
+                | Kw::RouterTimeout
+        )
+    }
+
+    /// A top-level keyword that ends a phyint or tunnel block (the others, `noflood`,
+    /// `rexmit-prunes` and `prune-lifetime`, belong to the block inside one).
+    fn ends_block(self) -> bool {
+        self.is_top_level() && !matches!(self, Kw::Noflood | Kw::RexmitPrunes | Kw::PruneLifetime)
+    }
+
+    /// In [`PHYINT_ONLY`].
+    fn is_phyint_only(self) -> bool {
+        matches!(
+            self,
+            Kw::Enable
+                | Kw::Disable
+                | Kw::Altnet
+                | Kw::Igmpv1
+                | Kw::Igmpv2
+                | Kw::Igmpv3
+                | Kw::ForceLeaf
+                | Kw::StaticGroup
+        )
+    }
+}
+
+/// `config::is_space`, inlined into the lexer's loops: space, tab, newline, vertical tab,
+/// form feed, carriage return.
+#[inline(always)]
+fn blank(b: u8) -> bool {
+    const MASK: u64 = 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << 0x0b | 1 << 0x0c | 1 << b'\r';
+    b < 64 && MASK & (1 << b) != 0
+}
+
+/// `config::parse_decimal` without the second pass of `str::parse`: digits only (no sign,
+/// no spaces), at most 19 of them.
+fn decimal(token: &str) -> Option<u64> {
+    let b = token.as_bytes();
+    if b.is_empty() || b.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in b {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        // 19 digits fit in a u64.
+        n = n * 10 + u64::from(d - b'0');
+    }
+    Some(n)
+}
+
+/// Reads the tokens of a text one at a time: white space ([`blank`]) separates them,
+/// and a `#` at the start of a token starts a comment that runs to the end of the line.
+#[derive(Clone)]
+struct Lexer<'a> {
+    text: &'a str,
+    /// The byte offset of the first byte not read yet.
+    pos: usize,
+    /// The line of `pos`, from 1.
+    line: u32,
+    /// The byte offset where that line starts.
+    line_start: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn new(text: &'a str) -> Lexer<'a> {
+        Lexer {
+            text,
+            pos: 0,
+            line: 1,
+            line_start: 0,
         }
     }
-    toks
+
+    /// The byte range of the next word, or `None` at the end of the text.
+    #[inline(always)]
+    fn next_word(&mut self) -> Option<(usize, usize)> {
+        let bytes = self.text.as_bytes();
+        let mut i = self.pos;
+        // White space, newlines and comments.
+        loop {
+            let Some(&b) = bytes.get(i) else {
+                self.pos = i;
+                return None;
+            };
+            if b > b' ' {
+                if b != b'#' {
+                    break;
+                }
+                // A comment: on to the newline, which the next round counts.
+                i = bytes
+                    .get(i..)
+                    .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+                    .map_or(bytes.len(), |n| i + n);
+                continue;
+            }
+            if !blank(b) {
+                // A control character starts a word.
+                break;
+            }
+            i += 1;
+            if b == b'\n' {
+                self.line = self.line.saturating_add(1);
+                self.line_start = i;
+            }
+        }
+        let start = i;
+        let end = word_end(bytes, start + 1);
+        self.pos = end;
+        Some((start, end))
+    }
+
+    #[inline(always)]
+    fn next_token(&mut self) -> Option<Tok<'a>> {
+        let (start, end) = self.next_word()?;
+        // Both ends are next to ASCII bytes (or the ends of the text): char boundaries.
+        let text = self.text.get(start..end)?;
+        Some(Tok {
+            text,
+            line: self.line,
+            column: u32::try_from(start - self.line_start + 1).unwrap_or(u32::MAX),
+            kw: Kw::of(text.as_bytes()),
+        })
+    }
+}
+
+/// At least as many as the `phyint` and `tunnel` statements of the text: the times the
+/// words appear in it, even inside other words or comments. The vectors of these large
+/// structs are then allocated once (growing them by doubling copied them over and over and
+/// left the heap fragmented).
+///
+/// A quick scan, eight bytes at a time, for the pairs `hy` (of `phyint`) and `nn` (of
+/// `tunnel`), which are rare, with the whole word checked around each one.
+fn count_vifs(text: &str) -> (usize, usize) {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const LOW7: u64 = ONES * 0x7f;
+    const HIGH: u64 = ONES * 0x80;
+    /// The high bit of each byte of `x` that is `b`, exactly.
+    #[inline(always)]
+    fn bytes_equal(x: u64, b: u8) -> u64 {
+        let t = x ^ (ONES * u64::from(b));
+        !(((t & LOW7) + LOW7) | t) & HIGH
+    }
+    let bytes = text.as_bytes();
+    let (mut phyints, mut tunnels) = (0, 0);
+    let mut count_at = |k: usize| {
+        // `k` is where the pair starts.
+        if k.checked_sub(1).and_then(|s| bytes.get(s..s + 6)) == Some(b"phyint") {
+            phyints += 1;
+        } else if k.checked_sub(2).and_then(|s| bytes.get(s..s + 6)) == Some(b"tunnel") {
+            tunnels += 1;
+        }
+    };
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(eight);
+        let n = bytes_equal(x, b'n');
+        // Byte j is `h` and byte j + 1 is `y`, or both are `n` (j < 7: the pair at byte
+        // 7 is in the next window, which starts there).
+        let mut pairs = (bytes_equal(x, b'h') & (bytes_equal(x, b'y') >> 8)) | (n & (n >> 8));
+        while pairs != 0 {
+            count_at(i + pairs.trailing_zeros() as usize / 8);
+            pairs &= pairs - 1;
+        }
+        i += 7;
+    }
+    while i + 1 < bytes.len() {
+        if matches!(bytes.get(i..i + 2), Some(b"hy" | b"nn")) {
+            count_at(i);
+        }
+        i += 1;
+    }
+    (phyints, tunnels)
 }
 
 /// The line and column just past the end of the text, for "found end of file".
@@ -834,15 +1207,6 @@ const TOP_LEVEL: &[&str] = &[
     "igmp-query-last-member-interval",
     "igmp-robustness",
     "router-timeout",
-];
-
-/// Top-level keywords that belong to the current phyint or tunnel inside one.
-const BLOCK_TOO: &[&str] = &[
-    "noflood",
-    "rexmit_prunes",
-    "rexmit-prunes",
-    "prune_lifetime",
-    "prune-lifetime",
 ];
 
 const VIF_OPTIONS: &[&str] = &[
@@ -880,24 +1244,117 @@ const PHYINT_ONLY: &[&str] = &[
     "static-group",
 ];
 
-fn is_keyword(word: &str) -> bool {
-    TOP_LEVEL.contains(&word) || VIF_OPTIONS.contains(&word) || PHYINT_ONLY.contains(&word)
+fn has_slash(word: &str) -> bool {
+    word.bytes().any(|b| b == b'/')
 }
 
 fn looks_numeric(word: &str) -> bool {
     word.bytes().next().is_some_and(|b| b.is_ascii_digit())
 }
 
+/// A dotted-quad IPv4 address, exactly as `str::parse::<Ipv4Addr>` reads it (four decimal
+/// octets of one to three digits, no leading zeros, nothing else), without its generic
+/// machinery.
+fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+    let b = text.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    // The octets so far, in a register (an array of bytes read back as a word stalled).
+    let mut addr: u32 = 0;
+    let mut dots = 0;
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || dots == 3 || value > 255 {
+                return None;
+            }
+            addr = addr << 8 | value;
+            dots += 1;
+            value = 0;
+            digits = 0;
+        } else if c.is_ascii_digit() {
+            // No leading zeros ("0" alone is fine), at most three digits.
+            if (digits == 1 && value == 0) || digits == 3 {
+                return None;
+            }
+            value = value * 10 + u32::from(c - b'0');
+            digits += 1;
+        } else {
+            return None;
+        }
+    }
+    if digits == 0 || dots != 3 || value > 255 {
+        return None;
+    }
+    Some(Ipv4Addr::from(addr << 8 | value))
+}
+
 struct Parser<'a, 'p> {
-    toks: Vec<Tok<'a>>,
-    pos: usize,
+    text: &'a str,
+    /// Positioned just after `next`.
+    lexer: Lexer<'a>,
+    /// The next token, `None` at the end.
+    next: Option<Tok<'a>>,
     file: FileId,
     path: &'p Path,
     errors: Vec<ConfigError>,
-    config: Config,
-    /// Boundary names used, checked against the `name` statements at the end.
-    boundary_refs: Vec<(String, Span)>,
-    end: (u32, u32),
+    /// Boundary names used before their `name` statement, checked at the end.
+    boundary_refs: Vec<(&'a str, Span)>,
+    /// The `name` statements kept so far.
+    names: Names<'a>,
+    /// The lists of the statement being read: they are copied to vectors of the right size
+    /// at its end, so that each list is allocated once, and no larger than needed.
+    scratch: Scratch,
+}
+
+/// The names of the `name` statements kept so far, with their lines.
+#[derive(Default)]
+struct Names<'a> {
+    list: Vec<(&'a str, u32)>,
+    /// By name, their index in `list`: a linear search each time was quadratic in the
+    /// number of names.
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Names<'a> {
+    /// Up to this many names a linear search is faster than hashing.
+    const LINEAR: usize = 8;
+
+    /// The line of the `name` statement of this name.
+    fn find(&self, name: &str) -> Option<u32> {
+        if self.list.len() <= Self::LINEAR {
+            self.list.iter().find(|n| n.0 == name).map(|n| n.1)
+        } else {
+            self.index
+                .get(name)
+                .and_then(|&i| self.list.get(i))
+                .map(|n| n.1)
+        }
+    }
+
+    fn add(&mut self, name: &'a str, line: u32) {
+        self.index.insert(name, self.list.len());
+        self.list.push((name, line));
+    }
+}
+
+/// See [`Parser::scratch`].
+#[derive(Default)]
+struct Scratch {
+    boundaries: Vec<Spanned<Boundary>>,
+    altnets: Vec<Spanned<AltNet>>,
+    static_groups: Vec<Spanned<Ipv4Addr>>,
+    routes: Vec<Spanned<FilterRoute>>,
+}
+
+/// Moves the items of a scratch vector to a new vector of their number (the scratch vector
+/// keeps its room for the next statement).
+fn exact<T>(scratch: &mut Vec<T>) -> Vec<T> {
+    let mut items = Vec::with_capacity(scratch.len());
+    items.append(scratch);
+    items
 }
 
 /// The range of a number-valued keyword.
@@ -987,6 +1444,15 @@ const RATE_LIMIT: Range = Range {
     max: MAX_RATE_LIMIT as u64,
 };
 
+/// The settings only a phyint has, gathered while its options are read (its lists go to
+/// [`Parser::scratch`]).
+#[derive(Default)]
+struct PhyintOnly {
+    state: Option<Spanned<VifState>>,
+    igmp_version: Option<Spanned<IgmpVersion>>,
+    force_leaf: Option<Spanned<bool>>,
+}
+
 /// Which statement a block of options belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Block {
@@ -995,19 +1461,42 @@ enum Block {
 }
 
 impl<'a> Parser<'a, '_> {
+    #[inline(always)]
     fn peek(&self) -> Option<Tok<'a>> {
-        self.toks.get(self.pos).copied()
+        // Field by field: a copy of the whole token read it back with wider loads than
+        // the lexer wrote it with, which stalled on every token.
+        self.next.as_ref().map(|t| Tok {
+            text: t.text,
+            line: t.line,
+            column: t.column,
+            kw: t.kw,
+        })
     }
 
+    /// The token after the next one (rare: the lexer is copied to read ahead).
     fn peek2(&self) -> Option<Tok<'a>> {
-        self.toks.get(self.pos + 1).copied()
+        self.next?;
+        self.lexer.clone().next_token()
+    }
+
+    /// The token after that.
+    fn peek3(&self) -> Option<Tok<'a>> {
+        self.next?;
+        let mut lexer = self.lexer.clone();
+        lexer.next_token()?;
+        lexer.next_token()
+    }
+
+    /// Consumes the next token.
+    fn advance(&mut self) {
+        if self.next.is_some() {
+            self.next = self.lexer.next_token();
+        }
     }
 
     fn bump(&mut self) -> Option<Tok<'a>> {
         let t = self.peek();
-        if t.is_some() {
-            self.pos += 1;
-        }
+        self.advance();
         t
     }
 
@@ -1028,7 +1517,10 @@ impl<'a> Parser<'a, '_> {
     fn expected(&mut self, found: Option<Tok<'_>>, expected: &'static str, after: &'static str) {
         let (line, column, found) = match found {
             Some(t) => (t.line, t.column, Found::Token(t.text.to_owned())),
-            None => (self.end.0, self.end.1, Found::EndOfFile),
+            None => {
+                let (line, column) = end_position(self.text);
+                (line, column, Found::EndOfFile)
+            }
         };
         self.error_at(
             line,
@@ -1045,8 +1537,8 @@ impl<'a> Parser<'a, '_> {
     /// is reported and parsing goes on with the keyword).
     fn value(&mut self, expected: &'static str, after: &'static str) -> Option<Tok<'a>> {
         match self.peek() {
-            Some(t) if !is_keyword(t.text) => {
-                self.pos += 1;
+            Some(t) if !t.kw.is_keyword() => {
+                self.advance();
                 Some(t)
             }
             other => {
@@ -1058,7 +1550,7 @@ impl<'a> Parser<'a, '_> {
 
     fn number(&mut self, r: &Range) -> Option<Spanned<u64>> {
         let t = self.value(r.expected, r.after)?;
-        match parse_decimal(t.text) {
+        match decimal(t.text) {
             Some(n) if (r.min..=r.max).contains(&n) => Some(Spanned::new(n, self.span(&t))),
             Some(_) => {
                 self.error(
@@ -1124,9 +1616,9 @@ impl<'a> Parser<'a, '_> {
     /// `on|off|yes|no` after `kw`, required.
     fn boolean(&mut self, after: &'static str) -> Option<Spanned<bool>> {
         let t = self.value("\"on\" or \"off\"", after)?;
-        match t.text {
-            "on" | "yes" => Some(Spanned::new(true, self.span(&t))),
-            "off" | "no" => Some(Spanned::new(false, self.span(&t))),
+        match t.kw {
+            Kw::On | Kw::Yes => Some(Spanned::new(true, self.span(&t))),
+            Kw::Off | Kw::No => Some(Spanned::new(false, self.span(&t))),
             _ => {
                 self.expected(Some(t), "\"on\" or \"off\"", after);
                 None
@@ -1138,13 +1630,13 @@ impl<'a> Parser<'a, '_> {
     /// or by `phyint` without an interface after it, is the next statement (`no phyint`),
     /// not the value.
     fn optional_boolean(&mut self, kw: &Tok<'_>) -> Spanned<bool> {
-        let value = match self.peek().map(|t| t.text) {
-            Some("on" | "yes") => Some(true),
-            Some("off") => Some(false),
-            Some("no") => match self.peek2().map(|t| t.text) {
-                Some("router-alert") => None,
-                Some("phyint") => match self.toks.get(self.pos + 2) {
-                    Some(t) if !is_keyword(t.text) => Some(false),
+        let value = match self.peek().map(|t| t.kw) {
+            Some(Kw::On | Kw::Yes) => Some(true),
+            Some(Kw::Off) => Some(false),
+            Some(Kw::No) => match self.peek2().map(|t| t.kw) {
+                Some(Kw::RouterAlert) => None,
+                Some(Kw::Phyint) => match self.peek3() {
+                    Some(t) if !t.kw.is_keyword() => Some(false),
                     _ => None,
                 },
                 _ => Some(false),
@@ -1160,9 +1652,9 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn run(&mut self) {
+    fn run(&mut self, config: &mut Config) {
         while let Some(t) = self.bump() {
-            self.statement(t);
+            self.statement(t, config);
         }
     }
 
@@ -1170,132 +1662,124 @@ impl<'a> Parser<'a, '_> {
     /// mistake gives one error.
     fn recover(&mut self) {
         while let Some(t) = self.peek() {
-            if is_keyword(t.text) {
+            if t.kw.is_keyword() {
                 return;
             }
-            self.pos += 1;
+            self.advance();
         }
     }
 
-    fn statement(&mut self, t: Tok<'a>) {
-        let mut config = std::mem::take(&mut self.config);
-        match t.text {
-            "cache_lifetime" | "cache-lifetime" => {
-                self.set_number(&mut config.cache_lifetime, &t, &CACHE_LIFETIME)
-            }
-            "prune_lifetime" | "prune-lifetime" => {
-                self.set_number(&mut config.prune_lifetime, &t, &PRUNE_LIFETIME)
-            }
-            "igmp-query-interval" => {
+    fn statement(&mut self, t: Tok<'a>, config: &mut Config) {
+        match t.kw {
+            Kw::CacheLifetime => self.set_number(&mut config.cache_lifetime, &t, &CACHE_LIFETIME),
+            Kw::PruneLifetime => self.set_number(&mut config.prune_lifetime, &t, &PRUNE_LIFETIME),
+            Kw::IgmpQueryInterval => {
                 self.set_number(&mut config.igmp_query_interval, &t, &QUERY_INTERVAL)
             }
-            "igmp-query-response-interval" => self.set_number(
+            Kw::IgmpQueryResponseInterval => self.set_number(
                 &mut config.igmp_query_response_interval,
                 &t,
                 &RESPONSE_INTERVAL,
             ),
-            "igmp-query-last-member-interval" => self.set_number(
+            Kw::IgmpQueryLastMemberInterval => self.set_number(
                 &mut config.igmp_query_last_member_interval,
                 &t,
                 &LAST_MEMBER_INTERVAL,
             ),
-            "igmp-robustness" => self.set_number(&mut config.igmp_robustness, &t, &ROBUSTNESS),
-            "router-timeout" => self.set_number(&mut config.router_timeout, &t, &ROUTER_TIMEOUT),
-            "pruning" => {
+            Kw::IgmpRobustness => self.set_number(&mut config.igmp_robustness, &t, &ROBUSTNESS),
+            Kw::RouterTimeout => self.set_number(&mut config.router_timeout, &t, &ROUTER_TIMEOUT),
+            Kw::Pruning => {
                 if let Some(b) = self.boolean("\"pruning\"") {
                     self.set_once(&mut config.pruning, &t, b);
                 }
             }
-            "noflood" => self.flag(&mut config.noflood, &t, t.text),
-            "rexmit_prunes" | "rexmit-prunes" => {
+            Kw::Noflood => self.flag(&mut config.noflood, &t, t.text),
+            Kw::RexmitPrunes => {
                 let b = self.optional_boolean(&t);
                 self.set_once(&mut config.rexmit_prunes, &t, b);
             }
-            "no" => match self.peek().map(|n| n.text) {
-                Some("phyint") => {
-                    self.pos += 1;
+            Kw::No => match self.peek().map(|n| n.kw) {
+                Some(Kw::Phyint) => {
+                    self.advance();
                     self.flag(&mut config.no_phyint, &t, "no phyint");
                 }
-                Some("router-alert") => {
-                    self.pos += 1;
+                Some(Kw::RouterAlert) => {
+                    self.advance();
                     self.flag(&mut config.no_router_alert, &t, "no router-alert");
                 }
                 _ => {
                     let found = self.peek();
                     self.expected(found, "\"phyint\" or \"router-alert\"", "\"no\"");
-                    if found.is_some_and(|t| !is_keyword(t.text)) {
-                        self.pos += 1;
+                    if found.is_some_and(|t| !t.kw.is_keyword()) {
+                        self.advance();
                     }
                 }
             },
-            "name" => {
-                if let Some(n) = self.name(t, &config) {
+            Kw::Name => {
+                if let Some(n) = self.name(t) {
                     config.names.push(n);
                 }
             }
-            "phyint" => {
-                let p = self.phyint(t);
-                config.phyints.extend(p);
-            }
-            "tunnel" => {
-                let tun = self.tunnel(t);
-                config.tunnels.extend(tun);
-            }
-            other => {
+            Kw::Phyint => self.phyint(t, &mut config.phyints),
+            Kw::Tunnel => self.tunnel(t, &mut config.tunnels),
+            _ => {
                 self.error(
                     &t,
                     ErrorKind::UnknownKeyword {
                         context: "statement",
-                        found: other.to_owned(),
-                        suggestion: suggest(other, TOP_LEVEL),
+                        found: t.text.to_owned(),
+                        suggestion: suggest(t.text, TOP_LEVEL),
                     },
                 );
                 self.recover();
             }
         }
-        self.config = config;
     }
 
-    fn name(&mut self, kw: Tok<'a>, config: &Config) -> Option<BoundaryName> {
+    fn name(&mut self, kw: Tok<'a>) -> Option<BoundaryName> {
         let n = self.value("a boundary name", "\"name\"")?;
-        if looks_numeric(n.text) || n.text.contains('/') {
+        if looks_numeric(n.text) || has_slash(n.text) {
             self.expected(Some(n), "a boundary name", "\"name\"");
             // The scope may follow anyway; take it so it is not read as a statement.
-            if self.peek().is_some_and(|t| !is_keyword(t.text)) {
-                self.pos += 1;
+            if self.peek().is_some_and(|t| !t.kw.is_keyword()) {
+                self.advance();
             }
             return None;
         }
         let scope = self.value("a scoped range (239.x.x.x/LEN)", "the boundary name");
         let scope = scope.and_then(|s| self.scope(s, "the boundary name"));
-        if let Some(first) = config.names.iter().find(|b| b.name.value == n.text) {
+        if let Some(first_line) = self.names.find(n.text) {
             self.error(
                 &n,
                 ErrorKind::DuplicateName {
                     name: n.text.to_owned(),
-                    first_line: first.span.line,
+                    first_line,
                 },
             );
             return None;
         }
+        let scope = scope?;
+        // The caller keeps it.
+        self.names.add(n.text, kw.line);
         Some(BoundaryName {
             span: self.span(&kw),
             name: Spanned::new(n.text.to_owned(), self.span(&n)),
-            scope: scope?,
+            scope,
         })
     }
 
     /// `A.B.C.D/LEN` (or a bare address, as /32, when `bare_ok`).
     fn ipv4_prefix(text: &str, bare_ok: bool) -> Result<(Ipv4Addr, Option<u8>), bool> {
-        let (addr, len) = match text.split_once('/') {
+        let slash = text.bytes().position(|b| b == b'/');
+        let (addr, len) = match slash.and_then(|i| Some((text.get(..i)?, text.get(i + 1..)?))) {
             Some((a, l)) => (a, Some(l)),
             None if bare_ok => (text, None),
             None => return Err(false),
         };
-        let addr: Ipv4Addr = addr.parse().map_err(|_| false)?;
+        let addr = parse_ipv4(addr).ok_or(false)?;
         match len {
             None => Ok((addr, None)),
-            Some(l) => match parse_decimal(l) {
+            Some(l) => match decimal(l) {
                 Some(n) if n <= 32 && l.len() <= 2 => Ok((addr, Some(n as u8))),
                 // A well-formed address with a bad length: say so.
                 _ => Err(true),
@@ -1344,9 +1828,9 @@ impl<'a> Parser<'a, '_> {
     fn interface(&mut self, after: &'static str) -> Option<Spanned<InterfaceRef>> {
         let t = self.value("an interface name or address", after)?;
         if t.text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return match t.text.parse::<Ipv4Addr>() {
-                Ok(a) => Some(Spanned::new(InterfaceRef::Addr(a), self.span(&t))),
-                Err(_) => {
+            return match parse_ipv4(t.text) {
+                Some(a) => Some(Spanned::new(InterfaceRef::Addr(a), self.span(&t))),
+                None => {
                     self.expected(Some(t), "an interface name or address", after);
                     None
                 }
@@ -1370,44 +1854,50 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    fn phyint(&mut self, kw: Tok<'a>) -> Option<Phyint> {
+    /// A phyint statement, added to `phyints` unless its interface is missing or bad.
+    fn phyint(&mut self, kw: Tok<'a>, phyints: &mut Vec<Phyint>) {
         let interface = self.interface("\"phyint\"");
-        let placeholder = Spanned::new(InterfaceRef::Name(String::new()), self.span(&kw));
-        let mut p = Phyint {
-            span: self.span(&kw),
-            interface: interface.clone().unwrap_or(placeholder),
-            state: None,
-            altnets: Vec::new(),
-            igmp_version: None,
-            force_leaf: None,
-            static_groups: Vec::new(),
-            options: VifOptions::default(),
-        };
+        let mut extra = PhyintOnly::default();
         let mut options = VifOptions::default();
-        self.block(Block::Phyint, &mut options, Some(&mut p));
-        p.options = options;
+        self.block(Block::Phyint, &mut options, Some(&mut extra));
+        let altnets = exact(&mut self.scratch.altnets);
+        let static_groups = exact(&mut self.scratch.static_groups);
         // Without an interface the options were parsed for their errors only.
-        interface.map(|_| p)
+        if let Some(interface) = interface {
+            phyints.push(Phyint {
+                span: self.span(&kw),
+                interface,
+                state: extra.state,
+                altnets,
+                igmp_version: extra.igmp_version,
+                force_leaf: extra.force_leaf,
+                static_groups,
+                options,
+            });
+        }
     }
 
-    fn tunnel(&mut self, kw: Tok<'a>) -> Option<Tunnel> {
+    /// A tunnel statement, added to `tunnels` unless one of its ends is missing or bad.
+    fn tunnel(&mut self, kw: Tok<'a>, tunnels: &mut Vec<Tunnel>) {
         let local = self.interface("\"tunnel\"");
         let remote = if local.is_some() { self.remote() } else { None };
         let mut options = VifOptions::default();
         self.block(Block::Tunnel, &mut options, None);
-        Some(Tunnel {
-            span: self.span(&kw),
-            local: local?,
-            remote: remote?,
-            options,
-        })
+        if let (Some(local), Some(remote)) = (local, remote) {
+            tunnels.push(Tunnel {
+                span: self.span(&kw),
+                local,
+                remote,
+                options,
+            });
+        }
     }
 
     fn remote(&mut self) -> Option<Spanned<TunnelRemote>> {
         const EXPECTED: &str = "a remote address or host name";
         let t = self.value(EXPECTED, "the tunnel's local end")?;
         if t.text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            if let Ok(a) = t.text.parse::<Ipv4Addr>() {
+            if let Some(a) = parse_ipv4(t.text) {
                 return Some(Spanned::new(TunnelRemote::Addr(a), self.span(&t)));
             }
         } else if t.text.len() <= 253
@@ -1424,19 +1914,19 @@ impl<'a> Parser<'a, '_> {
         None
     }
 
-    /// The options of a phyint (`extras` is the phyint) or a tunnel (`extras` is `None`),
-    /// up to the next top-level keyword.
-    fn block(&mut self, block: Block, o: &mut VifOptions, mut phyint: Option<&mut Phyint>) {
+    /// The options of a phyint (`phyint` takes its own settings) or a tunnel (`phyint` is
+    /// `None`), up to the next top-level keyword.
+    fn block(&mut self, block: Block, o: &mut VifOptions, mut phyint: Option<&mut PhyintOnly>) {
         let context = match block {
             Block::Phyint => "phyint option",
             Block::Tunnel => "tunnel option",
         };
         while let Some(t) = self.peek() {
-            if TOP_LEVEL.contains(&t.text) && !BLOCK_TOO.contains(&t.text) {
-                return;
+            if t.kw.ends_block() {
+                break;
             }
-            self.pos += 1;
-            if PHYINT_ONLY.contains(&t.text) {
+            self.advance();
+            if t.kw.is_phyint_only() {
                 match phyint.as_deref_mut() {
                     Some(p) => self.phyint_option(t, p),
                     None => {
@@ -1448,53 +1938,52 @@ impl<'a> Parser<'a, '_> {
                             },
                         );
                         // Skip its value, if it takes one.
-                        if matches!(t.text, "altnet" | "static-group")
-                            && self.peek().is_some_and(|v| !is_keyword(v.text))
+                        if matches!(t.kw, Kw::Altnet | Kw::StaticGroup)
+                            && self.peek().is_some_and(|v| !v.kw.is_keyword())
                         {
-                            self.pos += 1;
+                            self.advance();
                         }
                     }
                 }
                 continue;
             }
-            match t.text {
-                "boundary" => {
+            match t.kw {
+                Kw::Boundary => {
                     if let Some(v) = self.value("a boundary name or scoped range", "\"boundary\"") {
-                        if looks_numeric(v.text) || v.text.contains('/') {
+                        if looks_numeric(v.text) || has_slash(v.text) {
                             if let Some(s) = self.scope(v, "\"boundary\"") {
-                                o.boundaries
+                                self.scratch
+                                    .boundaries
                                     .push(Spanned::new(Boundary::Scope(s.value), s.span));
                             }
                         } else {
                             let span = self.span(&v);
-                            self.boundary_refs.push((v.text.to_owned(), span));
-                            o.boundaries
+                            // A name not defined yet must be by the end of the file.
+                            if self.names.find(v.text).is_none() {
+                                self.boundary_refs.push((v.text, span));
+                            }
+                            self.scratch
+                                .boundaries
                                 .push(Spanned::new(Boundary::Name(v.text.to_owned()), span));
                         }
                     }
                 }
-                "metric" => self.set_number(&mut o.metric, &t, &METRIC),
-                "advert_metric" | "advert-metric" => {
-                    self.set_number(&mut o.advert_metric, &t, &ADVERT_METRIC)
-                }
-                "threshold" => self.set_number(&mut o.threshold, &t, &THRESHOLD),
-                "rate_limit" | "rate-limit" => self.set_number(&mut o.rate_limit, &t, &RATE_LIMIT),
-                "prune_lifetime" | "prune-lifetime" => {
-                    self.set_number(&mut o.prune_lifetime, &t, &PRUNE_LIFETIME)
-                }
-                "rexmit_prunes" | "rexmit-prunes" => {
+                Kw::Metric => self.set_number(&mut o.metric, &t, &METRIC),
+                Kw::AdvertMetric => self.set_number(&mut o.advert_metric, &t, &ADVERT_METRIC),
+                Kw::Threshold => self.set_number(&mut o.threshold, &t, &THRESHOLD),
+                Kw::RateLimit => self.set_number(&mut o.rate_limit, &t, &RATE_LIMIT),
+                Kw::PruneLifetime => self.set_number(&mut o.prune_lifetime, &t, &PRUNE_LIFETIME),
+                Kw::RexmitPrunes => {
                     let b = self.optional_boolean(&t);
                     self.set_once(&mut o.rexmit_prunes, &t, b);
                 }
-                "passive" => self.flag(&mut o.passive, &t, t.text),
-                "noflood" => self.flag(&mut o.noflood, &t, t.text),
-                "notransit" => self.flag(&mut o.notransit, &t, t.text),
-                "blaster" => self.flag(&mut o.blaster, &t, t.text),
-                "allow_nonpruners" | "allow-nonpruners" => {
-                    self.flag(&mut o.allow_nonpruners, &t, t.text)
-                }
-                "accept" | "deny" => self.filter(t, o),
-                "bidir" => match &mut o.filter {
+                Kw::Passive => self.flag(&mut o.passive, &t, t.text),
+                Kw::Noflood => self.flag(&mut o.noflood, &t, t.text),
+                Kw::Notransit => self.flag(&mut o.notransit, &t, t.text),
+                Kw::Blaster => self.flag(&mut o.blaster, &t, t.text),
+                Kw::AllowNonpruners => self.flag(&mut o.allow_nonpruners, &t, t.text),
+                Kw::Accept | Kw::Deny => self.filter(t, o),
+                Kw::Bidir => match &mut o.filter {
                     Some(f) => match f.bidir {
                         Some(first) => self.error(
                             &t,
@@ -1508,7 +1997,7 @@ impl<'a> Parser<'a, '_> {
                     },
                     None => self.error(&t, ErrorKind::BidirWithoutFilter),
                 },
-                other => {
+                _ => {
                     let mut candidates: Vec<&'static str> = VIF_OPTIONS.to_vec();
                     if block == Block::Phyint {
                         candidates.extend_from_slice(PHYINT_ONLY);
@@ -1519,20 +2008,21 @@ impl<'a> Parser<'a, '_> {
                         &t,
                         ErrorKind::UnknownKeyword {
                             context,
-                            found: other.to_owned(),
-                            suggestion: suggest(other, &candidates),
+                            found: t.text.to_owned(),
+                            suggestion: suggest(t.text, &candidates),
                         },
                     );
                     self.recover();
                 }
             }
         }
+        o.boundaries = exact(&mut self.scratch.boundaries);
     }
 
-    fn phyint_option(&mut self, t: Tok<'a>, p: &mut Phyint) {
-        match t.text {
-            "enable" | "disable" => {
-                let v = if t.text == "enable" {
+    fn phyint_option(&mut self, t: Tok<'a>, p: &mut PhyintOnly) {
+        match t.kw {
+            Kw::Enable | Kw::Disable => {
+                let v = if t.kw == Kw::Enable {
                     VifState::Enable
                 } else {
                     VifState::Disable
@@ -1554,10 +2044,10 @@ impl<'a> Parser<'a, '_> {
                     }
                 }
             }
-            "igmpv1" | "igmpv2" | "igmpv3" => {
-                let v = match t.text {
-                    "igmpv1" => IgmpVersion::V1,
-                    "igmpv2" => IgmpVersion::V2,
+            Kw::Igmpv1 | Kw::Igmpv2 | Kw::Igmpv3 => {
+                let v = match t.kw {
+                    Kw::Igmpv1 => IgmpVersion::V1,
+                    Kw::Igmpv2 => IgmpVersion::V2,
                     _ => IgmpVersion::V3,
                 };
                 match p.igmp_version {
@@ -1581,15 +2071,16 @@ impl<'a> Parser<'a, '_> {
                     }
                 }
             }
-            "force_leaf" | "force-leaf" => {
+            Kw::ForceLeaf => {
                 let b = self.optional_boolean(&t);
                 self.set_once(&mut p.force_leaf, &t, b);
             }
-            "altnet" => {
+            Kw::Altnet => {
                 const EXPECTED: &str = "a network (ADDRESS/LEN)";
                 if let Some(v) = self.value(EXPECTED, "\"altnet\"") {
                     match Self::ipv4_prefix(v.text, true) {
-                        Ok((addr, prefix_len)) => p
+                        Ok((addr, prefix_len)) => self
+                            .scratch
                             .altnets
                             .push(Spanned::new(AltNet { addr, prefix_len }, self.span(&v))),
                         Err(true) => self.prefix_len_error(&v),
@@ -1597,13 +2088,14 @@ impl<'a> Parser<'a, '_> {
                     }
                 }
             }
-            "static-group" => {
+            Kw::StaticGroup => {
                 const EXPECTED: &str = "an IPv4 multicast group";
                 if let Some(v) = self.value(EXPECTED, "\"static-group\"") {
-                    match v.text.parse::<Ipv4Addr>() {
-                        Ok(g) if g.is_multicast() => {
-                            p.static_groups.push(Spanned::new(g, self.span(&v)))
-                        }
+                    match parse_ipv4(v.text) {
+                        Some(g) if g.is_multicast() => self
+                            .scratch
+                            .static_groups
+                            .push(Spanned::new(g, self.span(&v))),
                         _ => self.expected(Some(v), EXPECTED, "\"static-group\""),
                     }
                 }
@@ -1614,24 +2106,18 @@ impl<'a> Parser<'a, '_> {
 
     fn filter(&mut self, kw: Tok<'a>, o: &mut VifOptions) {
         const EXPECTED: &str = "a route (ADDRESS/LEN or \"default\")";
-        let mode = if kw.text == "accept" {
-            FilterMode::Accept
+        let (mode, after) = if kw.kw == Kw::Accept {
+            (FilterMode::Accept, "\"accept\"")
         } else {
-            FilterMode::Deny
+            (FilterMode::Deny, "\"deny\"")
         };
-        let after = if kw.text == "accept" {
-            "\"accept\""
-        } else {
-            "\"deny\""
-        };
-        let mut routes = Vec::new();
         let mut bad_route = false;
         while let Some(t) = self.peek() {
-            if is_keyword(t.text) || t.text == "exact" {
+            if t.kw.is_keyword() || t.kw == Kw::Exact {
                 break;
             }
-            self.pos += 1;
-            let prefix = if t.text == "default" {
+            self.advance();
+            let prefix = if t.kw == Kw::Default {
                 Some(Ipv4Net::default())
             } else {
                 match Self::ipv4_prefix(t.text, false) {
@@ -1648,14 +2134,16 @@ impl<'a> Parser<'a, '_> {
                     }
                 }
             };
-            let exact = self.peek().is_some_and(|n| n.text == "exact");
+            let exact = self.peek().is_some_and(|n| n.kw == Kw::Exact);
             if exact {
-                self.pos += 1;
+                self.advance();
             }
             if let Some(prefix) = prefix {
-                routes.push(Spanned::new(FilterRoute { prefix, exact }, self.span(&t)));
+                let route = Spanned::new(FilterRoute { prefix, exact }, self.span(&t));
+                self.scratch.routes.push(route);
             }
         }
+        let routes = exact(&mut self.scratch.routes);
         if routes.is_empty() {
             if !bad_route {
                 let found = self.peek();
@@ -1679,15 +2167,21 @@ impl<'a> Parser<'a, '_> {
 
     /// Checks that need the whole file: boundary names, and the response interval against
     /// the query interval.
-    fn check(&mut self) {
-        let refs = std::mem::take(&mut self.boundary_refs);
+    fn check(&mut self, config: &Config) {
+        let refs = mem::take(&mut self.boundary_refs);
         for (name, span) in refs {
-            if !self.config.names.iter().any(|b| b.name.value == name) {
-                self.error_at(span.line, span.column, ErrorKind::UnknownBoundary { name });
+            if self.names.find(name).is_none() {
+                self.error_at(
+                    span.line,
+                    span.column,
+                    ErrorKind::UnknownBoundary {
+                        name: name.to_owned(),
+                    },
+                );
             }
         }
-        if let Some(r) = self.config.igmp_query_response_interval {
-            let qi = self.config.igmp_query_interval();
+        if let Some(r) = config.igmp_query_response_interval {
+            let qi = config.igmp_query_interval();
             if r.value >= qi {
                 self.error_at(
                     r.span.line,
@@ -1704,6 +2198,9 @@ impl<'a> Parser<'a, '_> {
         self.errors.sort_by_key(|e| (e.line, e.column));
     }
 }
+
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests;

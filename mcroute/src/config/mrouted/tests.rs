@@ -948,3 +948,464 @@ proptest! {
         }
     }
 }
+
+// ---- the rewritten parser against the one it replaced -------------------------------------------
+
+/// Parses with both the parser and `reference` (the parser before the byte-level rewrite)
+/// and requires the same AST, spans included, and the same errors in the same order.
+fn same_as_reference(text: &str) -> Result<(), TestCaseError> {
+    let path = Path::new("/etc/mrouted.conf");
+    let new = parse_source(text, FileId(7), path);
+    let old = reference::parse_source(text, FileId(7), path);
+    prop_assert_eq!(&new.0, &old.0, "AST differs on {:?}", text);
+    let new_errors: Vec<String> = new.1.iter().map(ToString::to_string).collect();
+    let old_errors: Vec<String> = old.1.iter().map(ToString::to_string).collect();
+    prop_assert_eq!(
+        new_errors,
+        old_errors,
+        "error messages differ on {:?}",
+        text
+    );
+    prop_assert_eq!(&new.1, &old.1, "errors differ on {:?}", text);
+    Ok(())
+}
+
+/// Every word the grammar gives a meaning to, both spellings, some near misses, and values
+/// good and bad of every kind.
+const SOUP: &[&str] = &[
+    // Keywords.
+    "cache_lifetime",
+    "cache-lifetime",
+    "prune_lifetime",
+    "prune-lifetime",
+    "pruning",
+    "noflood",
+    "rexmit_prunes",
+    "rexmit-prunes",
+    "name",
+    "phyint",
+    "tunnel",
+    "no",
+    "igmp-query-interval",
+    "igmp-query-response-interval",
+    "igmp-query-last-member-interval",
+    "igmp-robustness",
+    "router-timeout",
+    "boundary",
+    "metric",
+    "advert_metric",
+    "advert-metric",
+    "threshold",
+    "rate_limit",
+    "rate-limit",
+    "passive",
+    "notransit",
+    "blaster",
+    "allow_nonpruners",
+    "allow-nonpruners",
+    "accept",
+    "deny",
+    "bidir",
+    "enable",
+    "disable",
+    "altnet",
+    "igmpv1",
+    "igmpv2",
+    "igmpv3",
+    "force_leaf",
+    "force-leaf",
+    "static-group",
+    // Words with a meaning after some keyword.
+    "exact",
+    "default",
+    "on",
+    "off",
+    "yes",
+    "no",
+    "router-alert",
+    // Near misses.
+    "Phyint",
+    "TUNNEL",
+    "static_group",
+    "igmp_query_interval",
+    "metrics",
+    "phyin",
+    "routeralert",
+    "igmpv4",
+    "nam",
+    "bidirx",
+    "router_alert",
+    "sysName",
+    "netmask",
+    // Values.
+    "eth0",
+    "eth1",
+    "le1",
+    "a/b",
+    "#x",
+    "x#y",
+    "verylonginterfacename0",
+    "LOCAL",
+    "EE",
+    "X",
+    "0",
+    "1",
+    "2",
+    "10",
+    "31",
+    "32",
+    "60",
+    "120",
+    "255",
+    "256",
+    "600",
+    "1024",
+    "86400",
+    "100000",
+    "100001",
+    "99999999999999999999",
+    "007",
+    "-1",
+    "+1",
+    "1e3",
+    "192.0.2.1",
+    "192.0.2.38",
+    "198.51.100.101",
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "0.0.0.0/0",
+    "239.255.0.0/16",
+    "239.1.1.1/32",
+    "239.0.0.0/7",
+    "224.0.0.0/4",
+    "239.1.0.0/33",
+    "239.1.0.0/",
+    "239.1.0.0/016",
+    "1.2.3",
+    "1.2.3.4.5",
+    "01.2.3.4",
+    "256.1.1.1",
+    "1.2.3.4/",
+    "225.1.2.3",
+    "239.1.1.1",
+    "192.0.2.1/24",
+    "peer.example",
+    "host-1.example",
+    "a_b.example",
+    "é",
+    "\u{a0}",
+    "\u{feff}phyint",
+];
+
+fn soup_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            prop::sample::select(SOUP),
+            prop::sample::select(
+                &[
+                    " ",
+                    " ",
+                    " ",
+                    "\n",
+                    "\t",
+                    "\r\n",
+                    "  # note\n",
+                    "\u{b}",
+                    "\n\n",
+                ][..],
+            ),
+        ),
+        0..60,
+    )
+    .prop_map(|words| {
+        words
+            .into_iter()
+            .flat_map(|(w, sep)| [w, sep])
+            .collect::<String>()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn same_as_reference_on_keyword_soup(text in soup_text()) {
+        same_as_reference(&text)?;
+    }
+
+    #[test]
+    fn same_as_reference_on_soup_without_trailing_space(text in soup_text()) {
+        // The end of the file right after a token ("found end of file" positions).
+        same_as_reference(text.trim_end_matches(['\n', ' ', '\t', '\r', '\u{b}']))?;
+    }
+
+    #[test]
+    fn same_as_reference_on_arbitrary_text(text in "(?s).{0,300}") {
+        same_as_reference(&text)?;
+    }
+
+    #[test]
+    fn same_as_reference_on_printable_text(text in "[a-z0-9_ ./#\n\t-]{0,300}") {
+        same_as_reference(&text)?;
+    }
+
+    #[test]
+    fn same_as_reference_on_valid_configs(conf in arb_config(), seed in any::<u64>()) {
+        let text = conf.to_string();
+        same_as_reference(&text)?;
+        // Reflowed, and with one word dropped: valid files and files with one mistake.
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let drop = if words.is_empty() { 0 } else { (seed as usize) % words.len() };
+        let mut state = seed | 1;
+        let mut reflowed = String::new();
+        for (i, w) in words.iter().enumerate() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if i != drop {
+                reflowed.push_str(w);
+            }
+            reflowed.push_str(["\n", " ", "\t", "\n  ", " # comment\n"][(state % 5) as usize]);
+        }
+        same_as_reference(&reflowed)?;
+    }
+
+    #[test]
+    fn ipv4_like_std(text in "[0-9.]{0,18}|[0-9./+ a-]{0,16}|(?s).{0,16}") {
+        prop_assert_eq!(parse_ipv4(&text), text.parse::<Ipv4Addr>().ok(), "{:?}", text);
+    }
+}
+
+#[test]
+fn same_as_reference_on_the_examples() {
+    let texts = [
+        MANUAL_EXAMPLE,
+        "",
+        "\n",
+        "#",
+        "# only a comment",
+        "phyint",
+        "phyint eth0\n",
+        "tunnel eth0",
+        "no",
+        "no\n",
+        "rexmit-prunes no",
+        "rexmit-prunes no phyint",
+        "rexmit-prunes no phyint eth0",
+        "rexmit-prunes no phyint metric",
+        "rexmit-prunes no router-alert",
+        "phyint eth0 force-leaf no phyint",
+        "phyint eth0 force-leaf no phyint eth1",
+        "name LOCAL 239.255.0.0/16\nname LOCAL 239.254.0.0/16\n",
+        "phyint eth0 boundary NOPE\nname NOPE2 239.1.0.0/16",
+        "\u{0}",
+        "\u{feff}phyint eth0",
+        "phyint eth0\r\n  metric 2\r\n",
+        "phyint eth0 metric 2 # a comment\n#another\n  threshold 3#not a comment\n",
+    ];
+    for text in texts {
+        same_as_reference(text).unwrap();
+    }
+}
+
+#[test]
+fn same_as_reference_with_many_names() {
+    // Past the size where names are looked up in the index.
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&format!("name N{i} 239.{i}.0.0/16\n"));
+    }
+    text.push_str("name N3 239.200.0.0/16\nname N39 239.201.0.0/16\n");
+    for i in 0..50 {
+        text.push_str(&format!("phyint eth{i} boundary N{i} boundary M{i}\n"));
+    }
+    text.push_str("name N40 239.202.0.0/16\nname M7 239.203.0.0/16\n");
+    same_as_reference(&text).unwrap();
+}
+
+#[test]
+fn same_as_reference_on_a_generated_file() {
+    use std::fmt::Write;
+    // The shape of the benchmark's file.
+    let mut s =
+        String::from("# generated\ncache-lifetime 600\npruning on\nigmp-query-interval 125\n");
+    s.push_str("name LOCAL 239.255.0.0/16\nname EE 239.254.0.0/16\n");
+    for i in 0..2000usize {
+        let (a, b) = ((i >> 8) & 0xff, i & 0xff);
+        if i % 4 == 3 {
+            writeln!(
+                s,
+                "tunnel 192.0.{a}.{b} 198.{a}.{b}.1 metric 1 threshold 32"
+            )
+            .unwrap();
+            writeln!(s, "        rate_limit 0 boundary LOCAL   # tunnel {i}").unwrap();
+        } else {
+            writeln!(
+                s,
+                "phyint eth{i} metric {} threshold {}",
+                1 + i % 30,
+                1 + i % 250
+            )
+            .unwrap();
+            writeln!(s, "        altnet 10.{a}.{b}.0/24 altnet 172.16.{b}.0/24").unwrap();
+            writeln!(s, "        boundary EE boundary 239.{a}.0.0/16").unwrap();
+            writeln!(s, "        static-group 225.{a}.{b}.1 igmpv2").unwrap();
+            writeln!(
+                s,
+                "        accept 10.{a}.0.0/16 exact 192.168.{b}.0/24 bidir"
+            )
+            .unwrap();
+        }
+    }
+    same_as_reference(&s).unwrap();
+}
+
+#[test]
+fn ipv4_like_std_exhaustively_on_short_strings() {
+    // Every string of up to 7 bytes over these, then 4-octet ones with up to 4 digits each.
+    let alphabet = b"0125.9x";
+    let mut buf = Vec::new();
+    fn walk(buf: &mut Vec<u8>, alphabet: &[u8], left: usize) {
+        let s = std::str::from_utf8(buf).unwrap();
+        assert_eq!(parse_ipv4(s), s.parse::<Ipv4Addr>().ok(), "{s:?}");
+        if left > 0 {
+            for &c in alphabet {
+                buf.push(c);
+                walk(buf, alphabet, left - 1);
+                buf.pop();
+            }
+        }
+    }
+    walk(&mut buf, alphabet, 7);
+    let octets = [
+        "", "0", "00", "1", "01", "10", "99", "100", "199", "255", "256", "300", "999", "0255",
+        "1000",
+    ];
+    for a in octets {
+        for b in octets {
+            for c in ["0", "255", "010"] {
+                for d in octets {
+                    let s = format!("{a}.{b}.{c}.{d}");
+                    assert_eq!(parse_ipv4(&s), s.parse::<Ipv4Addr>().ok(), "{s:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn keyword_classes_match_the_lists() {
+    const BLOCK_TOO: &[&str] = &[
+        "noflood",
+        "rexmit_prunes",
+        "rexmit-prunes",
+        "prune_lifetime",
+        "prune-lifetime",
+    ];
+    for &w in SOUP {
+        let kw = Kw::of(w.as_bytes());
+        let keyword =
+            TOP_LEVEL.contains(&w) || VIF_OPTIONS.contains(&w) || PHYINT_ONLY.contains(&w);
+        assert_eq!(kw.is_keyword(), keyword, "{w}");
+        assert_eq!(kw.is_top_level(), TOP_LEVEL.contains(&w), "{w}");
+        assert_eq!(
+            kw.ends_block(),
+            TOP_LEVEL.contains(&w) && !BLOCK_TOO.contains(&w),
+            "{w}"
+        );
+        assert_eq!(kw.is_phyint_only(), PHYINT_ONLY.contains(&w), "{w}");
+    }
+    for w in TOP_LEVEL.iter().chain(VIF_OPTIONS).chain(PHYINT_ONLY) {
+        assert!(SOUP.contains(w), "{w} missing from SOUP");
+    }
+}
+
+#[test]
+fn blank_is_config_is_space() {
+    for b in 0..=255u8 {
+        assert_eq!(blank(b), crate::config::is_space(b), "{b:#x}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn decimal_like_parse_decimal(text in "[0-9]{0,22}|[0-9+ -]{0,4}|(?s).{0,6}") {
+        prop_assert_eq!(decimal(&text), crate::config::parse_decimal(&text), "{:?}", text);
+    }
+}
+
+#[test]
+fn decimal_at_the_limits() {
+    for text in [
+        "",
+        "0",
+        "00",
+        "18446744073709551615",
+        "9999999999999999999",
+        "10000000000000000000",
+        "+1",
+        "1 ",
+        "١",
+    ] {
+        assert_eq!(
+            decimal(text),
+            crate::config::parse_decimal(text),
+            "{text:?}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn word_end_like_a_byte_loop(
+        bytes in prop::collection::vec(prop_oneof![
+            Just(b' '), Just(b'\t'), Just(b'\n'), Just(0x0b), Just(0x0c), Just(b'\r'), Just(0),
+            Just(1), Just(0x1f), Just(b'!'), Just(b'a'), Just(0x7f), Just(0x80), Just(0xa0),
+            Just(0xff), any::<u8>(),
+        ], 0..40),
+        from in 0usize..41,
+    ) {
+        let from = from.min(bytes.len());
+        let expected = bytes[from..]
+            .iter()
+            .position(|&b| crate::config::is_space(b))
+            .map_or(bytes.len(), |n| from + n);
+        prop_assert_eq!(word_end(&bytes, from), expected, "{:?} from {}", bytes, from);
+    }
+}
+
+/// The times `word` appears in `text`, overlaps included.
+fn occurrences(text: &str, word: &str) -> usize {
+    (0..text.len())
+        .filter(|&i| text.as_bytes()[i..].starts_with(word.as_bytes()))
+        .count()
+}
+
+proptest! {
+    #[test]
+    fn count_vifs_counts_the_words(
+        parts in prop::collection::vec(prop_oneof![
+            Just("phyint"), Just("tunnel"), Just("p"), Just("hy"), Just("tun"), Just("nel"),
+            Just("n"), Just("nn"), Just(" "), Just("\n"), Just("x"), Just("é"),
+            Just("phyintunnel"),
+        ], 0..30),
+    ) {
+        let text: String = parts.concat();
+        prop_assert_eq!(
+            count_vifs(&text),
+            (occurrences(&text, "phyint"), occurrences(&text, "tunnel")),
+            "{:?}", text
+        );
+    }
+}
+
+#[test]
+fn count_vifs_at_every_offset() {
+    for pad in 0..20 {
+        for word in ["phyint", "tunnel"] {
+            let text = format!("{}{word}{}", "x".repeat(pad), "y".repeat(pad % 7));
+            let expected = if word == "phyint" { (1, 0) } else { (0, 1) };
+            assert_eq!(count_vifs(&text), expected, "{text:?}");
+        }
+    }
+}
