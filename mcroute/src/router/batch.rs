@@ -214,13 +214,19 @@ impl<'r, P: Platform> RouteBatch<'r, P> {
     /// kernel refused since the last call, with its errors; they are no longer in the
     /// Router's table.
     pub fn sync(&mut self) -> Vec<(MfcEntry, Error)> {
+        self.wait_for_writer();
+        std::mem::take(&mut self.failed)
+    }
+
+    /// Waits until the writer thread (if any) installed everything queued, and takes what
+    /// the kernel refused out of the Router's table.
+    fn wait_for_writer(&mut self) {
         if let Mode::Writer(w) = &mut self.mode {
             match w.sync() {
                 Some(failed) => self.forget(failed),
                 None => self.stop_writer(),
             }
         }
-        std::mem::take(&mut self.failed)
     }
 
     /// Takes refused routes out of the Router's table and keeps them for the caller.
@@ -248,9 +254,9 @@ impl<'r, P: Platform> RouteBatch<'r, P> {
             match w.sync() {
                 Some(failed) => self.forget(failed),
                 None => {
-                    // The thread died (it cannot, short of a bug): what it installed is
-                    // unknown, so the table is brought back to what the kernel confirms
-                    // on the next use of each route; say so loudly.
+                    // The thread died (it cannot, short of a bug): what it installed of
+                    // the last routes queued is unknown, and the Router's table may list
+                    // routes the kernel does not have; say so loudly.
                     log::error!("the route writer thread ended early; some routes may be missing");
                 }
             }
@@ -262,12 +268,7 @@ impl<'r, P: Platform> RouteBatch<'r, P> {
     /// first until the routes queued so far are in the kernel, so that everything happens
     /// in order. Refused routes are kept for [`RouteBatch::sync`] / [`RouteBatch::finish`].
     pub fn router(&mut self) -> &mut Router<P> {
-        if let Mode::Writer(w) = &mut self.mode {
-            match w.sync() {
-                Some(failed) => self.forget(failed),
-                None => self.stop_writer(),
-            }
-        }
+        self.wait_for_writer();
         self.router
     }
 
