@@ -284,13 +284,7 @@ fn run_action<P: Platform>(
     action: Action,
 ) {
     stats.actions += 1;
-    let done = match &action {
-        Action::AddRoute(r) | Action::ReplaceRoute(r) => {
-            exec::route_to_mfc(batch.get(), r).and_then(|e| batch.add_route(e))
-        }
-        _ => exec::execute(batch.router(), &action),
-    };
-    if let Err(e) = done {
+    if let Err(e) = exec::execute_in(batch, &action) {
         log::warn!("{action}: {e}");
         stats.failed_actions += 1;
     }

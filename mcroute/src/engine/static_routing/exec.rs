@@ -11,7 +11,7 @@ use super::{Action, Route, StaticEngine};
 use crate::error::{Error, Result};
 use crate::model::{MfcEntry, RouteCounters};
 use crate::platform::Platform;
-use crate::router::{Router, VifOptions};
+use crate::router::{RouteBatch, Router, VifOptions};
 use crate::upcall::{Upcall, UpcallKind};
 
 /// The MFC entry of `route` with the router's slots. Outbound interfaces without a VIF are
@@ -87,6 +87,20 @@ pub fn execute<P: Platform>(router: &mut Router<P>, action: &Action) -> Result<(
             Err(e) => Err(e),
         },
         Action::SetMrdisc { .. } | Action::RunScript(_) => Ok(()),
+    }
+}
+
+/// Executes one action through a [`RouteBatch`]: routes are added through the batch (so a
+/// large configuration reaches the kernel from its writer thread), everything else as
+/// [`execute`] does, after the routes queued before it. A route the kernel refuses may be
+/// reported only by [`RouteBatch::sync`] or [`RouteBatch::finish`].
+pub fn execute_in<P: Platform>(batch: &mut RouteBatch<'_, P>, action: &Action) -> Result<()> {
+    match action {
+        Action::AddRoute(r) | Action::ReplaceRoute(r) => {
+            let entry = route_to_mfc(batch.get(), r)?;
+            batch.add_route(entry)
+        }
+        _ => execute(batch.router(), action),
     }
 }
 
