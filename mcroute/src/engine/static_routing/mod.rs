@@ -973,11 +973,7 @@ impl StaticEngine {
 
     /// The rule with the same inbound pattern, source and group as the normalized `rule`.
     fn find_rule(&self, rule: &RouteRule) -> Option<u64> {
-        let seqs = self.by_key.get(&rule_key(rule))?;
-        seqs.as_slice()
-            .iter()
-            .copied()
-            .find(|s| self.rules.get(s).is_some_and(|r| r.rule.iif == rule.iif))
+        with_iif(&self.rules, self.by_key.get(&rule_key(rule))?, &rule.iif)
     }
 
     /// Adds a normalized rule, or merges its OIFs into the identical one. Returns its
@@ -988,15 +984,8 @@ impl StaticEngine {
         // One probe of the index: the rules of this (source, group), if any.
         let first = match self.by_key.entry(rule_key(&rule)) {
             Entry::Occupied(mut o) => {
-                let rules = &mut self.rules;
-                let same = o
-                    .get()
-                    .as_slice()
-                    .iter()
-                    .copied()
-                    .find(|s| rules.get(s).is_some_and(|r| r.rule.iif == rule.iif));
-                if let Some(existing) = same {
-                    if let Some(stored) = rules.get_mut(&existing) {
+                if let Some(existing) = with_iif(&self.rules, o.get(), &rule.iif) {
+                    if let Some(stored) = self.rules.get_mut(&existing) {
                         for o in rule.oifs {
                             if !stored.rule.oifs.contains(&o) {
                                 add_ref(&mut self.refs[family], &o);
@@ -1468,6 +1457,14 @@ fn scope_of(rule: &RouteRule) -> Scope {
         (true, Some(s)) => Scope::Key((s.addr(), rule.group.addr())),
         _ => Scope::Dynamic(rule.group),
     }
+}
+
+/// Of the rules `seqs` (one (source, group)), the one whose inbound pattern is `iif`.
+fn with_iif(rules: &Slab<StoredRule>, seqs: &Seqs, iif: &IfPattern) -> Option<u64> {
+    seqs.as_slice()
+        .iter()
+        .copied()
+        .find(|s| rules.get(s).is_some_and(|r| r.rule.iif == *iif))
 }
 
 /// The interface patterns `routes` name, per family (each counted once): what decides the
