@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ipnet::Ipv4Net;
-use mcroute::dvmrp::{Config, Engine, VifConfig};
+use mcroute::engine::dvmrp::{Config, Engine, VifConfig};
 use mcroute::wire::dvmrp::{self, report_messages, Body, Capabilities, ReportRoute};
 use mcroute::VifId;
 

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mcroute::upcall::{decode_v4, decode_v6, Layout, Upcall, UpcallKind};
+use mcroute::wire::upcall::{decode_v4, decode_v6, Layout, Upcall, UpcallKind};
 use mcroute::{MifId, VifId};
 
 fn bench(c: &mut Criterion) {

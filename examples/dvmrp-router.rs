@@ -2,7 +2,7 @@
 //!
 //! The front end only: it parses the options of mrouted(8), reads /etc/mrouted.conf, writes
 //! the PID file, turns signals into calls and runs the event loop. Everything a router does
-//! lives in `mcroute::dvmrp::service`.
+//! lives in `mcroute::service::dvmrp`.
 //!
 //! ```text
 //! dvmrp-router [-fhMNpr] [-c FILE] [-d [LEVEL[,LEVEL...]]] [--ident NAME]
@@ -27,9 +27,11 @@ use std::time::{Duration, Instant};
 use mcroute::config::mrouted;
 use mcroute::ctl::server::{Access, CtlServer};
 use mcroute::ctl::{Request, Response};
-use mcroute::dvmrp::service::{self, new_generation_id, plan, Plan, PlanOptions, Service};
 use mcroute::link::LinkMonitor;
 use mcroute::platform::Native;
+use mcroute::service::dvmrp::{
+    self as service, new_generation_id, plan, Plan, PlanOptions, Service,
+};
 use mcroute::Platform;
 
 const USAGE: &str = "\

@@ -2,7 +2,7 @@
 //!
 //! Same options, same /etc/smcroute.conf, same files (/run/smcroute.pid, /run/smcroute.sock),
 //! sysexits codes of smcrouted(8). Everything that routes lives in the library
-//! (`mcroute::daemon::static_router`); this file parses arguments, reads files, runs the
+//! (`mcroute::service::static_router`); this file parses arguments, reads files, runs the
 //! event loop and handles signals.
 
 use std::os::fd::AsFd;
@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use mcroute::ctl::server::{Access, CtlServer};
 use mcroute::daemon::getopt::{getopt, Opt};
-use mcroute::daemon::static_router::{check_file, read_config, Control, StaticService};
 use mcroute::daemon::{drop_privileges, exit, exit_code, Logger, Paths, PidFile, Scripts};
+use mcroute::engine::mrdisc::MrdiscConfig;
 use mcroute::engine::static_routing::EngineOptions;
 use mcroute::link::LinkMonitor;
-use mcroute::mrdisc::MrdiscConfig;
 use mcroute::platform::Native;
+use mcroute::service::static_router::{check_file, read_config, Control, StaticService};
 use mcroute::{Router, RouterOptions};
 
 const USAGE: &str = "Usage: static-router [-nNhsv] [-c SEC] [-d SEC] [-e CMD] [-f FILE] [-F FILE]

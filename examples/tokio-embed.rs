@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use mcroute::igmp::{MembershipEvent, Querier, QuerierConfig};
+use mcroute::engine::igmp::{MembershipEvent, Querier, QuerierConfig};
 use mcroute::link::LinkEvent;
 use mcroute::platform::{IgmpSend, Incoming, Native};
 use mcroute::stream::{AsyncLinkMonitor, AsyncRouter};

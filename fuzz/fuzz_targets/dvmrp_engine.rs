@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
 use libfuzzer_sys::fuzz_target;
-use mcroute::dvmrp::{Config, Engine, MfcAction, VifConfig, INFINITY, TTL};
+use mcroute::engine::dvmrp::{Config, Engine, MfcAction, VifConfig, INFINITY, TTL};
 use mcroute::wire::dvmrp::{self, Body, ReportRoute};
 use mcroute::{Family, Upcall, UpcallKind, VifId};
 

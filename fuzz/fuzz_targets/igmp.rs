@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use mcroute::igmp::{Querier, QuerierConfig};
+use mcroute::engine::igmp::{Querier, QuerierConfig};
 use mcroute::wire::{igmp, Message};
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use mcroute::mrdisc::{MrdiscConfig, MrdiscEngine, Repr};
+use mcroute::engine::mrdisc::{MrdiscConfig, MrdiscEngine, Repr};
 use mcroute::Family;
 
 fuzz_target!(|data: &[u8]| {

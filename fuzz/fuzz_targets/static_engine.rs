@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
 use mcroute::engine::static_routing::{
-    exec, EngineOptions, IfPattern, JoinRule, Phyint, RouteRule, StaticConfig, StaticEngine,
+    EngineOptions, IfPattern, JoinRule, Phyint, RouteRule, StaticConfig, StaticEngine,
 };
 use mcroute::platform::fake::{Fake, FakeKernel};
+use mcroute::service::static_router::exec;
 use mcroute::{Family, Router, RouterOptions, VifIndex};
 
 const IFACES: [&str; 6] = ["eth0", "eth1", "eth2", "a1", "a2", "b0"];

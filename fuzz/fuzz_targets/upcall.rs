@@ -3,7 +3,7 @@
 //! accept must encode back to the same header.
 
 use libfuzzer_sys::fuzz_target;
-use mcroute::upcall::{decode_v4, decode_v6, Layout};
+use mcroute::wire::upcall::{decode_v4, decode_v6, Layout};
 
 fuzz_target!(|data: &[u8]| {
     for layout in [Layout::Linux, Layout::FreeBsd] {

@@ -4,13 +4,27 @@
 //! MIFs, (S,G) routes with per-interface TTL thresholds, group joins (ASM and SSM), counters,
 //! and the kernel's upcalls, for IPv4 and IPv6, on Linux (and FreeBSD).
 //!
-//! Layers, bottom up:
-//! - [`abi`]: the kernel structures, `#[repr(C)]` with compile-time size checks.
-//! - [`platform`]: what a kernel multicast router can do, with a Linux backend and an
-//!   in-memory [`platform::fake`] kernel (feature `fake`) for tests without root.
-//! - [`model`] and [`upcall`]: the typed model and the pure upcall decoders.
-//! - [`Router`]: the API most programs use.
+//! Layers, bottom up (`tests/layering.rs` keeps the line between the two halves):
 //!
+//! **Sans-IO core**: no system calls, sockets, threads or clocks; `#![forbid(unsafe_code)]`.
+//! - [`model`]: VIFs/MIFs, MFC entries, source filters, counters.
+//! - [`wire`]: every codec as pure functions of bytes: IP, IGMP, DVMRP, MRD, kernel upcalls,
+//!   rtnetlink and routing-socket messages; one [`wire::WireError`].
+//! - [`config`]: the smcroute.conf and mrouted.conf parsers (`file:line:column` errors).
+//! - [`engine`]: the protocol engines, static routing, DVMRP, the IGMP querier and MRD,
+//!   driven with `handle_*(now, ...)` and drained with `poll_*()`.
+//!
+//! **I/O layer**:
+//! - `sys` (private): the only `unsafe` code, the kernel ABI per OS.
+//! - [`platform`]: what a kernel multicast router can do, with Linux and FreeBSD backends
+//!   and an in-memory [`platform::fake`] kernel (feature `fake`) for tests without root.
+//! - [`Router`] ([`router`]): the typed API most programs use; [`link`] reports interfaces
+//!   that come and go; `stream` (feature `tokio`) is an async front.
+//! - [`service`]: where an engine meets a Router, sockets and the clock (the two daemons'
+//!   services, MRD sockets).
+//! - [`ctl`]: the control protocol, server and client.
+//! - [`daemon`]: the daemon kit the frontends use (getopt, PID files, logging, privileges).
+
 //! ## Forwarding between two interfaces
 //!
 //! ```no_run
@@ -45,24 +59,26 @@
 
 #![warn(missing_docs)]
 
-pub mod abi;
+// Sans-IO core: no system calls, sockets, threads or clocks (tests/layering.rs checks it).
 pub mod config;
+pub mod engine;
+pub mod model;
+pub mod wire;
+
+// I/O layer.
 pub mod ctl;
 pub mod daemon;
-pub mod dvmrp;
-pub mod engine;
 pub mod error;
-pub mod igmp;
 pub mod link;
-pub mod model;
-pub mod mrdisc;
 pub mod platform;
 pub mod router;
+pub mod service;
 #[cfg(feature = "tokio")]
 pub mod stream;
 mod sys;
-pub mod upcall;
-pub mod wire;
+
+#[doc(hidden)]
+pub use sys::abi;
 
 pub use error::{Error, Result};
 pub use model::{
@@ -71,4 +87,4 @@ pub use model::{
 };
 pub use platform::Platform;
 pub use router::{Membership, RouteBatch, Router, RouterOptions, VifOptions};
-pub use upcall::{Upcall, UpcallKind};
+pub use wire::upcall::{Upcall, UpcallKind};

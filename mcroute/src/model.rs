@@ -5,6 +5,8 @@
 //! prefixes are [`ipnet`] types; indexes into the kernel's interface tables are the
 //! [`VifId`] (IPv4) and [`MifId`] (IPv6) newtypes.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

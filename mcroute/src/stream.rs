@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::link::{LinkEvent, LinkMonitor};
 use crate::platform::{Incoming, Platform};
 use crate::router::Router;
-use crate::upcall::Upcall;
+use crate::wire::upcall::Upcall;
 
 struct Fd<P: Platform>(Router<P>);
 

@@ -22,9 +22,9 @@ use mcroute::config::smcroute;
 use mcroute::ctl::client::CtlClient;
 use mcroute::ctl::server::{Access, CtlServer, MAX_CLIENTS};
 use mcroute::ctl::{Request, Response};
-use mcroute::daemon::static_router::{from_directives, StaticService};
 use mcroute::engine::static_routing::EngineOptions;
 use mcroute::platform::fake::{Delivery, FakeKernel};
+use mcroute::service::static_router::{from_directives, StaticService};
 use mcroute::{Family, Router, RouterOptions};
 
 fn errors(text: &str) -> Vec<String> {

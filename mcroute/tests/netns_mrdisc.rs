@@ -15,10 +15,10 @@ use std::os::fd::AsFd;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mcroute::mrdisc::{
-    Kind, MrdiscConfig, MrdiscEngine, MrdiscSocket, MrdiscStats, Repr, ALL_SNOOPERS_V4,
-    ALL_SNOOPERS_V6,
+use mcroute::engine::mrdisc::{
+    Kind, MrdiscConfig, MrdiscEngine, MrdiscStats, Repr, ALL_SNOOPERS_V4, ALL_SNOOPERS_V6,
 };
+use mcroute::service::mrdisc::MrdiscSocket;
 use mcroute::Family;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use support::mrd::*;

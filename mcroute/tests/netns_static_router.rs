@@ -438,7 +438,7 @@ fn script_hook_and_privilege_drop() {
 
 #[test]
 fn mrdisc_on_phyints_that_say_so() {
-    use mcroute::mrdisc::Kind;
+    use mcroute::engine::mrdisc::Kind;
     use mcroute::Family;
     use support::mrd::{of, solicit, Capture};
     if !require_netns("mrdisc_on_phyints_that_say_so") {

@@ -17,6 +17,8 @@
 //! Lines and columns are 1-based; a column counts bytes (a tab is one column). An error
 //! about a whole file (it cannot be read) has line and column 0.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -521,38 +521,54 @@ pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
 /// (used in spans). Returns every directive that parsed and every error: a line with an
 /// error is left out of the AST, the rest is kept, as smcrouted carries on past bad lines.
 pub fn parse_source(text: &str, file: FileId, path: &Path) -> (Config, Vec<ConfigError>) {
-    // Lines are independent: a large file is parsed in two halves at once, the second on
-    // a helper thread, and the results joined in file order (the same AST and errors).
-    if text.len() >= PARALLEL_PARSE_MIN {
-        let mid = text.len() / 2;
-        if let Some(nl) = text.as_bytes()[mid..].iter().position(|&b| b == b'\n') {
-            let split = mid + nl;
-            let (head, tail) = (&text[..split], &text[split + 1..]);
-            let tail_first = count_lines(head) + 1;
-            let parsed = std::thread::scope(|s| {
-                let worker = std::thread::Builder::new()
-                    .name("mcroute-parse".into())
-                    .spawn_scoped(s, || parse_lines(tail, tail_first, 0, file, path))
-                    .ok()?;
-                // The first half's vector has room for both: the second is moved in
-                // without growing it.
-                let all = count_lines(text);
-                let mut a = parse_lines(head, 1, all, file, path);
-                let b = worker.join().ok()?;
-                a.0.directives.extend(b.0.directives);
-                a.1.extend(b.1);
-                Some(a)
-            });
-            if let Some(p) = parsed {
-                return p;
-            }
-        }
-    }
-    parse_lines(text, 1, 0, file, path)
+    parse_part(text, 1, 0, file, path)
 }
 
-/// Texts at least this long are parsed on two threads.
-const PARALLEL_PARSE_MIN: usize = 1 << 20;
+/// A large text cut at a line boundary near its middle, so that an I/O-layer loader can
+/// parse the two parts at once (lines are independent) with [`parse_part`] and join them
+/// in file order with [`join_parts`]: the same AST and errors as [`parse_source`].
+#[derive(Debug, Clone, Copy)]
+pub struct Halves<'a> {
+    /// Lines `1..tail_first`.
+    pub head: &'a str,
+    /// The rest, from line `tail_first`.
+    pub tail: &'a str,
+    /// The line number of the first line of `tail`.
+    pub tail_first: usize,
+    /// The number of lines of the whole text.
+    pub lines: usize,
+}
+
+/// Splits `text` in two at a line boundary when it is long enough ([`PARALLEL_PARSE_MIN`]
+/// bytes) for parsing in two parts to pay off; `None` otherwise.
+pub fn split_halves(text: &str) -> Option<Halves<'_>> {
+    if text.len() < PARALLEL_PARSE_MIN {
+        return None;
+    }
+    let mid = text.len() / 2;
+    let nl = text.as_bytes()[mid..].iter().position(|&b| b == b'\n')?;
+    let split = mid + nl;
+    let head = &text[..split];
+    Some(Halves {
+        head,
+        tail: &text[split + 1..],
+        tail_first: count_lines(head) + 1,
+        lines: count_lines(text),
+    })
+}
+
+/// Joins the results of parsing the two [`Halves`] of a text, in file order.
+pub fn join_parts(
+    mut head: (Config, Vec<ConfigError>),
+    tail: (Config, Vec<ConfigError>),
+) -> (Config, Vec<ConfigError>) {
+    head.0.directives.extend(tail.0.directives);
+    head.1.extend(tail.1);
+    head
+}
+
+/// Texts at least this long are worth parsing in two parts ([`split_halves`]).
+pub const PARALLEL_PARSE_MIN: usize = 1 << 20;
 
 /// The number of lines of `text` (one more than its newlines).
 fn count_lines(text: &str) -> usize {
@@ -560,8 +576,9 @@ fn count_lines(text: &str) -> usize {
 }
 
 /// Parses the lines of `text`, the first of which is line `first` of the file, into a
-/// vector with room for at least `capacity` directives.
-fn parse_lines(
+/// vector with room for at least `capacity` directives (give the whole text's line count to
+/// the first of two [`Halves`], so that the second is moved in without growing it).
+pub fn parse_part(
     text: &str,
     first: usize,
     capacity: usize,
@@ -1220,16 +1237,26 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
 /// Like [`load`], but returns what could be read along with the errors, as smcrouted uses
 /// every line that parsed.
 pub fn load_partial(path: &Path) -> (Loaded, Vec<ConfigError>) {
+    load_partial_with(path, &parse_source)
+}
+
+/// A parser of one file's text: [`parse_source`], or one that parses [`Halves`] at once.
+pub type ParseFn<'a> = &'a dyn Fn(&str, FileId, &Path) -> (Config, Vec<ConfigError>);
+
+/// Like [`load_partial`], parsing each file's text with `parse`.
+pub fn load_partial_with(path: &Path, parse: ParseFn<'_>) -> (Loaded, Vec<ConfigError>) {
     let mut loader = Loader {
         loaded: Loaded::default(),
         errors: Vec::new(),
         stack: Vec::new(),
+        parse,
     };
     loader.file(path, None, true);
     (loader.loaded, loader.errors)
 }
 
-struct Loader {
+struct Loader<'p> {
+    parse: ParseFn<'p>,
     loaded: Loaded,
     errors: Vec<ConfigError>,
     /// Canonical paths of the files being read (the include chain).
@@ -1242,7 +1269,7 @@ struct Site<'a> {
     span: Span,
 }
 
-impl Loader {
+impl Loader<'_> {
     fn error(&mut self, site: Option<&Site<'_>>, path: &Path, kind: ErrorKind) {
         let e = match site {
             Some(s) => ConfigError::new(s.file, s.span.line, s.span.column, kind),
@@ -1289,7 +1316,7 @@ impl Loader {
         let text = String::from_utf8_lossy(&bytes);
         let id = FileId(u32::try_from(self.loaded.files.len()).unwrap_or(u32::MAX));
         self.loaded.files.push(path.to_path_buf());
-        let (config, errors) = parse_source(&text, id, path);
+        let (config, errors) = (self.parse)(&text, id, path);
         self.errors.extend(errors);
         self.stack.push(canonical);
         let dir = path.parent().unwrap_or(Path::new(""));

@@ -4,7 +4,6 @@
 //! that tie a [`Router`](crate::Router), an engine and the control socket together.
 
 pub mod getopt;
-pub mod static_router;
 
 use std::fmt::Write as _;
 use std::io;

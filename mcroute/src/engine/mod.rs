@@ -10,6 +10,11 @@
 //!
 //! [`Action`]: static_routing::Action
 
+#![forbid(unsafe_code)]
+
+pub mod dvmrp;
+pub mod igmp;
+pub mod mrdisc;
 pub mod static_routing;
 
 pub use static_routing::StaticEngine;

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
 };
-use crate::upcall::{self, Layout, Upcall, UpcallKind};
+use crate::wire::upcall::{self, Layout, Upcall, UpcallKind};
 
 type Membership = (u32, IpAddr, Option<IpAddr>);
 

@@ -23,11 +23,11 @@ use nix::sys::event::Kqueue;
 use super::joins::Memberships;
 use super::unix::{c64, counter_err, level, mfc_op};
 use super::{IgmpSend, Incoming, Platform};
-use crate::abi::{freebsd as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
 use crate::model::{Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex};
+use crate::sys::abi::{freebsd as abi, In6Addr, InAddr};
 use crate::sys::{freebsd as os, unix as sys};
-use crate::upcall::{self, Layout, Upcall};
+use crate::wire::upcall::{self, Layout, Upcall};
 
 /// Receive buffer asked for on routing sockets (reduced to what `kern.ipc.maxsockbuf` allows).
 pub const DEFAULT_RCVBUF: usize = 64 << 20;
@@ -222,7 +222,7 @@ impl Platform for FreeBsd {
         match vif.id {
             VifIndex::Vif(id) => {
                 let flags = vif.flags.bits();
-                if flags & crate::abi::linux::VIFF_USE_IFINDEX != 0 {
+                if flags & crate::sys::abi::linux::VIFF_USE_IFINDEX != 0 {
                     return Err(Error::Unsupported("VIFF_USE_IFINDEX on FreeBSD"));
                 }
                 let local = match vif.local {

@@ -9,13 +9,13 @@ use libc::c_int;
 use super::joins::Memberships;
 use super::unix::{c64, counter_err, level, mfc_op};
 use super::{IgmpSend, Incoming, MfcWriter, Platform};
-use crate::abi::{linux as abi, In6Addr, InAddr};
 use crate::error::{Error, Result};
 use crate::model::{
     Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
 };
+use crate::sys::abi::{linux as abi, In6Addr, InAddr};
 use crate::sys::{linux as os, unix as sys};
-use crate::upcall::{self, Layout, Upcall};
+use crate::wire::upcall::{self, Layout, Upcall};
 
 /// Receive buffer asked for on the routing sockets: room for tens of thousands of queued
 /// upcalls, so that a burst of new flows loses none.
@@ -572,7 +572,7 @@ impl Platform for Linux {
             };
             match upcall::decode(family, &self.buf[..n], Layout::Linux) {
                 Ok(u) => return Ok(Some(u)),
-                Err(upcall::UpcallError::NotAnUpcall) => continue,
+                Err(crate::wire::WireError::NotAnUpcall) => continue,
                 Err(e) => {
                     log::debug!("dropping {family} message of {n} bytes: {e}");
                     continue;

@@ -13,8 +13,9 @@ use std::os::fd::BorrowedFd;
 
 use crate::error::{Error, Result};
 use crate::model::{Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex};
-use crate::upcall::{self, Layout, Upcall, UpcallError};
 use crate::wire::ip::Ipv4Header;
+use crate::wire::upcall::{self, Layout, Upcall};
+use crate::wire::WireError;
 
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
@@ -191,7 +192,7 @@ pub trait Platform {
 pub(crate) fn classify_v4(bytes: &[u8], ifindex: u32, layout: Layout) -> Option<Incoming> {
     match upcall::decode(Family::V4, bytes, layout) {
         Ok(u) => return Some(Incoming::Upcall(u)),
-        Err(UpcallError::NotAnUpcall) => {}
+        Err(WireError::NotAnUpcall) => {}
         Err(e) => {
             log::debug!("dropping IPv4 message of {} bytes: {e}", bytes.len());
             return None;

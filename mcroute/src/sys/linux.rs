@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use libc::c_int;
 
 use super::unix::{getsockopt, setsockopt};
-use crate::abi::linux as abi;
+use crate::sys::abi::linux as abi;
 
 /// Sets the receive buffer to `bytes`: `SO_RCVBUFFORCE` (root), else `SO_RCVBUF` (capped by
 /// `net.core.rmem_max`). Returns the size the kernel reports afterwards.

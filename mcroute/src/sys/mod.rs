@@ -13,6 +13,7 @@ macro_rules! syscall {
     }};
 }
 
+pub mod abi;
 pub mod unix;
 
 pub mod mrdisc;

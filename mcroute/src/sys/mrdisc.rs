@@ -1,4 +1,4 @@
-//! System calls of the Multicast Router Discovery socket ([`crate::mrdisc::MrdiscSocket`]):
+//! System calls of the Multicast Router Discovery socket ([`crate::service::mrdisc::MrdiscSocket`]):
 //! `sendto` to a multicast group and `recvmsg` with the arriving interface's index.
 //!
 //! The socket options (TTL, Router Alert, ICMPv6 filter...) go through the safe

@@ -9,12 +9,17 @@
 //! The bytes are the IGMP message (what follows the IP header); the IP header is the
 //! platform's business (protocol 2, TTL 1, Router Alert).
 
+#![forbid(unsafe_code)]
+
 use std::net::Ipv4Addr;
 
 pub mod checksum;
 pub mod dvmrp;
 pub mod igmp;
 pub mod ip;
+pub mod mrdisc;
+pub mod netlink;
+pub mod upcall;
 
 /// IP protocol number of IGMP (which carries DVMRP too).
 pub const IPPROTO_IGMP: u8 = 2;
@@ -28,8 +33,9 @@ pub const ALL_DVMRP_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 4);
 /// The IGMPv3 report destination (RFC 3376 section 4.2.14).
 pub const ALL_IGMPV3_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 22);
 
-/// An error decoding or encoding a control message.
+/// An error decoding or encoding a message: the one error type of every codec in [`wire`](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
     /// The buffer is shorter than the message needs.
     #[error("message truncated: {needed} bytes needed, {got} available")]
@@ -39,8 +45,8 @@ pub enum WireError {
         /// Bytes there are.
         got: usize,
     },
-    /// The IGMP checksum does not match the message.
-    #[error("bad IGMP checksum")]
+    /// The checksum (IGMP, or ICMPv6 for MRD) does not match the message.
+    #[error("bad checksum")]
     BadChecksum,
     /// An IGMP type this codec does not know.
     #[error("unknown IGMP type {0:#04x}")]
@@ -51,6 +57,24 @@ pub enum WireError {
     /// A field that is out of its range or a body that does not fit its structure.
     #[error("malformed message: {0}")]
     Malformed(&'static str),
+    /// Not a Multicast Router Discovery type (another IGMP or ICMPv6 message).
+    #[error("not an MRD message: type {0:#04x}")]
+    NotMrd(u8),
+    /// The buffer given to `emit` is too small.
+    #[error("buffer too small: {needed} bytes needed, {got} available")]
+    BufferTooSmall {
+        /// Bytes the message needs.
+        needed: usize,
+        /// Bytes there are.
+        got: usize,
+    },
+    /// The must-be-zero byte of a kernel upcall is set: this is a real IGMP/ICMPv6 packet
+    /// read from the routing socket, not an upcall.
+    #[error("not an upcall (a protocol packet)")]
+    NotAnUpcall,
+    /// A kernel upcall type this decoder does not know.
+    #[error("unknown upcall type {0}")]
+    UnknownUpcall(u8),
     /// The value cannot be represented on the wire (e.g. a prefix the DVMRP report format
     /// cannot carry, or a buffer too small for `emit`).
     #[error("cannot encode: {0}")]

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mcroute::mrdisc::{Kind, Packet, Repr};
+use mcroute::engine::mrdisc::{Kind, Packet, Repr};
 use mcroute::Family;
 
 use super::Netns;

@@ -8,7 +8,7 @@ use crate::model::Family;
 /// A multicast route by interface names: what the engine wants in the kernel's MFC.
 ///
 /// The engine works on names and never on VIF slots: the [`Router`](crate::Router) allocates
-/// slots, and the daemon translates (see [`exec::route_to_mfc`](super::exec::route_to_mfc)).
+/// slots, and the daemon translates (see [`exec::route_to_mfc`](crate::service::static_router::exec::route_to_mfc)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Route {
     /// S.

@@ -4,14 +4,14 @@
 //! run time), the system's interfaces, and its belief of what is installed: VIFs/MIFs by
 //! interface name, MFC routes by (S,G), and group memberships. Every input returns the
 //! [`Action`]s that bring the kernel to the desired state; the daemon executes them on a
-//! [`Router`](crate::Router) ([`exec`] does it for any platform).
+//! [`Router`](crate::Router) ([`exec`](crate::service::static_router::exec) does it for any platform).
 //!
 //! # Names, not slots
 //!
 //! The engine reasons about interface *names* only. The Router owns VIF/MIF slot
 //! allocation (lowest free slot); the daemon translates names to slots when it executes an
-//! action ([`exec::route_to_mfc`]) and slots to names when it hands over an upcall
-//! ([`exec::dispatch_upcall`]). So the engine never has to mirror the kernel's slot table,
+//! action ([`route_to_mfc`](crate::service::static_router::exec::route_to_mfc)) and slots to names when it hands over an upcall
+//! ([`dispatch_upcall`](crate::service::static_router::exec::dispatch_upcall)). So the engine never has to mirror the kernel's slot table,
 //! and a slot that the Router could not allocate simply drops that interface from the routes
 //! (as smcroute does when the VIF table is exhausted).
 //!
@@ -76,12 +76,11 @@
 
 mod action;
 mod config;
-pub mod exec;
 mod index;
 mod kept;
 mod slab;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;

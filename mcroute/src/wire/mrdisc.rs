@@ -50,32 +50,7 @@ pub const SHORT_LEN: usize = 4;
 
 const IPPROTO_ICMPV6: u8 = 58;
 
-/// An error decoding or encoding a Multicast Router Discovery message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
-    /// The buffer is shorter than the message needs.
-    #[error("MRD message truncated: {needed} bytes needed, {got} available")]
-    Truncated {
-        /// Bytes the message needs.
-        needed: usize,
-        /// Bytes there are.
-        got: usize,
-    },
-    /// The checksum does not match the message.
-    #[error("bad MRD checksum")]
-    BadChecksum,
-    /// Not a Multicast Router Discovery type (another IGMP or ICMPv6 message).
-    #[error("not an MRD message: type {0:#04x}")]
-    NotMrd(u8),
-    /// The buffer given to `emit` is too small.
-    #[error("buffer too small: {needed} bytes needed, {got} available")]
-    BufferTooSmall {
-        /// Bytes the message needs.
-        needed: usize,
-        /// Bytes there are.
-        got: usize,
-    },
-}
+pub use super::WireError;
 
 /// The three message kinds, without their protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

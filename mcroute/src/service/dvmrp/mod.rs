@@ -17,7 +17,7 @@
 //! ```no_run
 //! use std::time::Instant;
 //! use mcroute::config::mrouted;
-//! use mcroute::dvmrp::service::{plan, PlanOptions, Service};
+//! use mcroute::service::dvmrp::{plan, PlanOptions, Service};
 //! use mcroute::platform::Native;
 //! use mcroute::Platform;
 //!
@@ -43,11 +43,11 @@ use std::time::{Duration, Instant};
 
 use ipnet::{IpNet, Ipv4Net};
 
-use super::{Config, Engine, MfcAction, VifConfig, INFINITY};
 use crate::config::mrouted::{self, IgmpVersion, InterfaceRef, TunnelRemote, VifState};
 use crate::ctl::{DvmrpRouteRow, DvmrpVifRow, MfcRow, NeighborRow, Request, Response, ShowWhat};
+use crate::engine::dvmrp::{Config, Engine, MfcAction, VifConfig, INFINITY};
+use crate::engine::igmp::{MembershipEvent, Querier, QuerierConfig, Version};
 use crate::error::Error;
-use crate::igmp::{MembershipEvent, Querier, QuerierConfig, Version};
 use crate::model::{Family, Interface, VifId, VifIndex};
 use crate::platform::{IgmpPacket, IgmpSend, Incoming, Platform};
 use crate::router::{Router, RouterOptions, VifOptions};
@@ -491,7 +491,7 @@ pub enum ServiceError {
     Kernel(#[from] Error),
     /// The engine refused a VIF's settings.
     #[error("{0}")]
-    Config(#[from] super::ConfigError),
+    Config(#[from] crate::engine::dvmrp::ConfigError),
 }
 
 /// Counters of the service (beyond the engine's and the queriers').
@@ -904,7 +904,7 @@ impl<P: Platform> Service<P> {
 
     /// The child VIFs of a route: where we forward its traffic (designated forwarder, up,
     /// not the parent), each with whether a downstream router depends on us there.
-    fn children(&self, r: &super::RouteInfo) -> Vec<(u16, bool)> {
+    fn children(&self, r: &crate::engine::dvmrp::RouteInfo) -> Vec<(u16, bool)> {
         if r.metric >= INFINITY {
             return Vec::new();
         }
@@ -1180,9 +1180,11 @@ impl<P: Platform> Service<P> {
                 format!("{:>4}", r.metric)
             };
             // Tmr: seconds since the last update, as mrouted counts (local: 0).
-            let tmr = r
-                .expires
-                .map_or(0, |e| super::ROUTE_EXPIRATION.as_secs().saturating_sub(e));
+            let tmr = r.expires.map_or(0, |e| {
+                crate::engine::dvmrp::ROUTE_EXPIRATION
+                    .as_secs()
+                    .saturating_sub(e)
+            });
             let children: Vec<String> = r
                 .children
                 .iter()

@@ -9,13 +9,13 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use libc::c_int;
 
-use super::all_routers;
-use super::engine::Transmit;
-use super::wire::{Repr, ICMPV6_SOLICITATION};
+use crate::engine::mrdisc::all_routers;
+use crate::engine::mrdisc::Transmit;
 use crate::error::{Error, Result};
 use crate::model::Family;
 use crate::sys::mrdisc as sys;
 use crate::sys::unix;
+use crate::wire::mrdisc::{Repr, ICMPV6_SOLICITATION};
 
 /// The IPv4 Router Alert option (RFC 2113): type 148, length 4, value 0.
 const IPV4_ROUTER_ALERT: [u8; 4] = [0x94, 0x04, 0x00, 0x00];
@@ -52,7 +52,7 @@ pub struct Received {
 /// ([`AsFd`]) for readability and drain it with [`recv`](Self::recv).
 ///
 /// ```no_run
-/// use mcroute::mrdisc::MrdiscSocket;
+/// use mcroute::service::mrdisc::MrdiscSocket;
 /// use mcroute::Family;
 /// let mut sock = MrdiscSocket::open(Family::V4)?; // needs CAP_NET_RAW
 /// sock.join(2)?;

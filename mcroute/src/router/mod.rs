@@ -11,7 +11,7 @@ use crate::model::{
     VifIndex,
 };
 use crate::platform::{IgmpSend, Incoming, Platform, DEFAULT_TABLE};
-use crate::upcall::Upcall;
+use crate::wire::upcall::Upcall;
 
 mod batch;
 pub use batch::RouteBatch;
@@ -583,7 +583,7 @@ fn check_membership(group: IpAddr, source: Option<IpAddr>) -> Result<()> {
 mod tests {
     use super::*;
     use crate::platform::fake::{Delivery, FakeKernel};
-    use crate::upcall::UpcallKind;
+    use crate::wire::upcall::UpcallKind;
 
     fn kernel() -> FakeKernel {
         let k = FakeKernel::new();

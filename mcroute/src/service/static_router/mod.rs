@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use std::time::Instant;
-//! use mcroute::daemon::static_router::{read_config, StaticService};
+//! use mcroute::service::static_router::{read_config, StaticService};
 //! use mcroute::engine::static_routing::EngineOptions;
 //! use mcroute::{platform::Native, Router, RouterOptions};
 //!
@@ -34,16 +34,42 @@ use ipnet::IpNet;
 use crate::config::smcroute::{self as conf, Directive, PhyintState};
 use crate::config::Span;
 use crate::ctl::{GroupRow, InterfaceRow, Request, Response, RouteRow, RouteTables, ShowWhat};
+use crate::engine::mrdisc::{MrdiscConfig, MrdiscEngine, Repr as MrdiscRepr};
 use crate::engine::static_routing::{
-    exec, Action, ConfigItem, EngineError, EngineOptions, IfPattern, JoinRule, Phyint, RouteKind,
+    Action, ConfigItem, EngineError, EngineOptions, IfPattern, JoinRule, Phyint, RouteKind,
     RouteRule, ScriptEvent, StaticConfig, StaticEngine,
 };
 use crate::error::Result;
 use crate::model::Family;
 use crate::model::MfcEntry;
-use crate::mrdisc::{MrdiscConfig, MrdiscEngine, MrdiscSocket, Repr as MrdiscRepr};
 use crate::platform::Platform;
 use crate::router::{RouteBatch, Router};
+use crate::service::mrdisc::MrdiscSocket;
+
+pub mod exec;
+
+/// Parses one smcroute.conf text as [`conf::parse_source`] does, but a large text in two
+/// halves at once, the second on a helper thread (the same AST and errors, in file order).
+pub fn parse_source_parallel(
+    text: &str,
+    file: crate::config::FileId,
+    path: &Path,
+) -> (conf::Config, Vec<crate::config::ConfigError>) {
+    if let Some(h) = conf::split_halves(text) {
+        let parsed = std::thread::scope(|s| {
+            let worker = std::thread::Builder::new()
+                .name("mcroute-parse".into())
+                .spawn_scoped(s, || conf::parse_part(h.tail, h.tail_first, 0, file, path))
+                .ok()?;
+            let head = conf::parse_part(h.head, 1, h.lines, file, path);
+            Some(conf::join_parts(head, worker.join().ok()?))
+        });
+        if let Some(p) = parsed {
+            return p;
+        }
+    }
+    conf::parse_source(text, file, path)
+}
 
 /// A configuration read from smcroute.conf (and its includes), ready for the engine, with
 /// the position of every item for error messages.
@@ -174,7 +200,7 @@ fn read(
     default_enable: bool,
     missing_ok: bool,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
-    let (loaded, errors) = conf::load_partial(path);
+    let (loaded, errors) = conf::load_partial_with(path, &parse_source_parallel);
     if missing_ok
         && errors.len() == 1
         && errors[0].line == 0
@@ -720,3 +746,6 @@ pub fn check_file(
     crate::engine::static_routing::validate(&cfg.config, &ifs).map_err(|e| cfg.locate(&e))?;
     Ok(cfg)
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,17 +7,19 @@
 //! IPv4 on `phyint IF mrdisc` interfaces, every `-m SEC` seconds.
 //!
 //! Three layers, as elsewhere in mcroute:
-//! - [`wire`]: the messages, a smoltcp-style [`Packet`] and [`Repr`].
+//! - [`crate::wire::mrdisc`]: the messages, a smoltcp-style [`Packet`] and [`Repr`].
 //! - [`MrdiscEngine`]: the sans-IO protocol (timers, jitter, initial advertisements,
 //!   answers, rate limit, terminations), driven with `now`.
-//! - [`MrdiscSocket`]: the raw socket of one family, whose descriptor a daemon polls.
+//! - [`MrdiscSocket`](crate::service::mrdisc::MrdiscSocket): the raw socket of one family,
+//!   whose descriptor a daemon polls (in the I/O layer, `service::mrdisc`).
 //!
 //! # Driving it from an event loop
 //!
 //! ```no_run
 //! use std::os::fd::AsFd;
 //! use std::time::Instant;
-//! use mcroute::mrdisc::{MrdiscConfig, MrdiscEngine, MrdiscSocket};
+//! use mcroute::engine::mrdisc::{MrdiscConfig, MrdiscEngine};
+//! use mcroute::service::mrdisc::MrdiscSocket;
 //! use mcroute::Family;
 //!
 //! let mut engine = MrdiscEngine::new(MrdiscConfig::new(20)?); // smcrouted -m 20
@@ -29,7 +31,7 @@
 //!     // Wait until sock.as_fd() is readable or engine.poll_timeout() passes, then:
 //!     let now = Instant::now();
 //!     while let Some(rx) = sock.recv()? {
-//!         if rx.message == mcroute::mrdisc::Repr::Solicitation {
+//!         if rx.message == mcroute::engine::mrdisc::Repr::Solicitation {
 //!             engine.handle_solicitation(now, rx.family, rx.ifindex);
 //!         }
 //!     }
@@ -50,16 +52,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::model::Family;
 
 mod engine;
-mod socket;
-pub mod wire;
 
+pub use crate::wire::mrdisc::{Advertisement, Kind, Packet, Repr, WireError};
 pub use engine::{
     ConfigError, MrdiscConfig, MrdiscEngine, MrdiscStats, QuerierParams, Transmit,
     DEFAULT_ADVERTISEMENT_INTERVAL, MAX_ADVERTISEMENT_INTERVAL, MAX_INITIAL_ADVERTISEMENTS,
     MAX_INITIAL_ADVERT_INTERVAL, MAX_MESSAGE_RATE, MAX_RESPONSE_DELAY, MIN_ADVERTISEMENT_INTERVAL,
 };
-pub use socket::{MrdiscSocket, Received};
-pub use wire::{Advertisement, Kind, Packet, Repr, WireError};
 
 /// All-Snoopers, IPv4 (RFC 4286 section 3.3): where advertisements and terminations go.
 pub const ALL_SNOOPERS_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 106);

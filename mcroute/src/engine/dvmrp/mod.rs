@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use mcroute::dvmrp::{Config, Engine, VifConfig};
+//! use mcroute::engine::dvmrp::{Config, Engine, VifConfig};
 //! use mcroute::VifId;
 //!
 //! let t0 = Instant::now();
@@ -36,7 +36,6 @@ use ipnet::Ipv4Net;
 use crate::model::{MfcEntry, VifId};
 
 mod engine;
-pub mod service;
 mod table;
 #[cfg(test)]
 mod tests;

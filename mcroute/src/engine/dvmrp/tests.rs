@@ -8,7 +8,7 @@ use ipnet::Ipv4Net;
 use proptest::prelude::*;
 
 use super::*;
-use crate::igmp::{MembershipEvent, Querier, QuerierConfig};
+use crate::engine::igmp::{MembershipEvent, Querier, QuerierConfig};
 use crate::model::VifIndex;
 use crate::wire;
 use crate::wire::dvmrp::{Body, Repr};

@@ -5,9 +5,9 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::wire::{Advertisement, Repr, WireError};
 use super::{all_routers, all_snoopers};
 use crate::model::Family;
+use crate::wire::mrdisc::{Advertisement, Repr, WireError};
 
 /// The default advertisement interval (RFC 4286 section 3.1.1; smcrouted `-m`): 20 s.
 pub const DEFAULT_ADVERTISEMENT_INTERVAL: u8 = 20;
@@ -57,8 +57,8 @@ impl Default for QuerierParams {
     }
 }
 
-impl From<&crate::igmp::QuerierConfig> for QuerierParams {
-    fn from(c: &crate::igmp::QuerierConfig) -> QuerierParams {
+impl From<&crate::engine::igmp::QuerierConfig> for QuerierParams {
+    fn from(c: &crate::engine::igmp::QuerierConfig) -> QuerierParams {
         QuerierParams {
             query_interval: u16::try_from(c.query_interval.as_secs()).unwrap_or(u16::MAX),
             robustness: u16::from(c.robustness),
@@ -88,7 +88,7 @@ impl MrdiscConfig {
     /// 4..=180.
     ///
     /// ```
-    /// use mcroute::mrdisc::MrdiscConfig;
+    /// use mcroute::engine::mrdisc::MrdiscConfig;
     /// assert_eq!(MrdiscConfig::new(4).unwrap().interval_secs(), 4);
     /// assert!(MrdiscConfig::new(3).is_err() && MrdiscConfig::new(181).is_err());
     /// ```
@@ -268,7 +268,7 @@ impl Rng {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use mcroute::mrdisc::{MrdiscConfig, MrdiscEngine, Repr};
+/// use mcroute::engine::mrdisc::{MrdiscConfig, MrdiscEngine, Repr};
 /// use mcroute::Family;
 ///
 /// let t0 = Instant::now();

@@ -7,12 +7,12 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::{Action, Route, StaticEngine};
+use crate::engine::static_routing::{Action, Route, StaticEngine};
 use crate::error::{Error, Result};
 use crate::model::{MfcEntry, RouteCounters};
 use crate::platform::Platform;
 use crate::router::{RouteBatch, Router, VifOptions};
-use crate::upcall::{Upcall, UpcallKind};
+use crate::wire::upcall::{Upcall, UpcallKind};
 
 /// The MFC entry of `route` with the router's slots. Outbound interfaces without a VIF are
 /// left out (logged), as smcroute leaves out an OIF when the VIF table is exhausted; an

@@ -9,8 +9,8 @@ use ipnet::Ipv4Net;
 use super::table::{Route, RouteTable};
 use super::*;
 use crate::model::{OifSet, MAX_VIFS};
-use crate::upcall::{Upcall, UpcallKind};
 use crate::wire::dvmrp::{self as wire, Body, Capabilities, ReportRoute, Repr};
+use crate::wire::upcall::{Upcall, UpcallKind};
 use crate::wire::{WireError, ALL_DVMRP_ROUTERS};
 
 #[derive(Debug, Clone)]

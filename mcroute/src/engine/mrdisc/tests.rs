@@ -59,7 +59,7 @@ fn config_range_and_jitter() {
             robustness: 2
         }
     );
-    let igmp = crate::igmp::QuerierConfig::new("192.0.2.1".parse().unwrap());
+    let igmp = crate::engine::igmp::QuerierConfig::new("192.0.2.1".parse().unwrap());
     assert_eq!(QuerierParams::from(&igmp), QuerierParams::default());
 }
 

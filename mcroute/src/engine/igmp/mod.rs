@@ -4,11 +4,11 @@
 //! the IGMP messages received on the VIF ([`Querier::handle_packet`]) and the deadlines it
 //! asked for ([`Querier::handle_timeout`]); drain the queries to send
 //! ([`Querier::poll_transmit`]) and the membership changes ([`Querier::poll_event`]), which
-//! a DVMRP router passes to [`crate::dvmrp::Engine::local_membership`].
+//! a DVMRP router passes to [`crate::engine::dvmrp::Engine::local_membership`].
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use mcroute::igmp::{MembershipEvent, Querier, QuerierConfig};
+//! use mcroute::engine::igmp::{MembershipEvent, Querier, QuerierConfig};
 //! use mcroute::wire::igmp::Repr;
 //!
 //! let t0 = Instant::now();

@@ -2,11 +2,12 @@
 //!
 //! The decoders are pure functions of bytes. They never panic, and they reject anything
 //! that is not an upcall (a real IGMP or ICMPv6 packet read from the same socket, a short
-//! read, an unknown message type) with a typed [`UpcallError`].
+//! read, an unknown message type) with a typed [`WireError`].
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::WireError;
 use crate::model::{Family, MifId, VifId, VifIndex};
 
 /// Which kernel's upcall layout to decode.
@@ -197,25 +198,6 @@ impl fmt::Display for Upcall {
     }
 }
 
-/// Why bytes read from a routing socket are not an upcall.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum UpcallError {
-    /// Fewer bytes than the upcall header.
-    #[error("message of {len} bytes is shorter than an upcall ({need} bytes)")]
-    Truncated {
-        /// Bytes received.
-        len: usize,
-        /// Bytes an upcall has.
-        need: usize,
-    },
-    /// The must-be-zero byte is set: this is a real IGMP/ICMPv6 packet, not an upcall.
-    #[error("not an upcall (a protocol packet)")]
-    NotAnUpcall,
-    /// A message type this decoder does not know.
-    #[error("unknown upcall type {0}")]
-    UnknownType(u8),
-}
-
 /// Length of `struct igmpmsg`.
 pub const V4_LEN: usize = 20;
 /// Length of `struct mrt6msg`.
@@ -226,7 +208,7 @@ pub const V6_LEN: usize = 40;
 /// Bytes after the header (the copy of the packet the kernel appends) are ignored.
 ///
 /// ```
-/// use mcroute::upcall::{decode_v4, Layout, UpcallKind};
+/// use mcroute::wire::upcall::{decode_v4, Layout, UpcallKind};
 /// let mut b = [0u8; 20];
 /// b[8] = 1; // NOCACHE
 /// b[10] = 2; // VIF 2
@@ -236,18 +218,18 @@ pub const V6_LEN: usize = 40;
 /// assert_eq!(u.kind(), UpcallKind::NoCache);
 /// assert_eq!(u.iif().index(), 2);
 /// ```
-pub fn decode_v4(buf: &[u8], layout: Layout) -> Result<Upcall, UpcallError> {
+pub fn decode_v4(buf: &[u8], layout: Layout) -> Result<Upcall, WireError> {
     let b: &[u8; V4_LEN] =
         buf.get(..V4_LEN)
             .and_then(|s| s.try_into().ok())
-            .ok_or(UpcallError::Truncated {
-                len: buf.len(),
-                need: V4_LEN,
+            .ok_or(WireError::Truncated {
+                needed: V4_LEN,
+                got: buf.len(),
             })?;
     if b[9] != 0 {
-        return Err(UpcallError::NotAnUpcall);
+        return Err(WireError::NotAnUpcall);
     }
-    let kind = UpcallKind::from_code(b[8], layout).ok_or(UpcallError::UnknownType(b[8]))?;
+    let kind = UpcallKind::from_code(b[8], layout).ok_or(WireError::UnknownUpcall(b[8]))?;
     let hi = match layout {
         Layout::Linux => u16::from(b[11]) << 8,
         Layout::FreeBsd => 0,
@@ -261,18 +243,18 @@ pub fn decode_v4(buf: &[u8], layout: Layout) -> Result<Upcall, UpcallError> {
 }
 
 /// Decodes an IPv6 upcall (`struct mrt6msg`) from the start of `buf`.
-pub fn decode_v6(buf: &[u8], layout: Layout) -> Result<Upcall, UpcallError> {
+pub fn decode_v6(buf: &[u8], layout: Layout) -> Result<Upcall, WireError> {
     let b: &[u8; V6_LEN] =
         buf.get(..V6_LEN)
             .and_then(|s| s.try_into().ok())
-            .ok_or(UpcallError::Truncated {
-                len: buf.len(),
-                need: V6_LEN,
+            .ok_or(WireError::Truncated {
+                needed: V6_LEN,
+                got: buf.len(),
             })?;
     if b[0] != 0 {
-        return Err(UpcallError::NotAnUpcall);
+        return Err(WireError::NotAnUpcall);
     }
-    let kind = UpcallKind::from_code(b[1], layout).ok_or(UpcallError::UnknownType(b[1]))?;
+    let kind = UpcallKind::from_code(b[1], layout).ok_or(WireError::UnknownUpcall(b[1]))?;
     let mut src = [0u8; 16];
     let mut grp = [0u8; 16];
     src.copy_from_slice(&b[8..24]);
@@ -286,7 +268,7 @@ pub fn decode_v6(buf: &[u8], layout: Layout) -> Result<Upcall, UpcallError> {
 }
 
 /// Decodes an upcall of `family`.
-pub fn decode(family: Family, buf: &[u8], layout: Layout) -> Result<Upcall, UpcallError> {
+pub fn decode(family: Family, buf: &[u8], layout: Layout) -> Result<Upcall, WireError> {
     match family {
         Family::V4 => decode_v4(buf, layout),
         Family::V6 => decode_v6(buf, layout),
@@ -340,7 +322,7 @@ mod tests {
         );
         assert_eq!(
             decode_v4(&b, Layout::FreeBsd),
-            Err(UpcallError::UnknownType(4))
+            Err(WireError::UnknownUpcall(4))
         );
     }
 
@@ -351,10 +333,7 @@ mod tests {
             0x46, 0xc0, 0x00, 0x20, 0x00, 0x00, 0x40, 0x00, 0x01, 0x02, 0x00, 0x00, 192, 0, 2, 1,
             224, 0, 0, 22, 0x94, 0x04, 0, 0, 0x16, 0, 0xfa, 0xfc, 239, 1, 1, 1,
         ];
-        assert_eq!(
-            decode_v4(&pkt, Layout::Linux),
-            Err(UpcallError::NotAnUpcall)
-        );
+        assert_eq!(decode_v4(&pkt, Layout::Linux), Err(WireError::NotAnUpcall));
     }
 
     #[test]
@@ -374,13 +353,13 @@ mod tests {
         // An ICMPv6 echo request: type 128 in the first byte.
         let mut icmp = [0u8; 48];
         icmp[0] = 128;
-        assert_eq!(
-            decode_v6(&icmp, Layout::Linux),
-            Err(UpcallError::NotAnUpcall)
-        );
+        assert_eq!(decode_v6(&icmp, Layout::Linux), Err(WireError::NotAnUpcall));
         assert_eq!(
             decode_v6(&b[..39], Layout::Linux),
-            Err(UpcallError::Truncated { len: 39, need: 40 })
+            Err(WireError::Truncated {
+                needed: 40,
+                got: 39
+            })
         );
     }
 

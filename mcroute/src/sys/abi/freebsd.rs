@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn freebsd_igmpmsg_fixture_decodes_without_vif_hi() {
-        use crate::upcall::{decode_v4, Layout, UpcallKind};
+        use crate::wire::upcall::{decode_v4, Layout, UpcallKind};
         // A NOCACHE upcall as FreeBSD's X_ip_mforward() builds it: IP header copied over the
         // first 8 bytes, then msgtype 1, mbz 0, vif 3, an unused byte (here garbage: 0x7f,
         // which Linux would read as vif_hi), source 198.51.100.7, group 239.1.2.3.
