@@ -13,17 +13,17 @@
 //! rexmit-prunes [on|off]
 //! name BOUNDARY-NAME 239.x.x.x/LEN
 //! igmp-query-interval SECONDS
-//! igmp-query-response-interval SECONDS
+//! igmp-query-response-interval SECONDS  # also igmp-query-reponse-interval (mrouted 4.6)
 //! igmp-query-last-member-interval SECONDS
 //! igmp-robustness 2-10
-//! router-timeout SECONDS
-//! no router-alert
+//! router-timeout SECONDS              # the IGMP other-querier-present interval
+//! no router-alert                     # also router-alert on|off
 //! no phyint
 //! phyint ADDRESS|IFNAME [enable|disable] [altnet NET/LEN] [boundary NAME|SCOPE/LEN]
 //!        [metric 1-31] [advert-metric 0-31] [threshold 1-255] [rate-limit KBPS]
 //!        [igmpv1|igmpv2|igmpv3] [passive] [force-leaf [on|off]] [noflood] [notransit]
 //!        [blaster] [allow-nonpruners] [prune-lifetime SECONDS] [rexmit-prunes [on|off]]
-//!        [static-group GROUP] [accept|deny (NET/LEN [exact])+ [bidir]]
+//!        [static-group GROUP] [join-group GROUP] [accept|deny (NET/LEN [exact])+ [bidir]]
 //! tunnel LOCAL-ADDRESS|IFNAME REMOTE-ADDRESS|HOSTNAME [the options of phyint that apply]
 //! ```
 //!
@@ -101,8 +101,11 @@ pub const DEFAULT_QUERY_RESPONSE_INTERVAL: u32 = 10;
 pub const DEFAULT_LAST_MEMBER_INTERVAL: u32 = 1;
 /// Default `igmp-robustness`.
 pub const DEFAULT_ROBUSTNESS: u32 = 2;
-/// Default `router-timeout`: seconds of silence after which a DVMRP neighbour is lost.
-pub const DEFAULT_ROUTER_TIMEOUT: u32 = 35;
+/// Default `router-timeout`, the IGMP other-querier-present interval in seconds: robustness
+/// × query interval + response interval / 2 with the default IGMP settings (mrouted's
+/// `IGMP_OTHER_QUERIER_PRESENT_INTERVAL`, 255 s). With other IGMP settings and no
+/// `router-timeout`, [`Config::router_timeout`] derives it from them.
+pub const DEFAULT_ROUTER_TIMEOUT: u32 = 255;
 /// Default VIF `metric`.
 pub const DEFAULT_METRIC: u8 = 1;
 /// Default VIF `threshold`.
@@ -142,10 +145,14 @@ pub struct Config {
     pub igmp_query_last_member_interval: Option<Spanned<u32>>,
     /// `igmp-robustness`, 2..=10 (default 2).
     pub igmp_robustness: Option<Spanned<u32>>,
-    /// `router-timeout`, 1..=1024 (default 35).
+    /// `router-timeout`, 1..=1024: the IGMP other-querier-present interval (mrouted's
+    /// meaning; default derived from the IGMP settings, 255 s).
     pub router_timeout: Option<Spanned<u32>>,
     /// `no router-alert`: send IGMP without the IP router alert option.
     pub no_router_alert: Option<Span>,
+    /// `router-alert on|off` (mrouted 4.6's other spelling of the setting; the value's
+    /// span). Given together with `no router-alert` it is an error.
+    pub router_alert: Option<Spanned<bool>>,
     /// `no phyint`: every interface is disabled unless a `phyint ... enable` says otherwise.
     pub no_phyint: Option<Span>,
     /// `name` statements: named boundaries.
@@ -284,6 +291,9 @@ pub struct VifOptions {
     pub allow_nonpruners: Option<Span>,
     /// `accept`/`deny` route filter.
     pub filter: Option<Filter>,
+    /// `join-group GROUP` (phyint only, mrouted 4.6): groups the router itself joins on the
+    /// interface, as a host would.
+    pub join_groups: Vec<Spanned<Ipv4Addr>>,
 }
 
 impl VifOptions {
@@ -396,9 +406,23 @@ impl Config {
         value_or(&self.igmp_robustness, DEFAULT_ROBUSTNESS)
     }
 
-    /// The DVMRP neighbour timeout in seconds (default 35).
+    /// The IGMP other-querier-present interval in seconds (`router-timeout`; mrouted's
+    /// meaning of the keyword): as given, else robustness × query interval + response
+    /// interval / 2 (RFC 2236 section 8.5; 255 s by default).
     pub fn router_timeout(&self) -> u32 {
-        value_or(&self.router_timeout, DEFAULT_ROUTER_TIMEOUT)
+        match &self.router_timeout {
+            Some(v) => v.value,
+            None => self
+                .igmp_robustness()
+                .saturating_mul(self.igmp_query_interval())
+                .saturating_add(self.igmp_query_response_interval() / 2),
+        }
+    }
+
+    /// Whether IGMP and DVMRP go out with the IP Router Alert option (`no router-alert`,
+    /// `router-alert off`; default on).
+    pub fn router_alert(&self) -> bool {
+        self.no_router_alert.is_none() && self.router_alert.is_none_or(|v| v.value)
     }
 
     /// The group membership interval: robustness × query interval + response interval
@@ -439,9 +463,13 @@ impl Config {
         {
             s.span = z;
         }
-        for s in [&mut self.pruning, &mut self.rexmit_prunes]
-            .into_iter()
-            .flatten()
+        for s in [
+            &mut self.pruning,
+            &mut self.rexmit_prunes,
+            &mut self.router_alert,
+        ]
+        .into_iter()
+        .flatten()
         {
             s.span = z;
         }
@@ -520,6 +548,9 @@ fn erase_options(o: &mut VifOptions) {
     .flatten()
     {
         *s = z;
+    }
+    for g in &mut o.join_groups {
+        g.span = z;
     }
     if let Some(f) = &mut o.filter {
         f.span = z;
@@ -603,6 +634,9 @@ impl fmt::Display for VifOptions {
             if flag.is_some() {
                 write!(f, " {word}")?;
             }
+        }
+        for g in &self.join_groups {
+            write!(f, " join-group {}", g.value)?;
         }
         if let Some(filter) = &self.filter {
             f.write_str(match filter.mode {
@@ -695,6 +729,9 @@ impl fmt::Display for Config {
         }
         if self.no_router_alert.is_some() {
             writeln!(f, "no router-alert")?;
+        }
+        if let Some(v) = self.router_alert {
+            writeln!(f, "router-alert {}", on_off(v.value))?;
         }
         if self.no_phyint.is_some() {
             writeln!(f, "no phyint")?;
@@ -826,6 +863,7 @@ enum Kw {
     IgmpQueryLastMemberInterval,
     IgmpRobustness,
     RouterTimeout,
+    RouterAlert,
     // VIF options (`prune-lifetime`, `rexmit-prunes` and `noflood` are above).
     Boundary,
     Metric,
@@ -848,13 +886,13 @@ enum Kw {
     Igmpv3,
     ForceLeaf,
     StaticGroup,
+    JoinGroup,
     // Not keywords.
     Exact,
     Default,
     On,
     Off,
     Yes,
-    RouterAlert,
     Word,
 }
 
@@ -948,6 +986,7 @@ impl Kw {
                 b"rate-limit" => RateLimit,
                 b"force_leaf" => ForceLeaf,
                 b"force-leaf" => ForceLeaf,
+                b"join-group" => JoinGroup,
             ),
             12 => pick!(word; b"static-group" => StaticGroup, b"router-alert" => RouterAlert),
             13 => pick!(word;
@@ -969,6 +1008,8 @@ impl Kw {
                 b"allow-nonpruners" => AllowNonpruners,
             ),
             19 => pick!(word; b"igmp-query-interval" => IgmpQueryInterval),
+            // mrouted 4.6's grammar knows only its misspelling; both are taken.
+            27 => pick!(word; b"igmp-query-reponse-interval" => IgmpQueryResponseInterval),
             28 => pick!(word; b"igmp-query-response-interval" => IgmpQueryResponseInterval),
             31 => pick!(word; b"igmp-query-last-member-interval" => IgmpQueryLastMemberInterval),
             _ => {}
@@ -980,7 +1021,7 @@ impl Kw {
     fn is_keyword(self) -> bool {
         !matches!(
             self,
-            Kw::Exact | Kw::Default | Kw::On | Kw::Off | Kw::Yes | Kw::RouterAlert | Kw::Word
+            Kw::Exact | Kw::Default | Kw::On | Kw::Off | Kw::Yes | Kw::Word
         )
     }
 
@@ -1002,6 +1043,7 @@ impl Kw {
                 | Kw::IgmpQueryLastMemberInterval
                 | Kw::IgmpRobustness
                 | Kw::RouterTimeout
+                | Kw::RouterAlert
         )
     }
 
@@ -1023,6 +1065,7 @@ impl Kw {
                 | Kw::Igmpv3
                 | Kw::ForceLeaf
                 | Kw::StaticGroup
+                | Kw::JoinGroup
         )
     }
 }
@@ -1207,6 +1250,8 @@ const TOP_LEVEL: &[&str] = &[
     "igmp-query-last-member-interval",
     "igmp-robustness",
     "router-timeout",
+    "router-alert",
+    "igmp-query-reponse-interval",
 ];
 
 const VIF_OPTIONS: &[&str] = &[
@@ -1242,6 +1287,7 @@ const PHYINT_ONLY: &[&str] = &[
     "force_leaf",
     "force-leaf",
     "static-group",
+    "join-group",
 ];
 
 fn has_slash(word: &str) -> bool {
@@ -1346,6 +1392,7 @@ struct Scratch {
     boundaries: Vec<Spanned<Boundary>>,
     altnets: Vec<Spanned<AltNet>>,
     static_groups: Vec<Spanned<Ipv4Addr>>,
+    join_groups: Vec<Spanned<Ipv4Addr>>,
     routes: Vec<Spanned<FilterRoute>>,
 }
 
@@ -1688,6 +1735,22 @@ impl<'a> Parser<'a, '_> {
             ),
             Kw::IgmpRobustness => self.set_number(&mut config.igmp_robustness, &t, &ROBUSTNESS),
             Kw::RouterTimeout => self.set_number(&mut config.router_timeout, &t, &ROUTER_TIMEOUT),
+            Kw::RouterAlert => {
+                if let Some(b) = self.boolean("\"router-alert\"") {
+                    if let Some(first) = config.no_router_alert {
+                        self.error(
+                            &t,
+                            ErrorKind::Duplicate {
+                                keyword: "router-alert".into(),
+                                first_line: first.line,
+                                first_column: first.column,
+                            },
+                        );
+                    } else {
+                        self.set_once(&mut config.router_alert, &t, b);
+                    }
+                }
+            }
             Kw::Pruning => {
                 if let Some(b) = self.boolean("\"pruning\"") {
                     self.set_once(&mut config.pruning, &t, b);
@@ -1705,7 +1768,18 @@ impl<'a> Parser<'a, '_> {
                 }
                 Some(Kw::RouterAlert) => {
                     self.advance();
-                    self.flag(&mut config.no_router_alert, &t, "no router-alert");
+                    if let Some(first) = config.router_alert {
+                        self.error(
+                            &t,
+                            ErrorKind::Duplicate {
+                                keyword: "router-alert".into(),
+                                first_line: first.span.line,
+                                first_column: first.span.column,
+                            },
+                        );
+                    } else {
+                        self.flag(&mut config.no_router_alert, &t, "no router-alert");
+                    }
                 }
                 _ => {
                     let found = self.peek();
@@ -1938,7 +2012,7 @@ impl<'a> Parser<'a, '_> {
                             },
                         );
                         // Skip its value, if it takes one.
-                        if matches!(t.kw, Kw::Altnet | Kw::StaticGroup)
+                        if matches!(t.kw, Kw::Altnet | Kw::StaticGroup | Kw::JoinGroup)
                             && self.peek().is_some_and(|v| !v.kw.is_keyword())
                         {
                             self.advance();
@@ -2017,6 +2091,7 @@ impl<'a> Parser<'a, '_> {
             }
         }
         o.boundaries = exact(&mut self.scratch.boundaries);
+        o.join_groups = exact(&mut self.scratch.join_groups);
     }
 
     fn phyint_option(&mut self, t: Tok<'a>, p: &mut PhyintOnly) {
@@ -2097,6 +2172,18 @@ impl<'a> Parser<'a, '_> {
                             .static_groups
                             .push(Spanned::new(g, self.span(&v))),
                         _ => self.expected(Some(v), EXPECTED, "\"static-group\""),
+                    }
+                }
+            }
+            Kw::JoinGroup => {
+                const EXPECTED: &str = "an IPv4 multicast group";
+                if let Some(v) = self.value(EXPECTED, "\"join-group\"") {
+                    match parse_ipv4(v.text) {
+                        Some(g) if g.is_multicast() => self
+                            .scratch
+                            .join_groups
+                            .push(Spanned::new(g, self.span(&v))),
+                        _ => self.expected(Some(v), EXPECTED, "\"join-group\""),
                     }
                 }
             }

@@ -117,7 +117,7 @@ fn defaults() {
     assert_eq!(c.igmp_query_response_interval(), 10);
     assert_eq!(c.igmp_query_last_member_interval(), 1);
     assert_eq!(c.igmp_robustness(), 2);
-    assert_eq!(c.router_timeout(), 35);
+    assert_eq!(c.router_timeout(), 255);
     assert_eq!(c.group_membership_interval(), 260);
     let c = ok("phyint eth0");
     assert_eq!(c.phyints[0].options.metric(), 1);
@@ -787,6 +787,9 @@ fn arb_options(names: Vec<String>) -> impl Strategy<Value = VifOptions> {
                 blaster,
                 allow_nonpruners,
                 filter,
+                // New since the reference parser: covered by their own tests, left out here
+                // so that valid configs still compare with the reference.
+                join_groups: Vec::new(),
             },
         )
 }
@@ -885,6 +888,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
                     igmp_robustness: rob,
                     router_timeout: rt,
                     no_router_alert,
+                    router_alert: None,
                     no_phyint,
                     names,
                     phyints,
@@ -939,6 +943,8 @@ proptest! {
         Just("eth0"), Just("X"), Just("239.1.0.0/16"), Just("192.0.2.1"), Just("0"), Just("31"),
         Just("#"), Just("\n"), Just("static-group"), Just("239.1.1.1"), Just("enable"),
         Just("igmp-query-response-interval"), Just("200"),
+        Just("join-group"), Just("igmp-query-reponse-interval"), Just("router-alert"),
+        Just("off"),
     ], 0..40)) {
         let text = words.join(" ");
         if let Err(e) = parse(&text) {
@@ -954,8 +960,20 @@ proptest! {
 /// Parses with both the parser and `reference` (the parser before the byte-level rewrite)
 /// and requires the same AST, spans included, and the same errors in the same order.
 fn same_as_reference(text: &str) -> Result<(), TestCaseError> {
+    if uses_syntax_newer_than_reference(text) {
+        return Ok(());
+    }
     let path = Path::new("/etc/mrouted.conf");
     let new = parse_source(text, FileId(7), path);
+    // A suggestion of a word the reference did not know.
+    if new.1.iter().any(|e| {
+        let m = e.to_string();
+        ["router-alert", "join-group", "igmp-query-reponse-interval"]
+            .iter()
+            .any(|w| m.contains(&format!("did you mean \"{w}\"")))
+    }) {
+        return Ok(());
+    }
     let old = reference::parse_source(text, FileId(7), path);
     prop_assert_eq!(&new.0, &old.0, "AST differs on {:?}", text);
     let new_errors: Vec<String> = new.1.iter().map(ToString::to_string).collect();
@@ -968,6 +986,31 @@ fn same_as_reference(text: &str) -> Result<(), TestCaseError> {
     );
     prop_assert_eq!(&new.1, &old.1, "errors differ on {:?}", text);
     Ok(())
+}
+
+/// Whether `text` uses what the parser learnt after the reference was frozen: `join-group`,
+/// the spelling `igmp-query-reponse-interval`, and `router-alert` other than after `no`
+/// (`router-alert on|off` is a statement now, so the word also ends a list of values).
+fn uses_syntax_newer_than_reference(text: &str) -> bool {
+    let mut prev = "";
+    for line in text.split('\n') {
+        for word in line.split(|c: char| c.is_ascii() && crate::config::is_space(c as u8)) {
+            if word.is_empty() {
+                continue;
+            }
+            if word.starts_with('#') {
+                break;
+            }
+            if word == "join-group"
+                || word == "igmp-query-reponse-interval"
+                || (word == "router-alert" && prev != "no")
+            {
+                return true;
+            }
+            prev = word;
+        }
+    }
+    false
 }
 
 /// Every word the grammar gives a meaning to, both spellings, some near misses, and values
@@ -1015,6 +1058,8 @@ const SOUP: &[&str] = &[
     "force_leaf",
     "force-leaf",
     "static-group",
+    "join-group",
+    "igmp-query-reponse-interval",
     // Words with a meaning after some keyword.
     "exact",
     "default",
@@ -1408,4 +1453,88 @@ fn count_vifs_at_every_offset() {
             assert_eq!(count_vifs(&text), expected, "{text:?}");
         }
     }
+}
+
+// ---- syntax added after the reference parser --------------------------------------------------
+
+#[test]
+fn join_group_is_a_phyint_option_and_not_a_tunnel_one() {
+    let c = ok("phyint eth0 join-group 239.1.2.3 join-group 225.1.1.1 metric 2\n");
+    let groups: Vec<Ipv4Addr> = c.phyints[0]
+        .options
+        .join_groups
+        .iter()
+        .map(|g| g.value)
+        .collect();
+    assert_eq!(
+        groups,
+        vec![Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::new(225, 1, 1, 1)]
+    );
+    assert_eq!(c.phyints[0].options.metric(), 2);
+    let e = parse("tunnel 192.0.2.1 198.51.100.1 join-group 239.1.2.3\n").unwrap_err();
+    assert_eq!(e.errors().len(), 1, "{e}");
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (1, 31), "{e}");
+    let e = parse("phyint eth0 join-group 192.0.2.1\n").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (1, 24), "{e}");
+    // Printed and read back.
+    let mut again = ok(&c.to_string());
+    let mut c = c;
+    again.erase_spans();
+    c.erase_spans();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn router_alert_on_off_and_no_router_alert() {
+    assert!(Config::default().router_alert());
+    assert!(!ok("no router-alert\n").router_alert());
+    assert!(!ok("router-alert off\n").router_alert());
+    assert!(ok("router-alert on\n").router_alert());
+    assert!(!ok("phyint eth0 metric 2 router-alert off\n").router_alert());
+    let e = parse("no router-alert\nrouter-alert on\n").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (2, 1), "{e}");
+    let e = parse("router-alert off\nno router-alert\n").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (2, 1), "{e}");
+    let e = parse("router-alert maybe\n").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (1, 14), "{e}");
+    let mut c = ok("router-alert off\n");
+    let mut again = ok(&c.to_string());
+    c.erase_spans();
+    again.erase_spans();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn mrouted_46_spelling_of_the_query_response_interval() {
+    let a = ok("igmp-query-reponse-interval 7\n");
+    let b = ok("igmp-query-response-interval 7\n");
+    assert_eq!(a.igmp_query_response_interval(), 7);
+    assert_eq!(b.igmp_query_response_interval(), 7);
+    let e = parse("igmp-query-reponse-interval 7\nigmp-query-response-interval 8\n").unwrap_err();
+    assert_eq!(e.errors()[0].line, 2, "{e}");
+}
+
+#[test]
+fn router_timeout_is_the_other_querier_present_interval() {
+    // mrouted: robustness x query interval + response interval / 2.
+    assert_eq!(Config::default().router_timeout(), 255);
+    assert_eq!(
+        ok("igmp-robustness 3\nigmp-query-interval 100\nigmp-query-response-interval 20\n")
+            .router_timeout(),
+        310
+    );
+    assert_eq!(ok("router-timeout 42\n").router_timeout(), 42);
+}
+
+#[test]
+fn threshold_255_is_taken_and_256_refused_where_it_is_written() {
+    assert_eq!(
+        ok("phyint eth0 threshold 255\n").phyints[0]
+            .options
+            .threshold(),
+        255
+    );
+    let e = parse("phyint eth0\n  threshold 256\n").unwrap_err();
+    let err = &e.errors()[0];
+    assert_eq!((err.line, err.column), (2, 13), "{e}");
 }

@@ -264,7 +264,7 @@ pub fn plan(
             pruning: true,
             ..Config::default()
         },
-        router_alert: config.no_router_alert.is_none(),
+        router_alert: config.router_alert(),
     };
     if config.pruning.as_ref().is_some_and(|p| !p.value) {
         out.warnings
