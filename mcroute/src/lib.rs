@@ -80,7 +80,7 @@ mod sys;
 #[doc(hidden)]
 pub use sys::abi;
 
-pub use error::{Error, Result};
+pub use error::{Error, Object, Result};
 pub use model::{
     Family, FilterMode, Interface, MfcEntry, MifFlags, MifId, ModelError, OifSet, RouteCounters,
     SourceFilter, Vif, VifCounters, VifFlags, VifId, VifIndex,

@@ -31,6 +31,14 @@ pub enum Family {
 }
 
 impl Family {
+    /// 0 for IPv4, 1 for IPv6: the index of this family in a per-family array.
+    pub const fn slot(self) -> usize {
+        match self {
+            Family::V4 => 0,
+            Family::V6 => 1,
+        }
+    }
+
     /// The family of an address.
     pub fn of(addr: &IpAddr) -> Family {
         match addr {

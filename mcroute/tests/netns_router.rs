@@ -251,7 +251,7 @@ fn errors_name_operation_and_object() {
         let e = r
             .route_counters("192.0.2.99".parse().unwrap(), "225.7.7.7".parse().unwrap())
             .unwrap_err();
-        assert!(matches!(e, Error::NotFound(_)), "{e}");
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
         assert!(e.to_string().contains("(192.0.2.99, 225.7.7.7)"), "{e}");
         assert!(matches!(r.add_vif("nosuch0"), Err(Error::NoSuchInterface(n)) if n == "nosuch0"));
     });

@@ -28,7 +28,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{IgmpPacket, IgmpSend, Incoming, MfcWriter, Platform};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::model::{
     Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
 };
@@ -381,13 +381,6 @@ pub struct Fake {
 }
 
 impl Fake {
-    fn slot(family: Family) -> usize {
-        match family {
-            Family::V4 => 0,
-            Family::V6 => 1,
-        }
-    }
-
     /// The kernel this handle talks to.
     pub fn kernel(&self) -> &FakeKernel {
         &self.kernel
@@ -397,7 +390,7 @@ impl Fake {
 /// `MRT_ADD_MFC` on the fake kernel, for a platform with the tables `tables`.
 fn fake_add_mfc(kernel: &FakeKernel, tables: &[Option<u32>; 2], entry: &MfcEntry) -> Result<()> {
     let family = entry.family();
-    let table = tables[Fake::slot(family)];
+    let table = tables[family.slot()];
     let max = match family {
         Family::V4 => MAX_VIFS,
         Family::V6 => MAX_MIFS,
@@ -439,8 +432,8 @@ impl MfcWriter for FakeWriter {
 
 impl Platform for Fake {
     fn open(&mut self, family: Family, table: u32) -> Result<()> {
-        if self.tables[Self::slot(family)].is_some() {
-            return Err(Error::AlreadyExists(format!("{family} routing socket")));
+        if self.tables[family.slot()].is_some() {
+            return Err(Error::already_exists(Object::RoutingSocket(family)));
         }
         let mut s = self.kernel.state();
         if s.tables.contains_key(&(family, table)) {
@@ -453,12 +446,12 @@ impl Platform for Fake {
                 ..Default::default()
             },
         );
-        self.tables[Self::slot(family)] = Some(table);
+        self.tables[family.slot()] = Some(table);
         Ok(())
     }
 
     fn close(&mut self, family: Family) -> Result<()> {
-        let table = self.tables[Self::slot(family)]
+        let table = self.tables[family.slot()]
             .take()
             .ok_or(Error::NotOpen(family))?;
         let mut s = self.kernel.state();
@@ -470,7 +463,7 @@ impl Platform for Fake {
     }
 
     fn is_open(&self, family: Family) -> bool {
-        self.tables[Self::slot(family)].is_some()
+        self.tables[family.slot()].is_some()
     }
 
     fn max_vifs(&self, family: Family) -> usize {
@@ -483,7 +476,7 @@ impl Platform for Fake {
     fn add_vif(&mut self, vif: &Vif) -> Result<()> {
         let family = vif.id.family();
         let max = self.max_vifs(family);
-        let table = self.tables[Self::slot(family)];
+        let table = self.tables[family.slot()];
         let op = format!("adding {} ({})", vif.id, vif.name);
         let mut s = self.kernel.state();
         if !s.interfaces.iter().any(|i| i.index == vif.ifindex) {
@@ -503,7 +496,7 @@ impl Platform for Fake {
 
     fn del_vif(&mut self, vif: &Vif) -> Result<()> {
         let family = vif.id.family();
-        let table = self.tables[Self::slot(family)];
+        let table = self.tables[family.slot()];
         let op = format!("deleting {} ({})", vif.id, vif.name);
         let mut s = self.kernel.state();
         let t = s.table_mut(family, table)?;
@@ -526,39 +519,38 @@ impl Platform for Fake {
 
     fn del_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
         let family = entry.family();
-        let table = self.tables[Self::slot(family)];
+        let table = self.tables[family.slot()];
         let mut s = self.kernel.state();
         let t = s.table_mut(family, table)?;
         match t.mfc.remove(&entry.key()) {
             Some(_) => Ok(()),
-            None => Err(Error::NotFound(format!(
-                "MFC ({}, {})",
-                entry.source(),
-                entry.group()
-            ))),
+            None => Err(Error::not_found(Object::Route {
+                source: entry.source(),
+                group: entry.group(),
+            })),
         }
     }
 
     fn route_counters(&self, source: IpAddr, group: IpAddr) -> Result<RouteCounters> {
         let family = Family::of(&group);
-        let table = self.tables[Self::slot(family)];
+        let table = self.tables[family.slot()];
         let mut s = self.kernel.state();
         let t = s.table_mut(family, table)?;
         t.mfc
             .get(&(source, group))
             .map(|(_, c)| *c)
-            .ok_or_else(|| Error::NotFound(format!("reading counters of ({source}, {group})")))
+            .ok_or_else(|| Error::not_found(Object::Route { source, group }))
     }
 
     fn vif_counters(&self, vif: VifIndex) -> Result<VifCounters> {
         let family = vif.family();
-        let table = self.tables[Self::slot(family)];
+        let table = self.tables[family.slot()];
         let mut s = self.kernel.state();
         let t = s.table_mut(family, table)?;
         t.vifs
             .get(&vif.index())
             .map(|(_, c)| *c)
-            .ok_or_else(|| Error::NotFound(format!("reading counters of {vif}")))
+            .ok_or_else(|| Error::not_found(Object::Vif(vif)))
     }
 
     fn join(&mut self, ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> Result<()> {
@@ -567,10 +559,11 @@ impl Platform for Fake {
             return Err(Error::NoSuchInterface(format!("index {ifindex}")));
         }
         if !s.memberships.insert((ifindex, group, source)) {
-            return Err(Error::AlreadyExists(format!(
-                "membership ({}, {group}) on interface {ifindex}",
-                source.map_or("*".to_string(), |s| s.to_string())
-            )));
+            return Err(Error::already_exists(Object::Membership {
+                source,
+                group,
+                ifindex: Some(ifindex),
+            }));
         }
         Ok(())
     }
@@ -584,10 +577,11 @@ impl Platform for Fake {
         {
             Ok(())
         } else {
-            Err(Error::NotFound(format!(
-                "membership ({}, {group}) on interface {ifindex}",
-                source.map_or("*".to_string(), |s| s.to_string())
-            )))
+            Err(Error::not_found(Object::Membership {
+                source,
+                group,
+                ifindex: Some(ifindex),
+            }))
         }
     }
 
@@ -631,7 +625,7 @@ impl Platform for Fake {
     }
 
     fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
-        let table = self.tables[Self::slot(Family::V4)].ok_or(Error::NotOpen(Family::V4))?;
+        let table = self.tables[Family::V4.slot()].ok_or(Error::NotOpen(Family::V4))?;
         let mut s = self.kernel.state();
         if packet.dst.is_multicast() && !s.interfaces.iter().any(|i| i.index == packet.ifindex) {
             return Err(os_err(

@@ -23,7 +23,7 @@ use nix::sys::event::Kqueue;
 use super::joins::Memberships;
 use super::unix::{c64, counter_err, level, mfc_op};
 use super::{IgmpSend, Incoming, Platform};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::model::{Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex};
 use crate::sys::abi::{freebsd as abi, In6Addr, InAddr};
 use crate::sys::{freebsd as os, unix as sys};
@@ -136,7 +136,7 @@ pub fn mf6cctl(entry: &MfcEntry) -> Option<abi::mf6cctl> {
 impl Platform for FreeBsd {
     fn open(&mut self, family: Family, table: u32) -> Result<()> {
         if self.table(family).is_some() {
-            return Err(Error::AlreadyExists(format!("{family} routing socket")));
+            return Err(Error::already_exists(Object::RoutingSocket(family)));
         }
         let (domain, proto, init) = match family {
             Family::V4 => (libc::AF_INET, libc::IPPROTO_IGMP, abi::MRT_INIT),
@@ -323,15 +323,16 @@ impl Platform for FreeBsd {
             ),
         }
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::EADDRNOTAVAIL) => {
-                Error::NotFound(format!("MFC ({}, {})", entry.source(), entry.group()))
-            }
+            Some(libc::ENOENT) | Some(libc::EADDRNOTAVAIL) => Error::not_found(Object::Route {
+                source: entry.source(),
+                group: entry.group(),
+            }),
             _ => Error::io(mfc_op(false, entry), e),
         })
     }
 
     fn route_counters(&self, source: IpAddr, group: IpAddr) -> Result<RouteCounters> {
-        let op = || format!("reading counters of ({source}, {group})");
+        let op = || Object::Route { source, group };
         match (source, group) {
             (IpAddr::V4(s), IpAddr::V4(g)) => {
                 let mut req = abi::sioc_sg_req {
@@ -370,7 +371,7 @@ impl Platform for FreeBsd {
     }
 
     fn vif_counters(&self, vif: VifIndex) -> Result<VifCounters> {
-        let op = || format!("reading counters of {vif}");
+        let op = || Object::Vif(vif);
         match vif {
             VifIndex::Vif(id) => {
                 let mut req = abi::sioc_vif_req {

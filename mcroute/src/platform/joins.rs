@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::model::Family;
 use crate::sys::unix as sys;
 
@@ -25,6 +25,14 @@ pub(crate) struct Memberships {
     per_socket: usize,
     v4: Pool,
     v6: Pool,
+}
+
+fn membership(ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> Object {
+    Object::Membership {
+        source,
+        group,
+        ifindex: Some(ifindex),
+    }
 }
 
 fn describe(ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> String {
@@ -57,10 +65,7 @@ impl Memberships {
         };
         let key = (ifindex, group, source);
         if pool.held.contains_key(&key) {
-            return Err(Error::AlreadyExists(format!(
-                "membership {}",
-                describe(ifindex, group, source)
-            )));
+            return Err(Error::already_exists(membership(ifindex, group, source)));
         }
         let mut slot = pool.sockets.iter().position(|(_, n)| *n < self.per_socket);
         let mut opened_new = false;
@@ -98,7 +103,7 @@ impl Memberships {
                             Error::NoSuchInterface(format!("index {ifindex}"))
                         }
                         Some(libc::EADDRINUSE) => {
-                            Error::AlreadyExists(format!("membership {what}"))
+                            Error::already_exists(membership(ifindex, group, source))
                         }
                         _ => Error::io(format!("joining {what}"), e),
                     });
@@ -120,7 +125,7 @@ impl Memberships {
         };
         let what = || describe(ifindex, group, source);
         let Some(idx) = pool.held.remove(&(ifindex, group, source)) else {
-            return Err(Error::NotFound(format!("membership {}", what())));
+            return Err(Error::not_found(membership(ifindex, group, source)));
         };
         let (sock, n) = &mut pool.sockets[idx];
         *n = n.saturating_sub(1).min(self.per_socket.saturating_sub(1));

@@ -9,7 +9,7 @@ use libc::c_int;
 use super::joins::Memberships;
 use super::unix::{c64, counter_err, level, mfc_op};
 use super::{IgmpSend, Incoming, MfcWriter, Platform};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::model::{
     Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex, MAX_MIFS, MAX_VIFS,
 };
@@ -47,13 +47,6 @@ pub struct Linux {
     /// Per family: the socket's drop counter last seen (`SO_RXQ_OVFL`) and the upcalls
     /// known lost because the receive buffer was full.
     drops: [(u32, u64); 2],
-}
-
-fn fslot(family: Family) -> usize {
-    match family {
-        Family::V4 => 0,
-        Family::V6 => 1,
-    }
 }
 
 /// Notes the socket's cumulative drop counter; reports upcalls lost since last time.
@@ -158,7 +151,7 @@ struct Writer {
 impl MfcWriter for Writer {
     fn add_mfc(&mut self, entry: &MfcEntry) -> Result<()> {
         let family = entry.family();
-        let sock = self.socks[fslot(family)]
+        let sock = self.socks[family.slot()]
             .as_ref()
             .ok_or(Error::NotOpen(family))?;
         add_mfc_on(sock.as_fd(), entry)
@@ -213,7 +206,7 @@ fn mf6cctl(entry: &MfcEntry) -> Option<abi::mf6cctl> {
 impl Platform for Linux {
     fn open(&mut self, family: Family, table: u32) -> Result<()> {
         if self.is_open(family) {
-            return Err(Error::AlreadyExists(format!("{family} routing socket")));
+            return Err(Error::already_exists(Object::RoutingSocket(family)));
         }
         let (domain, proto, opt_table, opt_init) = match family {
             Family::V4 => (
@@ -333,7 +326,7 @@ impl Platform for Linux {
                 op(),
                 io::Error::other(format!("slot beyond the kernel's table of {max} (ENFILE)")),
             ),
-            Some(libc::EADDRINUSE) => Error::AlreadyExists(op().replacen("adding ", "", 1)),
+            Some(libc::EADDRINUSE) => Error::already_exists(Object::Vif(vif.id)),
             _ => Error::io(op(), e),
         };
         match vif.id {
@@ -463,15 +456,16 @@ impl Platform for Linux {
             }
         }
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) => {
-                Error::NotFound(format!("MFC ({}, {})", entry.source(), entry.group()))
-            }
+            Some(libc::ENOENT) => Error::not_found(Object::Route {
+                source: entry.source(),
+                group: entry.group(),
+            }),
             _ => Error::io(mfc_op(false, entry), e),
         })
     }
 
     fn route_counters(&self, source: IpAddr, group: IpAddr) -> Result<RouteCounters> {
-        let op = || format!("reading counters of ({source}, {group})");
+        let op = || Object::Route { source, group };
         match (source, group) {
             (IpAddr::V4(s), IpAddr::V4(g)) => {
                 let mut req = abi::sioc_sg_req {
@@ -510,7 +504,7 @@ impl Platform for Linux {
     }
 
     fn vif_counters(&self, vif: VifIndex) -> Result<VifCounters> {
-        let op = || format!("reading counters of {vif}");
+        let op = || Object::Vif(vif);
         match vif {
             VifIndex::Vif(id) => {
                 let mut req = abi::sioc_vif_req {
@@ -560,7 +554,7 @@ impl Platform for Linux {
         loop {
             let n = match os::recv_meta(t.sock.as_fd(), &mut self.buf) {
                 Ok(Some(m)) => {
-                    note_drops(&mut self.drops[fslot(family)], family, m.drops);
+                    note_drops(&mut self.drops[family.slot()], family, m.drops);
                     m.len
                 }
                 Ok(None) => return Ok(None),
@@ -623,7 +617,7 @@ impl Platform for Linux {
     }
 
     fn lost_upcalls(&self, family: Family) -> u64 {
-        self.drops[fslot(family)].1
+        self.drops[family.slot()].1
     }
 
     fn interfaces(&self) -> Result<Vec<Interface>> {

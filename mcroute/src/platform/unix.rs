@@ -7,7 +7,7 @@ use std::os::fd::BorrowedFd;
 use libc::c_int;
 
 use super::IgmpSend;
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::model::{Family, MfcEntry};
 use crate::sys::unix as sys;
 
@@ -30,11 +30,14 @@ pub(crate) fn mfc_op(add: bool, entry: &MfcEntry) -> String {
     )
 }
 
-/// A counter ioctl's error: "no such entry" errnos become [`Error::NotFound`].
-pub(crate) fn counter_err(op: String, e: io::Error) -> Error {
+/// A counter ioctl's error about `object`: "no such entry" errnos become
+/// [`Error::NotFound`].
+pub(crate) fn counter_err(object: Object, e: io::Error) -> Error {
     match e.raw_os_error() {
-        Some(libc::EADDRNOTAVAIL) | Some(libc::ENOENT) | Some(libc::EINVAL) => Error::NotFound(op),
-        _ => Error::io(op, e),
+        Some(libc::EADDRNOTAVAIL) | Some(libc::ENOENT) | Some(libc::EINVAL) => {
+            Error::not_found(object)
+        }
+        _ => Error::io(format!("reading counters of {object}"), e),
     }
 }
 

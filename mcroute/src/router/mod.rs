@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::model::{
     Family, FastMap, FastSet, Interface, MfcEntry, MifId, RouteCounters, Vif, VifCounters, VifId,
     VifIndex,
@@ -250,7 +250,7 @@ impl<P: Platform> Router<P> {
         self.platform.add_vif(&vif)?;
         log::debug!("added {} on {}", slot, iface.name);
         self.by_ifindex.insert((family, iface.index), slot);
-        let slots = self.by_name[family_slot(family)]
+        let slots = self.by_name[family.slot()]
             .entry(iface.name.clone())
             .or_default();
         slots.push(slot);
@@ -266,7 +266,7 @@ impl<P: Platform> Router<P> {
             .vifs
             .get(&id)
             .cloned()
-            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+            .ok_or_else(|| Error::not_found(Object::Vif(id)))?;
         let mut removed = Vec::new();
         let affected: Vec<(IpAddr, IpAddr)> = self
             .routes
@@ -296,7 +296,7 @@ impl<P: Platform> Router<P> {
         // it would block the slot and the interface's name forever.
         self.vifs.remove(&id);
         self.by_ifindex.remove(&(id.family(), vif.ifindex));
-        let names = &mut self.by_name[family_slot(id.family())];
+        let names = &mut self.by_name[id.family().slot()];
         if let Some(slots) = names.get_mut(vif.name.as_str()) {
             slots.retain(|&s| s != id);
             if slots.is_empty() {
@@ -319,7 +319,7 @@ impl<P: Platform> Router<P> {
 
     /// The VIF or MIF of `family` on interface `name`.
     pub fn vif_by_name(&self, family: Family, name: &str) -> Option<&Vif> {
-        self.by_name[family_slot(family)]
+        self.by_name[family.slot()]
             .get(name)
             .and_then(|slots| slots.first())
             .and_then(|id| self.vifs.get(id))
@@ -369,12 +369,12 @@ impl<P: Platform> Router<P> {
     /// Checks that the VIFs of a route are this router's.
     fn check_route_vifs(&self, entry: &MfcEntry) -> Result<()> {
         if !self.vifs.contains_key(&entry.iif()) {
-            return Err(Error::NotFound(format!(
-                "inbound {} of route ({}, {})",
-                entry.iif(),
-                entry.source(),
-                entry.group()
-            )));
+            return Err(Error::not_found(Object::RouteVif {
+                vif: entry.iif(),
+                inbound: true,
+                source: entry.source(),
+                group: entry.group(),
+            }));
         }
         let family = entry.family();
         if let Some((i, _)) = entry
@@ -382,12 +382,12 @@ impl<P: Platform> Router<P> {
             .iter()
             .find(|(i, _)| !self.vifs.contains_key(&VifIndex::new(family, *i)))
         {
-            return Err(Error::NotFound(format!(
-                "outbound {} of route ({}, {})",
-                VifIndex::new(family, i),
-                entry.source(),
-                entry.group()
-            )));
+            return Err(Error::not_found(Object::RouteVif {
+                vif: VifIndex::new(family, i),
+                inbound: false,
+                source: entry.source(),
+                group: entry.group(),
+            }));
         }
         Ok(())
     }
@@ -403,9 +403,9 @@ impl<P: Platform> Router<P> {
         let e = self
             .routes
             .get(&(source, group))
-            .ok_or_else(|| Error::NotFound(format!("route ({source}, {group})")))?;
+            .ok_or_else(|| Error::not_found(Object::Route { source, group }))?;
         match self.platform.del_mfc(e) {
-            Ok(()) | Err(Error::NotFound(_)) => {}
+            Ok(()) | Err(Error::NotFound { .. }) => {}
             Err(err) => return Err(err),
         }
         Ok(self.routes.remove(&(source, group)).expect("present"))
@@ -451,10 +451,11 @@ impl<P: Platform> Router<P> {
             source,
         };
         if self.joins.contains(&m) {
-            return Err(Error::AlreadyExists(format!(
-                "membership {}",
-                fmt_sg(source, group)
-            )));
+            return Err(Error::already_exists(Object::Membership {
+                source,
+                group,
+                ifindex: None,
+            }));
         }
         self.platform.join(ifindex, group, source)?;
         self.joins.insert(m);
@@ -475,10 +476,11 @@ impl<P: Platform> Router<P> {
             source,
         };
         if !self.joins.contains(&m) {
-            return Err(Error::NotFound(format!(
-                "membership {}",
-                fmt_sg(source, group)
-            )));
+            return Err(Error::not_found(Object::Membership {
+                source,
+                group,
+                ifindex: None,
+            }));
         }
         self.platform.leave(ifindex, group, source)?;
         self.joins.remove(&m);
@@ -546,20 +548,6 @@ impl<P: Platform> AsFd for Router<P> {
     /// loop, then call [`Router::recv_upcall`] until it returns `None`.
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.platform.upcall_fd()
-    }
-}
-
-fn family_slot(f: Family) -> usize {
-    match f {
-        Family::V4 => 0,
-        Family::V6 => 1,
-    }
-}
-
-fn fmt_sg(source: Option<IpAddr>, group: IpAddr) -> String {
-    match source {
-        Some(s) => format!("({s}, {group})"),
-        None => format!("(*, {group})"),
     }
 }
 
@@ -801,10 +789,10 @@ mod tests {
         )
         .unwrap()
         .with_oif(VifId(5), 1);
-        assert!(matches!(r.add_route(e), Err(Error::NotFound(_))));
+        assert!(matches!(r.add_route(e), Err(Error::NotFound { .. })));
         assert!(matches!(
             r.remove_route(ip("192.0.2.1"), ip("225.1.1.1")),
-            Err(Error::NotFound(_))
+            Err(Error::NotFound { .. })
         ));
         assert!(k.routes(Family::V4, 0).is_empty());
         // IPv6 not open.
@@ -821,7 +809,7 @@ mod tests {
         r.join("a2", ip("ff0e::1"), None).unwrap();
         assert!(matches!(
             r.join("a1", ip("225.1.2.3"), None),
-            Err(Error::AlreadyExists(_))
+            Err(Error::AlreadyExists { .. })
         ));
         assert!(matches!(
             r.join("a1", ip("192.0.2.1"), None),
@@ -831,7 +819,7 @@ mod tests {
         r.leave("a1", ip("225.1.2.3"), None).unwrap();
         assert!(matches!(
             r.leave("a1", ip("225.1.2.3"), None),
-            Err(Error::NotFound(_))
+            Err(Error::NotFound { .. })
         ));
         assert_eq!(k.memberships().len(), 2);
     }

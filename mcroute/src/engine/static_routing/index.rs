@@ -57,13 +57,6 @@ pub(super) fn mask(bits: u128, len: u8, max: u8) -> u128 {
     bits & netmask
 }
 
-fn family_slot(f: Family) -> usize {
-    match f {
-        Family::V4 => 0,
-        Family::V6 => 1,
-    }
-}
-
 /// Templates hashed by (iif, prefixes); see the module documentation.
 #[derive(Debug, Default)]
 pub(super) struct TemplateIndex {
@@ -119,7 +112,7 @@ impl TemplateIndex {
     ) {
         let key = self.key(iif, source, group);
         if self.buckets.entry(key).or_default().insert(seq) {
-            *self.pairs[family_slot(key.family)]
+            *self.pairs[key.family.slot()]
                 .entry((key.glen, key.slen))
                 .or_default() += 1;
             if let IfPattern::Prefix(p) = iif {
@@ -146,7 +139,7 @@ impl TemplateIndex {
         if set.is_empty() {
             self.buckets.remove(&key);
         }
-        let pairs = &mut self.pairs[family_slot(key.family)];
+        let pairs = &mut self.pairs[key.family.slot()];
         if let Some(n) = pairs.get_mut(&(key.glen, key.slen)) {
             *n -= 1;
             if *n == 0 {
@@ -195,7 +188,7 @@ impl TemplateIndex {
         }
         let (g, s) = (bits(group), bits(source));
         let mut best: Option<u64> = None;
-        for &(glen, slen) in self.pairs[family_slot(family)].keys() {
+        for &(glen, slen) in self.pairs[family.slot()].keys() {
             let gm = mask(g, glen, max);
             let sm = if slen == NO_SOURCE {
                 0

@@ -298,13 +298,6 @@ enum Scope {
 /// The order of [`sort_key`], as a key of [`StaticEngine::dynamic`].
 type DynKey = (Family, u128, Family, u128);
 
-fn slot(f: Family) -> usize {
-    match f {
-        Family::V4 => 0,
-        Family::V6 => 1,
-    }
-}
-
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
 /// The order routes are reconciled and reported in: family, group, source. (As integers,
@@ -537,7 +530,7 @@ impl StaticEngine {
         if Family::of(&source) != family
             || !group.is_multicast()
             || !self.family_enabled(family)
-            || !self.vifs[slot(family)].contains_key(iif)
+            || !self.vifs[family.slot()].contains_key(iif)
         {
             log::debug!("ignoring upcall ({source}, {group}) on {iif}: no VIF or bad addresses");
             return Vec::new();
@@ -565,7 +558,7 @@ impl StaticEngine {
         group: IpAddr,
     ) -> Vec<Action> {
         let family = Family::of(&group);
-        if Family::of(&source) != family || !self.vifs[slot(family)].contains_key(iif) {
+        if Family::of(&source) != family || !self.vifs[family.slot()].contains_key(iif) {
             return Vec::new();
         }
         match self.routes.get(&(source, group)) {
@@ -761,7 +754,7 @@ impl StaticEngine {
         if rule.oifs.is_empty() {
             self.remove_rule(seq);
         } else {
-            let family = slot(rule.family());
+            let family = rule.family().slot();
             if let Some(stored) = self.rules.get_mut(&seq) {
                 let before = std::mem::take(&mut stored.rule.oifs);
                 let (gone, kept): (Vec<IfPattern>, Vec<IfPattern>) =
@@ -900,7 +893,7 @@ impl StaticEngine {
         FAMILIES
             .iter()
             .flat_map(|&family| {
-                self.vifs[slot(family)]
+                self.vifs[family.slot()]
                     .iter()
                     .map(move |(name, v)| VifInfo {
                         family,
@@ -915,14 +908,14 @@ impl StaticEngine {
 
     /// Whether interface `name` has a VIF (IPv4) or MIF (IPv6) in the engine's view.
     pub fn has_vif(&self, family: Family, name: &str) -> bool {
-        self.vifs[slot(family)].contains_key(name)
+        self.vifs[family.slot()].contains_key(name)
     }
 
     /// Rules waiting for an interface (`smcroutectl show pending`).
     pub fn pending(&self) -> Vec<Pending> {
         let mut out = Vec::new();
         for r in self.rules.values() {
-            let vifs = &self.vifs[slot(r.rule.family())];
+            let vifs = &self.vifs[r.rule.family().slot()];
             let mut missing = Vec::new();
             if !vifs.keys().any(|n| r.rule.iif.matches(n)) {
                 missing.push(r.rule.iif.clone());
@@ -978,7 +971,7 @@ impl StaticEngine {
     /// Adds a normalized rule, or merges its OIFs into the identical one. Returns its
     /// sequence number, and whether it is the first rule of its (source, group).
     fn insert_rule(&mut self, rule: RouteRule, origin: Origin) -> (u64, bool) {
-        let family = slot(rule.family());
+        let family = rule.family().slot();
         let seq = self.rules.next_seq();
         // One probe of the index: the rules of this (source, group), if any.
         let first = match self.by_key.entry(rule_key(&rule)) {
@@ -1019,7 +1012,7 @@ impl StaticEngine {
             return;
         };
         let rule = stored.rule;
-        let family = slot(rule.family());
+        let family = rule.family().slot();
         let key = rule_key(&rule);
         if let Some(seqs) = self.by_key.get_mut(&key) {
             if seqs.remove(seq) {
@@ -1086,7 +1079,7 @@ impl StaticEngine {
 
     /// The name of `name`'s VIF (or MIF), shared, if it has one.
     fn vif_name(&self, family: Family, name: &str) -> Option<Name> {
-        self.vifs[slot(family)]
+        self.vifs[family.slot()]
             .get_key_value(name)
             .map(|(k, _)| Name::clone(k))
     }
@@ -1099,7 +1092,7 @@ impl StaticEngine {
             if !self.family_enabled(family) {
                 continue;
             }
-            let refs = &self.refs[slot(family)];
+            let refs = &self.refs[family.slot()];
             let mut first = Vec::new();
             let mut rest = Vec::new();
             for iface in &by_index {
@@ -1127,7 +1120,7 @@ impl StaticEngine {
                 let name = self
                     .vif_name(family, &iface.name)
                     .unwrap_or_else(|| Name::from(iface.name.as_str()));
-                out[slot(family)].insert(
+                out[family.slot()].insert(
                     name,
                     VifState {
                         ifindex: iface.index,
@@ -1164,8 +1157,8 @@ impl StaticEngine {
         let mut reset: FastSet<(Family, String)> = FastSet::default();
         let mut changed = false;
         for family in FAMILIES {
-            let old = &self.vifs[slot(family)];
-            let new = &desired[slot(family)];
+            let old = &self.vifs[family.slot()];
+            let new = &desired[family.slot()];
             for (name, o) in old {
                 match new.get(name) {
                     None => {
@@ -1275,7 +1268,7 @@ impl StaticEngine {
     /// The route the (S,G) rules `seqs` of (S,G) give, if one can be installed.
     fn desired_from(&self, key: SgKey, seqs: &Seqs) -> Option<Kept> {
         let family = Family::of(&key.1);
-        let vifs = &self.vifs[slot(family)];
+        let vifs = &self.vifs[family.slot()];
         for seq in seqs.as_slice() {
             let Some(stored) = self.rules.get(seq) else {
                 continue;
@@ -1292,7 +1285,7 @@ impl StaticEngine {
     }
 
     fn build_route(&self, rule: &RouteRule, iif: &Name, source: IpAddr, group: IpAddr) -> Kept {
-        let vifs = &self.vifs[slot(rule.family())];
+        let vifs = &self.vifs[rule.family().slot()];
         let oifs = match rule.oifs.as_slice() {
             // The common case, without a list.
             [IfPattern::Name(n)] => match vifs.get_key_value(n.as_str()) {
@@ -1361,7 +1354,7 @@ impl StaticEngine {
                 RouteKind::Static => (None, RouteKind::Static),
                 RouteKind::Learned | RouteKind::StopFilter => {
                     let iif = &inst.route.iif;
-                    if !self.vifs[slot(family)].contains_key(&**iif) {
+                    if !self.vifs[family.slot()].contains_key(&**iif) {
                         (None, inst.kind)
                     } else {
                         match self
@@ -1472,7 +1465,7 @@ fn referenced_patterns(routes: &[RouteRule]) -> [FastMap<IfPattern, usize>; 2] {
     let mut refs = [FastMap::default(), FastMap::default()];
     let mut last: Option<(usize, &IfPattern)> = None;
     for r in routes {
-        let f = slot(r.family());
+        let f = r.family().slot();
         for p in std::iter::once(&r.iif).chain(r.oifs.iter()) {
             // Consecutive rules mostly name the same interfaces: skip the hash then.
             if last == Some((f, p)) {

@@ -582,7 +582,7 @@ impl<P: Platform> Service<P> {
             let mut joined = Vec::new();
             for g in groups {
                 match self.router.join_on(vp.ifindex, g.into(), None) {
-                    Ok(()) | Err(Error::AlreadyExists(_)) => joined.push(g),
+                    Ok(()) | Err(Error::AlreadyExists { .. }) => joined.push(g),
                     Err(e) => log::warn!(target: LOG_INTERFACE, "joining {g} on {}: {e}", vp.name),
                 }
             }
@@ -853,7 +853,7 @@ impl<P: Platform> Service<P> {
                 log::debug!(target: LOG_CACHE, "remove ({source}, {group})");
                 self.flows_created.remove(&(source, group));
                 match self.router.remove_route(source.into(), group.into()) {
-                    Ok(_) | Err(Error::NotFound(_)) => {}
+                    Ok(_) | Err(Error::NotFound { .. }) => {}
                     Err(err) => {
                         self.stats.mfc_errors += 1;
                         log::warn!(target: LOG_CACHE, "{err}");

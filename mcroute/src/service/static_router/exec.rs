@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use crate::engine::static_routing::{Action, Route, StaticEngine};
-use crate::error::{Error, Result};
+use crate::error::{Error, Object, Result};
 use crate::model::{MfcEntry, RouteCounters};
 use crate::platform::Platform;
 use crate::router::{RouteBatch, Router, VifOptions};
@@ -21,7 +21,7 @@ pub fn route_to_mfc<P: Platform>(router: &Router<P>, route: &Route) -> Result<Mf
     let family = route.family();
     let iif = router
         .vif_by_name(family, &route.iif)
-        .ok_or_else(|| Error::NotFound(format!("inbound interface {} of {route}", route.iif)))?
+        .ok_or_else(|| Error::not_found(Object::Interface(route.iif.to_string())))?
         .id;
     let mut entry = MfcEntry::new(route.source, route.group, iif)?;
     for (name, ttl) in &route.oifs {
@@ -66,7 +66,7 @@ pub fn execute<P: Platform>(router: &mut Router<P>, action: &Action) -> Result<(
             router.add_route(entry)
         }
         Action::RemoveRoute { source, group, .. } => match router.remove_route(*source, *group) {
-            Ok(_) | Err(Error::NotFound(_)) => Ok(()),
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         },
         Action::Join {
@@ -74,7 +74,7 @@ pub fn execute<P: Platform>(router: &mut Router<P>, action: &Action) -> Result<(
             source,
             group,
         } => match router.join(name, *group, *source) {
-            Ok(()) | Err(Error::AlreadyExists(_)) => Ok(()),
+            Ok(()) | Err(Error::AlreadyExists { .. }) => Ok(()),
             Err(e) => Err(e),
         },
         Action::Leave {
@@ -83,7 +83,7 @@ pub fn execute<P: Platform>(router: &mut Router<P>, action: &Action) -> Result<(
             group,
         } => match router.leave(name, *group, *source) {
             // An interface that is gone took its memberships with it.
-            Ok(()) | Err(Error::NotFound(_)) | Err(Error::NoSuchInterface(_)) => Ok(()),
+            Ok(()) | Err(Error::NotFound { .. }) | Err(Error::NoSuchInterface(_)) => Ok(()),
             Err(e) => Err(e),
         },
         Action::SetMrdisc { .. } | Action::RunScript(_) => Ok(()),

@@ -247,19 +247,12 @@ struct Mrdisc {
     enabled: HashMap<(Family, String), u32>,
 }
 
-fn fslot(f: Family) -> usize {
-    match f {
-        Family::V4 => 0,
-        Family::V6 => 1,
-    }
-}
-
 impl Mrdisc {
     fn enable(&mut self, now: Instant, family: Family, name: &str, ifindex: u32) {
         if self.enabled.contains_key(&(family, name.to_string())) {
             return;
         }
-        let sock = match &mut self.socks[fslot(family)] {
+        let sock = match &mut self.socks[family.slot()] {
             Some(s) => s,
             slot @ None => match MrdiscSocket::open(family) {
                 Ok(s) => slot.insert(s),
@@ -280,7 +273,7 @@ impl Mrdisc {
     fn disable(&mut self, now: Instant, family: Family, name: &str) {
         if let Some(ifindex) = self.enabled.remove(&(family, name.to_string())) {
             self.engine.disable(now, family, ifindex);
-            if let Some(s) = &mut self.socks[fslot(family)] {
+            if let Some(s) = &mut self.socks[family.slot()] {
                 let _ = s.leave(ifindex);
             }
         }
@@ -288,7 +281,7 @@ impl Mrdisc {
 
     fn flush(&mut self) {
         while let Some(tx) = self.engine.poll_transmit() {
-            if let Some(s) = &self.socks[fslot(tx.family)] {
+            if let Some(s) = &self.socks[tx.family.slot()] {
                 if let Err(e) = s.send(&tx) {
                     log::warn!("mrdisc: {e}");
                 }
