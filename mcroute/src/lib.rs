@@ -23,7 +23,8 @@
 //! - [`service`]: where an engine meets a Router, sockets and the clock (the two daemons'
 //!   services, MRD sockets).
 //! - [`ctl`]: the control protocol, server and client.
-//! - [`daemon`]: the daemon kit the frontends use (getopt, PID files, logging, privileges).
+//! - `daemon` (feature `daemon`): the daemon kit the frontends use (command lines, PID
+//!   files, the logger, privileges, signals, sd_notify, the event loop's plumbing).
 
 //! ## Forwarding between two interfaces
 //!
@@ -67,6 +68,7 @@ pub mod wire;
 
 // I/O layer.
 pub mod ctl;
+#[cfg(feature = "daemon")]
 pub mod daemon;
 pub mod error;
 pub mod link;

@@ -1,14 +1,30 @@
-//! What the mcroute daemons share, so that the example frontends stay thin and other
-//! embedders can reuse it: identity-derived file paths, PID files, a logger for stderr or
-//! syslog, privilege dropping, the `-e` script hook, the sysexits codes, and the services
-//! that tie a [`Router`](crate::Router), an engine and the control socket together.
+//! The daemon kit (feature `daemon`): what the mcroute daemons share beyond routing, so that
+//! their frontends stay thin and another daemon built on mcroute can reuse it.
+//!
+//! - [`cli`] and [`getopt`]: one shape for command lines (help, version, usage errors, 64);
+//! - [`Paths`], [`PidFile`], [`write_atomic`]: identity-derived files;
+//! - [`logger`]: the one logger (stderr, syslog, the journal's priorities, debug targets);
+//! - [`runtime`]: signals, the control socket, the link monitor, one `poll`;
+//! - [`notify`]: systemd's `sd_notify` protocol (READY, RELOADING, STOPPING, STATUS,
+//!   watchdog), without libsystemd;
+//! - [`drop_privileges`], [`detach`], [`Scripts`] (the `-e` hook), [`exit`] (sysexits).
+//!
+//! The routing itself is in [`service`](crate::service).
 
+pub mod cli;
 pub mod getopt;
+pub mod logger;
+pub mod notify;
+pub mod runtime;
 
-use std::fmt::Write as _;
+pub use logger::{LogOptions, Logger};
+pub use notify::Notifier;
+pub use runtime::{Events, Runtime, Signals};
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 use crate::engine::static_routing::ScriptEvent;
 
@@ -72,6 +88,13 @@ impl Paths {
         }
     }
 
+    /// A file in the identity's runtime directory: `/run/NAME/NAME.EXT` (mrouted's dumps).
+    pub fn runtime_file(&self, ext: &str) -> PathBuf {
+        Path::new(RUNSTATEDIR)
+            .join(&self.ident)
+            .join(format!("{}.{ext}", self.ident))
+    }
+
     /// Applies smcrouted's `-P FILE`: a name without `/` becomes `/run/FILE.pid`.
     pub fn set_pidfile(&mut self, file: &str) {
         self.pidfile = if file.contains('/') {
@@ -80,6 +103,54 @@ impl Paths {
             Path::new(RUNSTATEDIR).join(format!("{file}.pid"))
         };
     }
+}
+
+/// Writes `text` to `path` atomically (a temporary file renamed over it), creating the
+/// directory if needed.
+pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Detaches from the terminal (fork, new session, stdio to /dev/null), as a daemon started
+/// without `-n`/`-f` does. Log to syslog afterwards.
+pub fn detach() -> io::Result<()> {
+    #[allow(deprecated)]
+    nix::unistd::daemon(false, false).map_err(io::Error::from)
+}
+
+/// Asks a running daemon for a dump file, as `mrouted -r` does: sends SIGUSR1 to the
+/// process in `pidfile` and returns the text of `dump` once it has been rewritten (up to 5
+/// seconds).
+pub fn request_dump(pidfile: &Path, dump: &Path) -> Result<String, String> {
+    let pid: i32 = std::fs::read_to_string(pidfile)
+        .map_err(|e| format!("{}: {e} (is the router running?)", pidfile.display()))?
+        .trim()
+        .parse()
+        .map_err(|_| format!("{}: not a process id", pidfile.display()))?;
+    let before = std::fs::metadata(dump).and_then(|m| m.modified()).ok();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .map_err(|e| format!("signalling process {pid}: {e}"))?;
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        let now = std::fs::metadata(dump).and_then(|m| m.modified()).ok();
+        if now.is_some() && now != before {
+            return std::fs::read_to_string(dump).map_err(|e| format!("{}: {e}", dump.display()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "{} was not updated by process {pid}",
+        dump.display()
+    ))
 }
 
 /// A PID file, removed when dropped.
@@ -94,9 +165,7 @@ impl PidFile {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension("pid.tmp");
-        std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
-        std::fs::rename(&tmp, path)?;
+        write_atomic(path, &format!("{}\n", std::process::id()))?;
         Ok(PidFile {
             path: path.to_path_buf(),
         })
@@ -112,77 +181,6 @@ impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-/// A `log` logger writing to stderr, to syslog, or both.
-pub struct Logger {
-    level: log::LevelFilter,
-    stderr: bool,
-    syslog: bool,
-    ident: String,
-}
-
-impl Logger {
-    /// Installs the logger: `stderr` in the foreground, `syslog` when detached or asked.
-    /// Fails if a logger is already installed.
-    pub fn init(
-        ident: &str,
-        level: log::LevelFilter,
-        stderr: bool,
-        syslog: bool,
-    ) -> Result<(), log::SetLoggerError> {
-        if syslog {
-            crate::sys::unix::openlog(ident);
-        }
-        log::set_boxed_logger(Box::new(Logger {
-            level,
-            stderr,
-            syslog,
-            ident: ident.to_string(),
-        }))?;
-        log::set_max_level(level);
-        Ok(())
-    }
-
-    /// Parses smcrouted's `-l` levels: none, err, notice, info, debug (and warning, error).
-    pub fn parse_level(s: &str) -> Option<log::LevelFilter> {
-        Some(match s {
-            "none" => log::LevelFilter::Off,
-            "err" | "error" | "crit" | "alert" | "emerg" => log::LevelFilter::Error,
-            "warning" | "warn" | "notice" => log::LevelFilter::Warn,
-            "info" => log::LevelFilter::Info,
-            "debug" => log::LevelFilter::Debug,
-            _ => return None,
-        })
-    }
-}
-
-impl log::Log for Logger {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= self.level
-    }
-
-    fn log(&self, r: &log::Record<'_>) {
-        if !self.enabled(r.metadata()) {
-            return;
-        }
-        let mut msg = String::new();
-        let _ = write!(msg, "{}", r.args());
-        if self.stderr {
-            eprintln!("{}: {msg}", self.ident);
-        }
-        if self.syslog {
-            let prio = match r.level() {
-                log::Level::Error => libc::LOG_ERR,
-                log::Level::Warn => libc::LOG_NOTICE,
-                log::Level::Info => libc::LOG_INFO,
-                log::Level::Debug | log::Level::Trace => libc::LOG_DEBUG,
-            };
-            crate::sys::unix::syslog(libc::LOG_DAEMON | prio, &msg);
-        }
-    }
-
-    fn flush(&self) {}
 }
 
 /// Drops root privileges to `user` (and `group`, else the user's primary group) keeping
@@ -238,6 +236,8 @@ impl Scripts {
     pub fn run(&mut self, event: &ScriptEvent) {
         let Some(cmd) = &self.cmd else { return };
         let mut c = Command::new(cmd);
+        // The service manager's socket is the daemon's, not its scripts'.
+        c.env_remove("NOTIFY_SOCKET");
         match event {
             ScriptEvent::Reload => {
                 c.arg("reload");

@@ -60,15 +60,19 @@ pub fn epoll_del(epoll: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
     .map(drop)
 }
 
+#[cfg(feature = "daemon")]
 const CAP_NET_ADMIN: u32 = 12;
+#[cfg(feature = "daemon")]
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
+#[cfg(feature = "daemon")]
 #[repr(C)]
 struct CapHeader {
     version: u32,
     pid: c_int,
 }
 
+#[cfg(feature = "daemon")]
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct CapData {
@@ -77,6 +81,7 @@ struct CapData {
     inheritable: u32,
 }
 
+#[cfg(feature = "daemon")]
 /// Becomes `uid`/`gid` (supplementary groups cleared) keeping only `CAP_NET_ADMIN`.
 pub fn drop_to_net_admin(uid: u32, gid: u32) -> io::Result<()> {
     // Keep the permitted set across setuid.

@@ -181,6 +181,7 @@ pub fn if_nametoindex(name: &str) -> Option<u32> {
     (idx != 0).then_some(idx)
 }
 
+#[cfg(feature = "daemon")]
 /// `openlog(ident, LOG_PID, LOG_DAEMON)`. The identity string is kept for the life of the
 /// process, as syslog(3) requires.
 pub fn openlog(ident: &str) {
@@ -190,6 +191,7 @@ pub fn openlog(ident: &str) {
     unsafe { libc::openlog(leaked.as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
 }
 
+#[cfg(feature = "daemon")]
 /// `syslog(priority, "%s", msg)`.
 pub fn syslog(priority: c_int, msg: &str) {
     let c = std::ffi::CString::new(msg.replace('\0', "")).unwrap_or_default();

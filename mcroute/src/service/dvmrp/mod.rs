@@ -1300,5 +1300,8 @@ impl<P: Platform> Service<P> {
     }
 }
 
+mod frontend;
+pub use frontend::{debug_levels, debug_targets, plan_file, DEBUG_LEVELS, DEFAULT_DEBUG};
+
 #[cfg(test)]
 mod tests;

@@ -549,6 +549,26 @@ impl<P: Platform> StaticService<P> {
         Ok(n)
     }
 
+    /// One line for a service manager's status (`STATUS=`): the kernel routes, VIFs/MIFs
+    /// and group memberships. Cheap: three counts.
+    pub fn status(&self) -> String {
+        format!(
+            "{} kernel routes, {} VIFs, {} joins",
+            self.router.route_count(),
+            self.router.vifs().count(),
+            self.router.memberships().count()
+        )
+    }
+
+    /// Every descriptor the event loop must wait on for this service: the Router's (upcalls)
+    /// and the mrdisc sockets.
+    pub fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        let mut v = vec![self.router.as_fd()];
+        v.extend(self.mrdisc_fds());
+        v
+    }
+
     /// When [`StaticService::handle_timeout`] must run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let m = self.mrdisc.as_ref().and_then(|m| m.engine.poll_timeout());

@@ -1,0 +1,187 @@
+//! The part of a daemon's event loop that does not depend on what it routes: signals turned
+//! into flags, the control socket, the link monitor, the PID file, the service manager's
+//! notifications, and one `poll` over all of their descriptors and the service's.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+use super::notify::Notifier;
+use super::PidFile;
+use crate::ctl::server::{Access, CtlServer};
+use crate::link::{LinkEvent, LinkMonitor};
+
+/// The signals a daemon handles: HUP reloads, INT and TERM stop, USR1 and USR2 are the
+/// daemon's to use (mrouted's dumps).
+#[derive(Debug)]
+pub struct Signals {
+    hup: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+    usr1: Arc<AtomicBool>,
+    usr2: Arc<AtomicBool>,
+    wake: UnixStream,
+}
+
+impl Signals {
+    /// Installs the handlers: each sets a flag and wakes [`fd`](Self::fd).
+    pub fn install() -> std::io::Result<Signals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+        let (rx, tx) = UnixStream::pair()?;
+        rx.set_nonblocking(true)?;
+        tx.set_nonblocking(true)?;
+        let s = Signals {
+            hup: Arc::default(),
+            term: Arc::default(),
+            usr1: Arc::default(),
+            usr2: Arc::default(),
+            wake: rx,
+        };
+        for (sig, flag) in [
+            (SIGHUP, &s.hup),
+            (SIGINT, &s.term),
+            (SIGTERM, &s.term),
+            (SIGUSR1, &s.usr1),
+            (SIGUSR2, &s.usr2),
+        ] {
+            signal_hook::flag::register(sig, Arc::clone(flag))?;
+            signal_hook::low_level::pipe::register(sig, tx.try_clone()?)?;
+        }
+        Ok(s)
+    }
+
+    /// The descriptor that becomes readable when a signal arrives.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while std::io::Read::read(&mut &self.wake, &mut buf).is_ok_and(|n| n > 0) {}
+    }
+
+    fn take(flag: &AtomicBool) -> bool {
+        flag.swap(false, Ordering::SeqCst)
+    }
+}
+
+/// What happened while [`Runtime::wait`] waited.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Events {
+    /// SIGHUP: reload.
+    pub reload: bool,
+    /// SIGINT or SIGTERM: stop.
+    pub stop: bool,
+    /// SIGUSR1.
+    pub usr1: bool,
+    /// SIGUSR2.
+    pub usr2: bool,
+    /// Interfaces that appeared, went or changed.
+    pub links: Vec<LinkEvent>,
+}
+
+/// A daemon's event-loop plumbing. Start-up order: [`Runtime::start`] once the service is
+/// configured, [`Runtime::ready`] once its routes are in the kernel, then
+/// [`Runtime::wait`] in a loop, [`Runtime::stopping`] on the way out.
+pub struct Runtime {
+    /// The signal flags.
+    pub signals: Signals,
+    /// The service manager (sd_notify), a no-op outside systemd.
+    pub notify: Notifier,
+    /// The control socket.
+    pub ctl: CtlServer,
+    /// Interface events.
+    pub links: LinkMonitor,
+    pidfile: Option<PidFile>,
+}
+
+impl Runtime {
+    /// Installs the signal handlers, binds the control socket at `socket`, opens the link
+    /// monitor and reads the service manager's environment.
+    pub fn start(socket: &Path) -> Result<Runtime, String> {
+        let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;
+        let ctl = CtlServer::bind(socket, Access::default()).map_err(|e| e.to_string())?;
+        let links = LinkMonitor::open().map_err(|e| e.to_string())?;
+        Ok(Runtime {
+            signals,
+            notify: Notifier::from_env(),
+            ctl,
+            links,
+            pidfile: None,
+        })
+    }
+
+    /// The daemon is ready: writes the PID file (removed when the Runtime is dropped) and
+    /// tells the service manager `READY=1` with `status`.
+    pub fn ready(&mut self, pidfile: &Path, status: &str) -> Result<(), String> {
+        let pid =
+            PidFile::create(pidfile).map_err(|e| format!("PID file {}: {e}", pidfile.display()))?;
+        self.pidfile = Some(pid);
+        self.notify.ready(status);
+        Ok(())
+    }
+
+    /// Waits until one of `fds` (the service's), a signal, the control socket or the link
+    /// monitor is readable, or until `deadline` (or the watchdog's, or a control client's);
+    /// then reports the signals that arrived and the link events read.
+    pub fn wait(&mut self, fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> Events {
+        let now = Instant::now();
+        let deadline = [
+            deadline,
+            self.ctl.next_deadline(),
+            self.notify.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let ms = d
+                    .saturating_duration_since(now)
+                    .as_millis()
+                    .clamp(1, 60_000);
+                PollTimeout::from(ms as u16)
+            }
+        };
+        let mut pfds: Vec<PollFd<'_>> = fds
+            .iter()
+            .copied()
+            .chain([self.signals.fd(), self.links.as_fd()])
+            .chain(self.ctl.fds())
+            .map(|f| PollFd::new(f, PollFlags::POLLIN))
+            .collect();
+        if let Err(e) = nix::poll::poll(&mut pfds, timeout) {
+            if e != nix::errno::Errno::EINTR {
+                log::error!("poll: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        drop(pfds);
+        self.signals.drain();
+        self.notify.handle_timeout(Instant::now());
+        let links = match self.links.recv() {
+            Ok(ev) => ev,
+            Err(e) => {
+                log::error!("{e}");
+                Vec::new()
+            }
+        };
+        Events {
+            reload: Signals::take(&self.signals.hup),
+            stop: Signals::take(&self.signals.term),
+            usr1: Signals::take(&self.signals.usr1),
+            usr2: Signals::take(&self.signals.usr2),
+            links,
+        }
+    }
+
+    /// Tells the service manager the daemon is stopping.
+    pub fn stopping(&mut self) {
+        self.notify.stopping();
+    }
+}
