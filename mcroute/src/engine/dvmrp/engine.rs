@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
 
-use super::table::{Route, RouteTable};
+use super::table::{Phase, Route, RouteTable, Tick};
 use super::*;
 use crate::model::{OifSet, MAX_VIFS};
 use crate::wire::dvmrp::{self as wire, Body, Capabilities, ReportRoute, Repr};
@@ -69,6 +69,8 @@ struct Flow {
     /// Expiry of the prune we sent upstream.
     pruned_upstream: Option<Instant>,
     graft: Option<Graft>,
+    /// Its entry in the flow timer index.
+    timer: Option<Instant>,
 }
 
 impl Flow {
@@ -104,11 +106,18 @@ impl Flow {
     }
 }
 
+/// The timers that exist once per VIF or once per engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
+enum Misc {
     Probe(VifId),
     Report,
     Flash,
+}
+
+/// The next timer to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Misc(Misc),
     Neighbor(VifId, Ipv4Addr),
     Route(Ipv4Net),
     Flow(Ipv4Addr, Ipv4Addr),
@@ -128,8 +137,16 @@ pub struct Engine {
     flash_scheduled: bool,
     last_flash: Option<Instant>,
     report_scheduled: bool,
-    /// Deadlines; an entry may be stale (its object moved on): handlers re-check.
-    timers: BTreeSet<(Instant, Timer)>,
+    /// Timers: every index holds exactly one entry per object with a deadline (a new
+    /// deadline moves the entry), so none grows beyond the objects it times. Route
+    /// deadlines live in the route table, in [`Tick`]s since `epoch`.
+    misc: BTreeMap<Misc, Instant>,
+    neighbor_timers: BTreeSet<(Instant, VifId, Ipv4Addr)>,
+    flow_timers: BTreeSet<(Instant, Ipv4Addr, Ipv4Addr)>,
+    /// The first time the engine was given: route deadlines count from it.
+    epoch: Option<Instant>,
+    /// Whether the total route cap was logged since the table was last below it.
+    route_cap_logged: bool,
     transmits: VecDeque<Transmit>,
     mfc: VecDeque<MfcAction>,
     stats: Stats,
@@ -162,7 +179,11 @@ impl Engine {
             flash_scheduled: false,
             last_flash: None,
             report_scheduled: false,
-            timers: BTreeSet::new(),
+            misc: BTreeMap::new(),
+            neighbor_timers: BTreeSet::new(),
+            flow_timers: BTreeSet::new(),
+            epoch: None,
+            route_cap_logged: false,
             transmits: VecDeque::new(),
             mfc: VecDeque::new(),
             stats: Stats::default(),
@@ -210,6 +231,15 @@ impl Engine {
         &self.stats
     }
 
+    /// Entries in every timer index (for tests: never more than the objects timed).
+    #[cfg(test)]
+    pub(crate) fn timer_entries(&self) -> usize {
+        self.misc.len()
+            + self.neighbor_timers.len()
+            + self.flow_timers.len()
+            + self.routes.index_sizes().0
+    }
+
     // ----------------------------------------------------------------------------------
     // Outputs
 
@@ -225,7 +255,42 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] must be called next (`None`: nothing is pending).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
+        self.next_due().map(|(t, _)| t)
+    }
+
+    /// The earliest timer and its deadline (ties in a fixed order: per-VIF and global
+    /// timers, neighbours, routes, flows).
+    fn next_due(&self) -> Option<(Instant, Due)> {
+        let misc = self.misc.iter().map(|(m, t)| (*t, Due::Misc(*m))).min();
+        let nbr = self
+            .neighbor_timers
+            .first()
+            .map(|&(t, v, a)| (t, Due::Neighbor(v, a)));
+        let route = self.routes.next_deadline().and_then(|t| {
+            let o = self.routes.due(t)?;
+            Some((self.instant(t)?, Due::Route(o)))
+        });
+        let flow = self
+            .flow_timers
+            .first()
+            .map(|&(t, s, g)| (t, Due::Flow(s, g)));
+        [misc, nbr, route, flow].into_iter().flatten().min()
+    }
+
+    /// Sets the engine's epoch on its first input (route deadlines count from it).
+    fn clock(&mut self, now: Instant) -> Tick {
+        let epoch = *self.epoch.get_or_insert(now);
+        u64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn tick_after(&mut self, now: Instant, d: Duration) -> Tick {
+        self.clock(now)
+            .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// A tick as an instant (`None` before the first input, when no deadline exists).
+    fn instant(&self, t: Tick) -> Option<Instant> {
+        self.epoch.map(|e| e + Duration::from_millis(t))
     }
 
     // ----------------------------------------------------------------------------------
@@ -234,17 +299,23 @@ impl Engine {
     /// The route to `origin` exactly.
     pub fn route(&self, origin: Ipv4Net) -> Option<RouteInfo> {
         let origin = origin.trunc();
-        self.routes.get(&origin).map(|r| route_info(origin, r))
+        self.routes
+            .get(&origin)
+            .map(|r| route_info(self.epoch, origin, r))
     }
 
     /// The reachable route a packet from `source` is checked against (longest prefix match).
     pub fn lookup(&self, source: Ipv4Addr) -> Option<RouteInfo> {
-        self.routes.lookup(source).map(|(o, r)| route_info(o, r))
+        self.routes
+            .lookup(source)
+            .map(|(o, r)| route_info(self.epoch, o, r))
     }
 
     /// Every route, in prefix order.
     pub fn routes(&self) -> impl Iterator<Item = RouteInfo> + '_ {
-        self.routes.iter().map(|(o, r)| route_info(*o, r))
+        self.routes
+            .iter()
+            .map(|(o, r)| route_info(self.epoch, *o, r))
     }
 
     /// The neighbours heard on every VIF.
@@ -265,7 +336,7 @@ impl Engine {
     /// Whether we are the designated forwarder for `origin` onto `vif` (section 3.3.7).
     pub fn is_designated_forwarder(&self, origin: Ipv4Net, vif: VifId) -> bool {
         match self.routes.get(&origin.trunc()) {
-            Some(r) => r.reachable() && r.parent != vif && self.is_df(r, vif),
+            Some(r) => r.reachable() && r.parent() != vif && self.is_df(r, vif),
             None => false,
         }
     }
@@ -307,7 +378,13 @@ impl Engine {
             r.metric = INFINITY;
         }
         self.send_full_reports();
-        self.timers.clear();
+        self.misc.clear();
+        self.neighbor_timers.clear();
+        self.flow_timers.clear();
+        let origins: Vec<Ipv4Net> = self.routes.iter().map(|(o, _)| *o).collect();
+        for o in origins {
+            self.routes.set_deadline(&o, Phase::Idle, 0);
+        }
     }
 
     /// The groups with local members on `vif`.
@@ -324,6 +401,7 @@ impl Engine {
     /// A VIF came up (or was enabled): its subnet and altnets become local origins and probing
     /// starts (section 3.2).
     pub fn interface_up(&mut self, now: Instant, vif: VifId) {
+        self.clock(now);
         let Some(v) = self.vifs.get_mut(&vif) else {
             return;
         };
@@ -340,19 +418,18 @@ impl Engine {
             let keep = self.routes.remove(&o);
             let mut r = Route::new(metric, vif, None);
             if let Some(old) = keep {
-                r.dependents = old.dependents;
-                r.offers = old.offers;
+                r.take_peers(old);
             }
             self.routes.insert(o, r);
             self.route_changed(now, o);
         }
         if !self.vifs[&vif].cfg.passive {
             self.send_probe(vif);
-            self.schedule(now + PROBE_INTERVAL, Timer::Probe(vif));
+            self.misc.insert(Misc::Probe(vif), now + PROBE_INTERVAL);
         }
         if !self.report_scheduled {
             self.report_scheduled = true;
-            self.schedule(now + REPORT_INTERVAL, Timer::Report);
+            self.misc.insert(Misc::Report, now + REPORT_INTERVAL);
         }
         self.recompute_all_flows(now);
     }
@@ -367,15 +444,18 @@ impl Engine {
             return;
         }
         v.up = false;
-        let neighbors: Vec<Ipv4Addr> = v.neighbors.keys().copied().collect();
+        let neighbors: Vec<(Ipv4Addr, Instant)> =
+            v.neighbors.iter().map(|(a, n)| (*a, n.expires)).collect();
         let origins: Vec<Ipv4Net> = v.local_origins().collect();
         v.neighbors.clear();
-        for n in neighbors {
+        self.misc.remove(&Misc::Probe(vif));
+        for (n, expires) in neighbors {
+            self.neighbor_timers.remove(&(expires, vif, n));
             self.forget_neighbor(now, vif, n);
         }
         for o in origins {
             if let Some(r) = self.routes.get(&o) {
-                if r.gateway.is_none() && r.parent == vif {
+                if r.gateway().is_none() && r.parent() == vif {
                     self.make_unreachable(now, o);
                 }
             }
@@ -451,6 +531,7 @@ impl Engine {
                         prunes: BTreeMap::new(),
                         pruned_upstream: None,
                         graft: None,
+                        timer: None,
                     },
                 );
                 self.by_group.entry(group).or_default().insert(source);
@@ -558,24 +639,30 @@ impl Engine {
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(t, timer)) = self.timers.first() {
+        self.clock(now);
+        while let Some((t, due)) = self.next_due() {
             if t > now {
                 break;
             }
-            self.timers.pop_first();
-            match timer {
-                Timer::Probe(vif) => {
-                    if self.vifs.get(&vif).is_some_and(Vif::speaks_dvmrp) {
-                        self.send_probe(vif);
-                        self.schedule(now + PROBE_INTERVAL, Timer::Probe(vif));
+            match due {
+                Due::Misc(m) => {
+                    self.misc.remove(&m);
+                    match m {
+                        Misc::Probe(vif) => {
+                            if self.vifs.get(&vif).is_some_and(Vif::speaks_dvmrp) {
+                                self.send_probe(vif);
+                                self.misc.insert(Misc::Probe(vif), now + PROBE_INTERVAL);
+                            }
+                        }
+                        Misc::Report => {
+                            self.send_full_reports();
+                            self.misc.insert(Misc::Report, now + REPORT_INTERVAL);
+                        }
+                        Misc::Flash => self.flash(now),
                     }
                 }
-                Timer::Report => {
-                    self.send_full_reports();
-                    self.schedule(now + REPORT_INTERVAL, Timer::Report);
-                }
-                Timer::Flash => self.flash(now),
-                Timer::Neighbor(vif, addr) => {
+                Due::Neighbor(vif, addr) => {
+                    self.neighbor_timers.remove(&(t, vif, addr));
                     let expired = self
                         .vifs
                         .get(&vif)
@@ -590,8 +677,14 @@ impl Engine {
                         self.recompute_all_flows(now);
                     }
                 }
-                Timer::Route(origin) => self.route_timer(now, origin),
-                Timer::Flow(s, g) => self.flow_timer(now, s, g),
+                Due::Route(origin) => self.route_timer(now, origin),
+                Due::Flow(s, g) => {
+                    self.flow_timers.remove(&(t, s, g));
+                    if let Some(f) = self.flows.get_mut(&(s, g)) {
+                        f.timer = None;
+                    }
+                    self.flow_timer(now, s, g);
+                }
             }
         }
     }
@@ -615,6 +708,12 @@ impl Engine {
         };
         let lists_us = listed.contains(&v.cfg.local);
         let expires = now + NEIGHBOR_TIMEOUT;
+        let previous = v.neighbors.get(&src).map(|n| n.expires);
+        if previous.is_none() && v.neighbors.len() >= self.config.max_neighbors_per_vif {
+            // A probe storm from made-up addresses: each would cost a neighbour entry.
+            self.stats.neighbor_limit += 1;
+            return;
+        }
         let (new, restarted, was_two_way, prev_two_way) = match v.neighbors.get_mut(&src) {
             None => {
                 v.neighbors.insert(
@@ -641,7 +740,10 @@ impl Engine {
                 (false, restarted, was, prev)
             }
         };
-        self.schedule(expires, Timer::Neighbor(vif, src));
+        if let Some(old) = previous {
+            self.neighbor_timers.remove(&(old, vif, src));
+        }
+        self.neighbor_timers.insert((expires, vif, src));
         if restarted {
             // Section 3.2.1: a new generation id means the neighbour lost its state: forget
             // its prunes, re-send ours, and send it our whole table (below, once two-way).
@@ -683,13 +785,8 @@ impl Engine {
     fn forget_neighbor(&mut self, now: Instant, vif: VifId, addr: Ipv4Addr) {
         let mut lost = Vec::new();
         for (o, r) in self.routes.iter_mut() {
-            if let Some(d) = r.dependents.get_mut(&vif) {
-                d.remove(&addr);
-            }
-            if let Some(d) = r.offers.get_mut(&vif) {
-                d.remove(&addr);
-            }
-            if r.gateway == Some(addr) && r.parent == vif && r.reachable() {
+            r.remove_peer(vif, addr);
+            if r.gateway() == Some(addr) && r.parent() == vif && r.reachable() {
                 lost.push(*o);
             }
         }
@@ -756,71 +853,61 @@ impl Engine {
         let mut recompute = false;
         let mut mark_changed = false;
         let mut unreachable = false;
-        let mut refresh = None;
+        let mut refresh = false;
+        // Section 3.3.7: what other routers on the VIF offer, for the forwarder election.
+        let offer = if poisoned || m >= INFINITY {
+            None
+        } else {
+            Some(m)
+        };
         if let Some(r) = self.routes.get_mut(&origin) {
             // Section 3.3.5: a poisoned reverse report says the sender depends on us.
-            let deps = r.dependents.entry(vif).or_default();
-            recompute |= if poisoned {
-                deps.insert(nbr)
-            } else {
-                deps.remove(&nbr)
-            };
-            // Section 3.3.7: what other routers on the VIF offer, for the forwarder election.
-            let offers = r.offers.entry(vif).or_default();
-            let new_offer = if poisoned || m >= INFINITY {
-                None
-            } else {
-                Some(m)
-            };
-            let old_offer = match new_offer {
-                Some(m) => offers.insert(nbr, m),
-                None => offers.remove(&nbr),
-            };
-            recompute |= old_offer != new_offer;
-
-            if r.gateway.is_none() {
+            recompute |= r.set_dependent(vif, nbr, poisoned);
+            recompute |= r.set_offer(vif, nbr, offer);
+            let (gateway, parent, metric) = (r.gateway(), r.parent(), r.metric);
+            if gateway.is_none() {
                 // A directly connected subnet: always ours.
-            } else if r.gateway == Some(nbr) && r.parent == vif {
+            } else if gateway == Some(nbr) && parent == vif {
                 if effective < INFINITY {
-                    if r.metric != effective {
+                    if metric != effective {
                         r.metric = effective;
                         recompute = true;
                         mark_changed = true;
                     }
-                    let exp = now + ROUTE_EXPIRATION;
-                    r.expires = Some(exp);
-                    r.gc_at = None;
-                    refresh = Some(exp);
+                    refresh = true;
                 } else if r.reachable() {
                     unreachable = true;
                 }
             } else if effective < INFINITY
-                && (effective < r.metric
-                    || (effective == r.metric && r.gateway.is_some_and(|g| nbr < g)))
+                && (effective < metric || (effective == metric && gateway.is_some_and(|g| nbr < g)))
             {
-                // A better path (section 3.3.3): switch upstream.
-                r.metric = effective;
-                r.parent = vif;
-                r.gateway = Some(nbr);
-                let exp = now + ROUTE_EXPIRATION;
-                r.expires = Some(exp);
-                r.gc_at = None;
-                refresh = Some(exp);
+                // A better path (section 3.3.3): switch upstream, unless that neighbour is
+                // at its cap.
+                if self.capped(vif, nbr, false) {
+                    return;
+                }
+                if let Some(r) = self.routes.get_mut(&origin) {
+                    r.metric = effective;
+                }
+                self.routes.set_upstream(&origin, vif, Some(nbr));
+                refresh = true;
                 mark_changed = true;
                 recompute = true;
             }
         } else if effective < INFINITY {
+            if self.capped(vif, nbr, true) {
+                return;
+            }
             let mut r = Route::new(effective, vif, Some(nbr));
-            let exp = now + ROUTE_EXPIRATION;
-            r.expires = Some(exp);
-            r.offers.entry(vif).or_default().insert(nbr, m);
+            r.set_offer(vif, nbr, offer);
             self.routes.insert(origin, r);
-            refresh = Some(exp);
+            refresh = true;
             mark_changed = true;
             recompute = true;
         }
-        if let Some(exp) = refresh {
-            self.schedule(exp, Timer::Route(origin));
+        if refresh {
+            let exp = self.tick_after(now, ROUTE_EXPIRATION);
+            self.routes.set_deadline(&origin, Phase::Live, exp);
         }
         if mark_changed {
             self.changed_later(origin);
@@ -847,7 +934,7 @@ impl Engine {
             let at = self
                 .last_flash
                 .map_or(now, |t| (t + MIN_FLASH_INTERVAL).max(now));
-            self.schedule(at, Timer::Flash);
+            self.misc.insert(Misc::Flash, at);
         }
     }
 
@@ -863,24 +950,59 @@ impl Engine {
             return;
         };
         r.metric = INFINITY;
-        r.expires = None;
-        let gc = now + ROUTE_HOLDDOWN;
-        r.gc_at = Some(gc);
-        self.schedule(gc, Timer::Route(origin));
+        let gc = self.tick_after(now, ROUTE_HOLDDOWN);
+        self.routes.set_deadline(&origin, Phase::HoldDown, gc);
         self.route_changed(now, origin);
         self.recompute_origin(now, origin);
     }
 
+    /// A route's deadline passed (the deadline index names only routes whose deadline it
+    /// holds, so this always moves or removes the route's entry).
     fn route_timer(&mut self, now: Instant, origin: Ipv4Net) {
         let Some(r) = self.routes.get(&origin) else {
             return;
         };
-        if r.expires.is_some_and(|t| t <= now) {
-            self.make_unreachable(now, origin);
-        } else if r.gc_at.is_some_and(|t| t <= now) {
-            self.routes.remove(&origin);
-            self.changed.remove(&origin);
+        match r.phase() {
+            Phase::Live => self.make_unreachable(now, origin),
+            Phase::HoldDown => {
+                self.routes.remove(&origin);
+                self.changed.remove(&origin);
+            }
+            // Never indexed: nothing to do.
+            Phase::Local | Phase::Idle => {}
         }
+    }
+
+    /// Whether a new route (`new`) or a switch to `nbr` would pass a cap: the routes from
+    /// one neighbour ([`Config::max_routes_per_neighbor`]) or in all
+    /// ([`Config::max_routes`]). Counted, and logged once when a cap is reached.
+    fn capped(&mut self, vif: VifId, nbr: Ipv4Addr, new: bool) -> bool {
+        let total = self.routes.len();
+        if new && total >= self.config.max_routes {
+            self.stats.route_limit += 1;
+            if !std::mem::replace(&mut self.route_cap_logged, true) {
+                log::warn!(
+                    "DVMRP route table full ({total} routes, max-routes): new routes are \
+                     ignored until some expire"
+                );
+            }
+            return true;
+        }
+        if new {
+            self.route_cap_logged = false;
+        }
+        let from = self.routes.routes_from(vif, nbr);
+        if from >= self.config.max_routes_per_neighbor {
+            self.stats.route_limit += 1;
+            if self.routes.mark_capped(vif, nbr) {
+                log::warn!(
+                    "neighbor {nbr} on {vif} reached {from} routes (max-routes-per-neighbor): \
+                     its further routes are ignored"
+                );
+            }
+            return true;
+        }
+        false
     }
 
     /// The metric we report for a route on `vif`: poisoned reverse towards the upstream
@@ -888,7 +1010,7 @@ impl Engine {
     fn advertised(r: &Route, vif: VifId) -> u8 {
         if !r.reachable() {
             INFINITY
-        } else if r.gateway.is_some() && r.parent == vif {
+        } else if r.gateway().is_some() && r.parent() == vif {
             r.metric + INFINITY
         } else {
             r.metric
@@ -967,9 +1089,8 @@ impl Engine {
             return false;
         };
         let ours = (r.metric, v.cfg.local);
-        r.offers
-            .get(&vif)
-            .is_none_or(|o| o.iter().all(|(a, m)| ours < (*m, *a)))
+        r.peers()
+            .all(|p| p.vif() != vif || p.offer().is_none_or(|m| ours < (m, p.addr())))
     }
 
     // ----------------------------------------------------------------------------------
@@ -997,19 +1118,20 @@ impl Engine {
     /// downstream routers that have not pruned.
     fn compute_oifs(&self, r: &Route, flow: &Flow, now: Instant, group: Ipv4Addr) -> OifSet {
         let mut oifs = OifSet::new();
-        if self.vifs.get(&r.parent).is_some_and(|v| v.scoped(group)) {
+        if self.vifs.get(&r.parent()).is_some_and(|v| v.scoped(group)) {
             return oifs;
         }
         for (id, v) in &self.vifs {
-            if *id == r.parent || !v.active() || v.scoped(group) || !self.is_df(r, *id) {
+            if *id == r.parent() || !v.active() || v.scoped(group) || !self.is_df(r, *id) {
                 continue;
             }
             let members = v.members.contains(&group);
-            let downstream = r.dependents.get(id).is_some_and(|deps| {
-                deps.iter().any(|d| {
-                    v.neighbors.get(d).is_some_and(|n| n.two_way)
-                        && flow.prunes.get(&(*id, *d)).is_none_or(|&t| t <= now)
-                })
+            let downstream = r.peers().any(|p| {
+                let d = p.addr();
+                p.vif() == *id
+                    && p.dependent()
+                    && v.neighbors.get(&d).is_some_and(|n| n.two_way)
+                    && flow.prunes.get(&(*id, d)).is_none_or(|&t| t <= now)
             });
             if members || downstream {
                 oifs.set(id.0, v.cfg.threshold);
@@ -1024,8 +1146,8 @@ impl Engine {
         };
         let (iif, gateway, negative, oifs) = match self.routes.lookup(source) {
             Some((_, r)) => (
-                r.parent,
-                r.gateway,
+                r.parent(),
+                r.gateway(),
                 false,
                 self.compute_oifs(r, flow, now, group),
             ),
@@ -1102,7 +1224,21 @@ impl Engine {
         if let Some((gw, body)) = send {
             self.send(iif, gw, body);
         }
-        self.schedule(deadline, Timer::Flow(source, group));
+        self.set_flow_timer(source, group, deadline);
+    }
+
+    /// Moves the flow's entry in the flow timer index to `at`.
+    fn set_flow_timer(&mut self, source: Ipv4Addr, group: Ipv4Addr, at: Instant) {
+        let Some(f) = self.flows.get_mut(&(source, group)) else {
+            return;
+        };
+        if f.timer == Some(at) {
+            return;
+        }
+        if let Some(old) = f.timer.replace(at) {
+            self.flow_timers.remove(&(old, source, group));
+        }
+        self.flow_timers.insert((at, source, group));
     }
 
     fn flow_timer(&mut self, now: Instant, source: Ipv4Addr, group: Ipv4Addr) {
@@ -1290,10 +1426,6 @@ impl Engine {
             payload,
         });
     }
-
-    fn schedule(&mut self, at: Instant, timer: Timer) {
-        self.timers.insert((at, timer));
-    }
 }
 
 fn flow_info(source: Ipv4Addr, group: Ipv4Addr, f: &Flow) -> FlowInfo {
@@ -1312,18 +1444,25 @@ fn flow_info(source: Ipv4Addr, group: Ipv4Addr, f: &Flow) -> FlowInfo {
     }
 }
 
-fn route_info(origin: Ipv4Net, r: &Route) -> RouteInfo {
+fn route_info(epoch: Option<Instant>, origin: Ipv4Net, r: &Route) -> RouteInfo {
+    let at = |phase| {
+        (r.phase() == phase)
+            .then(|| epoch.map(|e| e + Duration::from_millis(r.deadline())))
+            .flatten()
+    };
+    let mut dependents: Vec<(VifId, Ipv4Addr)> = r
+        .peers()
+        .filter(|p| p.dependent())
+        .map(|p| (p.vif(), p.addr()))
+        .collect();
+    dependents.sort_unstable();
     RouteInfo {
-        expires: r.expires,
-        holddown_until: r.gc_at,
+        expires: at(Phase::Live),
+        holddown_until: at(Phase::HoldDown),
         origin,
         metric: r.metric,
-        parent: r.parent,
-        gateway: r.gateway,
-        dependents: r
-            .dependents
-            .iter()
-            .flat_map(|(v, s)| s.iter().map(move |a| (*v, *a)))
-            .collect(),
+        parent: r.parent(),
+        gateway: r.gateway(),
+        dependents,
     }
 }

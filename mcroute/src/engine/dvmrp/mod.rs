@@ -69,6 +69,14 @@ pub const DEFAULT_CACHE_LIFETIME: Duration = Duration::from_secs(300);
 /// The infinity metric: unreachable (section 3.3.2: 32). Reported metrics above it are
 /// poisoned reverse (metric + 32).
 pub const INFINITY: u8 = 32;
+/// Default cap on the routing table ([`Config::max_routes`]): about 50 MB of routes, ten
+/// times the largest DVMRP networks ran.
+pub const DEFAULT_MAX_ROUTES: usize = 500_000;
+/// Default cap on the routes learned through one neighbour
+/// ([`Config::max_routes_per_neighbor`]).
+pub const DEFAULT_MAX_ROUTES_PER_NEIGHBOR: usize = 250_000;
+/// Default cap on the neighbours of one VIF ([`Config::max_neighbors_per_vif`]).
+pub const DEFAULT_MAX_NEIGHBORS_PER_VIF: usize = 256;
 /// TTL of every DVMRP message we send (section 3.1: one hop).
 pub const TTL: u8 = 1;
 
@@ -86,6 +94,15 @@ pub struct Config {
     pub pruning: bool,
     /// Largest report message in bytes, header included (mrouted: 516).
     pub report_budget: usize,
+    /// Most routes in the table; new origins beyond it are ignored and counted
+    /// ([`Stats::route_limit`]). mrouted has no such limit; [`DEFAULT_MAX_ROUTES`].
+    pub max_routes: usize,
+    /// Most routes learned through one neighbour, so that one broken or hostile router
+    /// cannot fill the table; [`DEFAULT_MAX_ROUTES_PER_NEIGHBOR`].
+    pub max_routes_per_neighbor: usize,
+    /// Most neighbours heard on one VIF (probes from more addresses are counted in
+    /// [`Stats::neighbor_limit`] and dropped); [`DEFAULT_MAX_NEIGHBORS_PER_VIF`].
+    pub max_neighbors_per_vif: usize,
 }
 
 impl Default for Config {
@@ -96,6 +113,9 @@ impl Default for Config {
             cache_lifetime: DEFAULT_CACHE_LIFETIME,
             pruning: true,
             report_budget: crate::wire::dvmrp::MAX_MESSAGE_LEN,
+            max_routes: DEFAULT_MAX_ROUTES,
+            max_routes_per_neighbor: DEFAULT_MAX_ROUTES_PER_NEIGHBOR,
+            max_neighbors_per_vif: DEFAULT_MAX_NEIGHBORS_PER_VIF,
         }
     }
 }
@@ -230,6 +250,12 @@ pub struct Stats {
     pub neighbor_timeouts: u64,
     /// Upcalls handled.
     pub upcalls: u64,
+    /// Route entries ignored because a route cap was reached ([`Config::max_routes`],
+    /// [`Config::max_routes_per_neighbor`]).
+    pub route_limit: u64,
+    /// Probes from new neighbours dropped because the VIF has
+    /// [`Config::max_neighbors_per_vif`] already.
+    pub neighbor_limit: u64,
 }
 
 /// A route of the DVMRP routing table.

@@ -1,49 +1,218 @@
 //! The DVMRP routing table: origins keyed by prefix in a B-tree, with longest-prefix match by
 //! probing only the prefix lengths present (at most 33 tree lookups, never a scan).
+//!
+//! Memory is what bounds a DVMRP router fed by a large or hostile neighbour, so a route is
+//! kept as small as the protocol allows (32 bytes plus its key): the parent VIF in a byte,
+//! one deadline in milliseconds since the table's epoch, and the other routers that report
+//! it (for the forwarder election and poison reverse) inline when there is one, on the heap
+//! only when there are more. The route timers are an ordered index of `(deadline, origin)`
+//! with exactly one entry per route that has a deadline: a refresh moves the entry, so the
+//! index never holds a stale one, and its size follows the table's as routes come and go.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::time::Instant;
 
 use ipnet::Ipv4Net;
 
 use super::INFINITY;
 use crate::model::VifId;
 
+/// Milliseconds since the engine's epoch (its first input).
+pub(crate) type Tick = u64;
+
+/// Another router that reports a route on one of our VIFs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Peer {
+    vif: u8,
+    addr: [u8; 4],
+    /// Its reachable, non-poisoned metric for the route, 0 for none (the forwarder
+    /// election, draft section 3.3.7).
+    offer: u8,
+    /// It poison-reversed the route to us: it depends on us (section 3.3.5).
+    dependent: bool,
+}
+
+impl Peer {
+    pub fn vif(&self) -> VifId {
+        VifId(u16::from(self.vif))
+    }
+
+    pub fn addr(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.addr)
+    }
+
+    pub fn offer(&self) -> Option<u8> {
+        (self.offer != 0).then_some(self.offer)
+    }
+
+    pub fn dependent(&self) -> bool {
+        self.dependent
+    }
+
+    fn is(&self, vif: VifId, addr: Ipv4Addr) -> bool {
+        u16::from(self.vif) == vif.0 && self.addr == addr.octets()
+    }
+
+    fn empty(&self) -> bool {
+        self.offer == 0 && !self.dependent
+    }
+}
+
+/// What a route's deadline means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// A directly connected subnet or altnet: no deadline.
+    Local,
+    /// Learned: becomes unreachable at the deadline unless refreshed.
+    Live,
+    /// Unreachable, still advertised: deleted at the deadline.
+    HoldDown,
+    /// Learned, no deadline set (only while being built).
+    Idle,
+}
+
 /// One origin's route (draft section 3.3.1, the routing table).
 #[derive(Debug, Clone)]
 pub(crate) struct Route {
     pub metric: u8,
-    pub parent: VifId,
+    parent: u8,
     /// `None` for a local subnet or altnet.
-    pub gateway: Option<Ipv4Addr>,
-    /// When it becomes unreachable unless refreshed (learned routes only).
-    pub expires: Option<Instant>,
-    /// When it is deleted (while in hold-down).
-    pub gc_at: Option<Instant>,
-    /// Downstream routers that poison-reversed it to us (section 3.3.5).
-    pub dependents: BTreeMap<VifId, BTreeSet<Ipv4Addr>>,
-    /// Metrics other routers on each VIF report for it (for designated forwarder election,
-    /// section 3.3.7): only their non-poisoned, reachable metrics.
-    pub offers: BTreeMap<VifId, BTreeMap<Ipv4Addr, u8>>,
+    gateway: Option<Ipv4Addr>,
+    phase: Phase,
+    /// The first peer inline; `rest` holds the others (rarely any).
+    first: Option<Peer>,
+    deadline: Tick,
+    /// Boxed: a thin pointer costs 8 bytes in every route, a `Vec` 24.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<Vec<Peer>>>,
 }
 
 impl Route {
+    /// A route through `parent` (and `gateway`, if learned), with no deadline yet.
     pub fn new(metric: u8, parent: VifId, gateway: Option<Ipv4Addr>) -> Route {
         Route {
             metric,
-            parent,
+            parent: vif_byte(parent),
             gateway,
-            expires: None,
-            gc_at: None,
-            dependents: BTreeMap::new(),
-            offers: BTreeMap::new(),
+            phase: if gateway.is_some() {
+                Phase::Idle
+            } else {
+                Phase::Local
+            },
+            first: None,
+            deadline: 0,
+            rest: None,
         }
     }
 
     pub fn reachable(&self) -> bool {
         self.metric < INFINITY
     }
+
+    pub fn parent(&self) -> VifId {
+        VifId(u16::from(self.parent))
+    }
+
+    pub fn gateway(&self) -> Option<Ipv4Addr> {
+        self.gateway
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The deadline of [`Route::phase`] (meaningless for `Local` and `Idle`).
+    pub fn deadline(&self) -> Tick {
+        self.deadline
+    }
+
+    /// The routers that report this route on our VIFs.
+    pub fn peers(&self) -> impl Iterator<Item = &Peer> + '_ {
+        self.first
+            .iter()
+            .chain(self.rest.iter().flat_map(|v| v.iter()))
+    }
+
+    fn peer_mut(&mut self, vif: VifId, addr: Ipv4Addr) -> Option<&mut Peer> {
+        if let Some(p) = self.first.as_mut().filter(|p| p.is(vif, addr)) {
+            return Some(p);
+        }
+        self.rest
+            .as_mut()
+            .and_then(|v| v.iter_mut().find(|p| p.is(vif, addr)))
+    }
+
+    /// Changes what `addr` on `vif` says about the route; returns whether anything changed.
+    fn update_peer(&mut self, vif: VifId, addr: Ipv4Addr, f: impl FnOnce(&mut Peer)) -> bool {
+        if let Some(p) = self.peer_mut(vif, addr) {
+            let before = *p;
+            f(p);
+            let after = *p;
+            if after.empty() {
+                self.remove_peer(vif, addr);
+            }
+            return before != after;
+        }
+        let mut p = Peer {
+            vif: vif_byte(vif),
+            addr: addr.octets(),
+            offer: 0,
+            dependent: false,
+        };
+        f(&mut p);
+        if p.empty() {
+            return false;
+        }
+        match (&mut self.first, &mut self.rest) {
+            (None, _) => self.first = Some(p),
+            (Some(_), Some(v)) => v.push(p),
+            (Some(_), rest @ None) => *rest = Some(Box::new(vec![p])),
+        }
+        true
+    }
+
+    /// Records `addr`'s offer on `vif` (`None`: it offers nothing usable); returns whether
+    /// it changed.
+    pub fn set_offer(&mut self, vif: VifId, addr: Ipv4Addr, metric: Option<u8>) -> bool {
+        let m = metric.unwrap_or(0);
+        self.update_peer(vif, addr, |p| p.offer = m)
+    }
+
+    /// Records whether `addr` on `vif` depends on us for the route; returns whether it
+    /// changed.
+    pub fn set_dependent(&mut self, vif: VifId, addr: Ipv4Addr, dependent: bool) -> bool {
+        self.update_peer(vif, addr, |p| p.dependent = dependent)
+    }
+
+    /// Forgets everything `addr` on `vif` said.
+    pub fn remove_peer(&mut self, vif: VifId, addr: Ipv4Addr) {
+        if self.first.is_some_and(|p| p.is(vif, addr)) {
+            self.first = self.rest.as_mut().and_then(|v| v.pop());
+        } else if let Some(v) = self.rest.as_mut() {
+            v.retain(|p| !p.is(vif, addr));
+        }
+        if self.rest.as_ref().is_some_and(|v| v.is_empty()) {
+            self.rest = None;
+        }
+    }
+
+    /// Takes the peers of `other` (a route replaced in place).
+    pub fn take_peers(&mut self, other: Route) {
+        self.first = other.first;
+        self.rest = other.rest;
+    }
+}
+
+fn vif_byte(v: VifId) -> u8 {
+    // The engine refuses VIFs beyond MAX_VIFS (32).
+    u8::try_from(v.0).unwrap_or(u8::MAX)
+}
+
+/// How many routes a gateway gave us, and whether its cap was logged.
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    routes: u32,
+    capped: bool,
 }
 
 #[derive(Debug)]
@@ -51,6 +220,10 @@ pub(crate) struct RouteTable {
     map: BTreeMap<Ipv4Net, Route>,
     /// How many routes there are of each prefix length.
     per_len: [u32; 33],
+    /// One entry per route with a deadline (`Live` or `HoldDown`).
+    deadlines: BTreeSet<(Tick, Ipv4Net)>,
+    /// Routes per gateway (learned routes only, hold-down included).
+    per_gateway: HashMap<(u8, Ipv4Addr), Count>,
 }
 
 impl Default for RouteTable {
@@ -58,6 +231,8 @@ impl Default for RouteTable {
         RouteTable {
             map: BTreeMap::new(),
             per_len: [0; 33],
+            deadlines: BTreeSet::new(),
+            per_gateway: HashMap::new(),
         }
     }
 }
@@ -67,22 +242,130 @@ impl RouteTable {
         self.map.get(origin)
     }
 
+    /// The route, to change its metric or peers. Its gateway, parent and deadline change
+    /// through the table ([`RouteTable::set_upstream`], [`RouteTable::set_deadline`]), which
+    /// keeps its indexes.
     pub fn get_mut(&mut self, origin: &Ipv4Net) -> Option<&mut Route> {
         self.map.get_mut(origin)
     }
 
     pub fn insert(&mut self, origin: Ipv4Net, route: Route) {
-        if self.map.insert(origin, route).is_none() {
+        let (gw, parent) = (route.gateway, route.parent);
+        let deadline = route.timed().then_some(route.deadline);
+        if let Some(old) = self.map.insert(origin, route) {
+            self.unindex(origin, &old);
+        } else {
             self.per_len[usize::from(origin.prefix_len())] += 1;
+        }
+        if let Some(t) = deadline {
+            self.deadlines.insert((t, origin));
+        }
+        if let Some(g) = gw {
+            self.per_gateway.entry((parent, g)).or_default().routes += 1;
         }
     }
 
     pub fn remove(&mut self, origin: &Ipv4Net) -> Option<Route> {
-        let r = self.map.remove(origin);
-        if r.is_some() {
-            self.per_len[usize::from(origin.prefix_len())] -= 1;
+        let r = self.map.remove(origin)?;
+        self.per_len[usize::from(origin.prefix_len())] -= 1;
+        self.unindex(*origin, &r);
+        if self.map.is_empty() {
+            // Give the indexes' memory back with the last route.
+            self.per_gateway = HashMap::new();
         }
-        r
+        Some(r)
+    }
+
+    fn unindex(&mut self, origin: Ipv4Net, r: &Route) {
+        if r.timed() {
+            self.deadlines.remove(&(r.deadline, origin));
+        }
+        if let Some(g) = r.gateway {
+            self.uncount(r.parent, g);
+        }
+    }
+
+    fn uncount(&mut self, parent: u8, g: Ipv4Addr) {
+        if let Some(c) = self.per_gateway.get_mut(&(parent, g)) {
+            c.routes = c.routes.saturating_sub(1);
+            if c.routes == 0 {
+                self.per_gateway.remove(&(parent, g));
+                if self.per_gateway.capacity() > 64
+                    && self.per_gateway.len() * 4 < self.per_gateway.capacity()
+                {
+                    self.per_gateway.shrink_to_fit();
+                }
+            }
+        }
+    }
+
+    /// Moves a route to a new parent VIF and gateway.
+    pub fn set_upstream(&mut self, origin: &Ipv4Net, parent: VifId, gateway: Option<Ipv4Addr>) {
+        let Some(r) = self.map.get_mut(origin) else {
+            return;
+        };
+        let (old_parent, old_gw) = (r.parent, r.gateway);
+        r.parent = vif_byte(parent);
+        r.gateway = gateway;
+        let new_parent = r.parent;
+        if (old_parent, old_gw) == (new_parent, gateway) {
+            return;
+        }
+        if let Some(g) = old_gw {
+            self.uncount(old_parent, g);
+        }
+        if let Some(g) = gateway {
+            self.per_gateway.entry((new_parent, g)).or_default().routes += 1;
+        }
+    }
+
+    /// Sets a route's phase and deadline, moving its entry in the deadline index.
+    pub fn set_deadline(&mut self, origin: &Ipv4Net, phase: Phase, deadline: Tick) {
+        let Some(r) = self.map.get_mut(origin) else {
+            return;
+        };
+        let old = r.timed().then_some(r.deadline);
+        r.phase = phase;
+        r.deadline = deadline;
+        let new = r.timed().then_some(deadline);
+        if old != new {
+            if let Some(t) = old {
+                self.deadlines.remove(&(t, *origin));
+            }
+            if let Some(t) = new {
+                self.deadlines.insert((t, *origin));
+            }
+        }
+    }
+
+    /// The earliest route deadline.
+    pub fn next_deadline(&self) -> Option<Tick> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// The route whose deadline is earliest, if it is at or before `now`. Its entry stays
+    /// until the caller changes the route's deadline or removes it.
+    pub fn due(&self, now: Tick) -> Option<Ipv4Net> {
+        self.deadlines
+            .first()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, o)| *o)
+    }
+
+    /// How many routes `gateway` on `vif` gave us (hold-down included).
+    pub fn routes_from(&self, vif: VifId, gateway: Ipv4Addr) -> usize {
+        self.per_gateway
+            .get(&(vif_byte(vif), gateway))
+            .map_or(0, |c| c.routes as usize)
+    }
+
+    /// Marks the gateway's cap as reached; returns whether it was not marked before (the
+    /// caller logs once).
+    pub fn mark_capped(&mut self, vif: VifId, gateway: Ipv4Addr) -> bool {
+        match self.per_gateway.get_mut(&(vif_byte(vif), gateway)) {
+            Some(c) => !std::mem::replace(&mut c.capped, true),
+            None => false,
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Ipv4Net, &Route)> {
@@ -115,6 +398,18 @@ impl RouteTable {
         }
         None
     }
+
+    /// Sizes of the indexes, for tests: (deadline entries, gateways counted).
+    #[cfg(test)]
+    pub fn index_sizes(&self) -> (usize, usize) {
+        (self.deadlines.len(), self.per_gateway.len())
+    }
+}
+
+impl Route {
+    fn timed(&self) -> bool {
+        matches!(self.phase, Phase::Live | Phase::HoldDown)
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +417,58 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn a_route_is_32_bytes() {
+        assert!(
+            std::mem::size_of::<Route>() <= 32,
+            "{}",
+            std::mem::size_of::<Route>()
+        );
+    }
+
+    #[test]
+    fn peers_are_inline_until_a_second_one_and_vanish_when_empty() {
+        let mut r = Route::new(3, VifId(1), Some(Ipv4Addr::new(192, 0, 2, 2)));
+        let (a, b) = (Ipv4Addr::new(192, 0, 2, 2), Ipv4Addr::new(192, 0, 2, 3));
+        assert!(r.set_offer(VifId(1), a, Some(2)));
+        assert!(!r.set_offer(VifId(1), a, Some(2)));
+        assert!(r.rest.is_none());
+        assert!(r.set_dependent(VifId(1), b, true));
+        assert!(r.rest.is_some());
+        assert_eq!(r.peers().count(), 2);
+        // The inline one goes: the other moves in and the heap part is freed.
+        assert!(r.set_offer(VifId(1), a, None));
+        assert!(r.rest.is_none());
+        assert_eq!(r.peers().map(|p| p.addr()).collect::<Vec<_>>(), vec![b]);
+        assert!(r.set_dependent(VifId(1), b, false));
+        assert_eq!(r.peers().count(), 0);
+        // Nothing to record: nothing stored.
+        assert!(!r.set_dependent(VifId(1), b, false));
+        assert!(r.first.is_none());
+    }
+
+    #[test]
+    fn one_deadline_entry_per_route_however_often_it_is_refreshed() {
+        let mut t = RouteTable::default();
+        let gw = Ipv4Addr::new(192, 0, 2, 2);
+        let o: Ipv4Net = "198.18.4.0/24".parse().unwrap();
+        t.insert(o, Route::new(2, VifId(0), Some(gw)));
+        for i in 0..1000 {
+            t.set_deadline(&o, Phase::Live, 140_000 + i * 10);
+        }
+        assert_eq!(t.index_sizes(), (1, 1));
+        assert_eq!(t.next_deadline(), Some(140_000 + 999 * 10));
+        assert_eq!(t.due(140_000), None);
+        assert_eq!(t.due(200_000), Some(o));
+        t.set_deadline(&o, Phase::HoldDown, 300_000);
+        assert_eq!(t.index_sizes(), (1, 1));
+        assert_eq!(t.routes_from(VifId(0), gw), 1);
+        t.set_upstream(&o, VifId(1), Some(Ipv4Addr::new(198, 51, 100, 2)));
+        assert_eq!(t.routes_from(VifId(0), gw), 0);
+        t.remove(&o);
+        assert_eq!(t.index_sizes(), (0, 0));
+        assert_eq!(t.next_deadline(), None);
+    }
     #[test]
     fn longest_prefix_wins_and_unreachable_is_skipped() {
         let mut t = RouteTable::default();

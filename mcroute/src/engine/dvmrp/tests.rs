@@ -1207,3 +1207,156 @@ proptest! {
         prop_assert!(checked >= reachable, "only {checked} of {reachable} learned routes reported back");
     }
 }
+
+/// A report of `n` made-up /24 origins under 10.0.0.0/8 starting at `from`.
+fn many_routes(from: u32, n: u32, metric: u8) -> Body {
+    Body::Report {
+        routes: (from..from + n)
+            .map(|i| wire::dvmrp::ReportRoute {
+                origin: Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)), 24).unwrap(),
+                metric,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn refreshes_never_leave_stale_timers() {
+    let mut s = Solo::new();
+    s.probe(0);
+    // 300 routes refreshed every second for 100 s (a neighbour repeating itself).
+    for t in 1..=100 {
+        s.feed(t, many_routes(0, 300, 3));
+        if t % 10 == 0 {
+            s.probe(t);
+        }
+        s.drain();
+    }
+    assert_eq!(s.e.route_count(), 302);
+    // One timer per learned route, one per neighbour, probes, report, flash at most.
+    assert!(
+        s.e.timer_entries() <= 300 + 1 + 2 + 2,
+        "{} timer entries",
+        s.e.timer_entries()
+    );
+    // The neighbour goes quiet: routes expire, are held down, then deleted, and every
+    // index shrinks with them.
+    for t in (110..=400).step_by(10) {
+        s.e.handle_timeout(s.t(t));
+        s.drain();
+    }
+    assert_eq!(s.e.route_count(), 2);
+    assert!(s.e.timer_entries() <= 2 + 2, "{}", s.e.timer_entries());
+}
+
+#[test]
+fn route_caps_per_neighbor_and_in_total() {
+    let mut s = Solo::new();
+    s.e = Engine::new(Config {
+        max_routes: 150,
+        max_routes_per_neighbor: 100,
+        ..Config::default()
+    });
+    for (v, local, subnet) in [
+        (0, "192.0.2.1", "192.0.2.0/24"),
+        (1, "198.51.100.1", "198.51.100.0/24"),
+    ] {
+        s.e.add_vif(VifConfig::new(VifId(v), ip(local), net(subnet)))
+            .unwrap();
+        s.e.interface_up(s.t0, VifId(v));
+    }
+    s.probe(0);
+    s.feed(1, many_routes(0, 300, 3));
+    // 2 local routes + 100 from the neighbour; the other 200 are counted, not stored.
+    assert_eq!(s.e.route_count(), 102);
+    assert_eq!(s.e.stats().route_limit, 200);
+    // Refreshing the routes it has is not refused.
+    s.feed(2, many_routes(0, 100, 3));
+    assert_eq!(s.e.stats().route_limit, 200);
+    // A second neighbour on the other VIF fills the table to its total cap.
+    let probe = Repr::new(Body::Probe {
+        generation_id: 9,
+        neighbors: vec![ip("198.51.100.1")],
+    })
+    .to_bytes()
+    .unwrap();
+    s.e.handle_packet(s.t(3), VifId(1), ip("198.51.100.2"), &probe);
+    let rep = Repr::new(many_routes(1000, 80, 3)).to_bytes().unwrap();
+    s.e.handle_packet(s.t(3), VifId(1), ip("198.51.100.2"), &rep);
+    assert_eq!(s.e.route_count(), 150);
+    assert_eq!(s.e.stats().route_limit, 200 + 32);
+}
+
+#[test]
+fn probe_storm_is_capped() {
+    let mut s = Solo::new();
+    s.e = Engine::new(Config {
+        max_neighbors_per_vif: 10,
+        ..Config::default()
+    });
+    s.e.add_vif(VifConfig::new(
+        VifId(0),
+        ip("192.0.2.1"),
+        net("192.0.2.0/24"),
+    ))
+    .unwrap();
+    s.e.interface_up(s.t0, VifId(0));
+    for i in 2..200u8 {
+        let probe = Repr::new(Body::Probe {
+            generation_id: u32::from(i),
+            neighbors: vec![],
+        })
+        .to_bytes()
+        .unwrap();
+        s.e.handle_packet(s.t(1), VifId(0), Ipv4Addr::new(192, 0, 2, i), &probe);
+    }
+    assert_eq!(s.e.neighbors().count(), 10);
+    assert_eq!(s.e.stats().neighbor_limit, 188);
+}
+
+#[test]
+fn other_major_versions_are_counted_never_fatal() {
+    // mrouted 4.6 crashes on some of these; we count and drop them, whatever the code.
+    let mut s = Solo::new();
+    s.probe(0);
+    let bodies = [
+        Body::Probe {
+            generation_id: 1,
+            neighbors: vec![ip("192.0.2.1")],
+        },
+        report(&[("203.0.113.0/24", 1)]),
+        Body::AskNeighbors2,
+        Body::Prune {
+            source: ip("198.51.100.9"),
+            group: G,
+            lifetime: 10,
+            source_prefix: None,
+        },
+        Body::Graft {
+            source: ip("198.51.100.9"),
+            group: G,
+            source_prefix: None,
+        },
+    ];
+    let mut n = 0;
+    for major in [0u8, 1, 2, 4, 255] {
+        for minor in [0u8, 1, 255] {
+            for b in &bodies {
+                let mut r = Repr::new(b.clone());
+                r.major = major;
+                r.minor = minor;
+                let bytes = r.to_bytes().unwrap();
+                s.e.handle_packet(s.t(1), VifId(0), ip("192.0.2.2"), &bytes);
+                // Truncated after the header as well.
+                let mut short = bytes[..8.min(bytes.len())].to_vec();
+                crate::wire::fill_checksum(&mut short);
+                s.e.handle_packet(s.t(1), VifId(0), ip("192.0.2.2"), &short);
+                n += 1;
+            }
+        }
+    }
+    let st = *s.e.stats();
+    assert!(st.bad_version >= n, "{st:?}");
+    assert_eq!(st.bad_version + st.malformed, 2 * n, "{st:?}");
+    assert!(s.e.route(net("203.0.113.0/24")).is_none());
+}
