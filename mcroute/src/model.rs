@@ -678,6 +678,10 @@ impl IfPattern {
         if self.name().contains(':') {
             return Err("contains \":\"");
         }
+        // `a+:1` is the alias of a name `a+`, which would print as the wildcard `a+`.
+        if matches!(self, IfPattern::Name(n) if n.ends_with('+')) {
+            return Err("ends with \"+\" before its alias (a wildcard has no alias)");
+        }
         Ok(())
     }
 

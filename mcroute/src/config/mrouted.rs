@@ -74,7 +74,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs;
 use std::mem;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -82,8 +81,8 @@ use std::path::Path;
 use ipnet::Ipv4Net;
 
 use super::{
-    check_ifname, suggest, ConfigError, ConfigErrors, ErrorKind, FileId, Found, Span, Spanned,
-    INPUT_NAME,
+    check_ifname, decode, read_file, suggest, ConfigError, ConfigErrors, ErrorKind, ErrorList,
+    FileId, Found, Span, Spanned, INPUT_NAME,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -765,27 +764,21 @@ pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
 
 /// Reads and parses the file at `path`. A file that cannot be read is an error at line 0
 /// (mrouted runs with defaults when its file does not exist; check for
-/// [`ErrorKind::Io`] with `io::ErrorKind::NotFound` to do the same).
+/// [`ErrorKind::Io`] with `io::ErrorKind::NotFound` to do the same). As for smcroute.conf,
+/// only a regular file of at most [`MAX_FILE_SIZE`](super::MAX_FILE_SIZE) bytes of UTF-8
+/// is read ([`read_file`](super::read_file)): a byte that is not UTF-8 is an error at its
+/// line and column.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let bytes = fs::read(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError::new(
-            path,
-            0,
-            0,
-            ErrorKind::Io {
-                path: path.to_path_buf(),
-                kind: e.kind(),
-                message: e.to_string(),
-            },
-        )])
-    })?;
-    let text = String::from_utf8_lossy(&bytes);
-    let (config, errors) = parse_source(&text, FileId(0), path);
-    if errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigErrors(errors))
+    let (bytes, _) =
+        read_file(path).map_err(|kind| ConfigErrors(vec![ConfigError::new(path, 0, 0, kind)]))?;
+    let (text, mut errors) = decode(&bytes, path);
+    let (config, parse_errors) = parse_source(&text, FileId(0), path);
+    if errors.is_empty() && parse_errors.is_empty() {
+        return Ok(config);
     }
+    errors.extend(parse_errors);
+    errors.sort_by_key(|e| (e.line, e.column));
+    Err(ConfigErrors(super::cap_errors(errors, path)))
 }
 
 /// Parses mrouted.conf text read from `path` (used in errors only) with file id `file`
@@ -800,7 +793,7 @@ pub fn parse_source(text: &str, file: FileId, path: &Path) -> (Config, Vec<Confi
         next,
         file,
         path,
-        errors: Vec::new(),
+        errors: ErrorList::default(),
         boundary_refs: Vec::new(),
         names: Names::default(),
         scratch: Scratch::default(),
@@ -819,7 +812,7 @@ pub fn parse_source(text: &str, file: FileId, path: &Path) -> (Config, Vec<Confi
         .reserve_exact(tunnels.min(budget / mem::size_of::<Tunnel>()));
     p.run(&mut config);
     p.check(&config);
-    (config, p.errors)
+    (config, p.errors.finish(path))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1345,7 +1338,7 @@ struct Parser<'a, 'p> {
     next: Option<Tok<'a>>,
     file: FileId,
     path: &'p Path,
-    errors: Vec<ConfigError>,
+    errors: ErrorList,
     /// Boundary names used before their `name` statement, checked at the end.
     boundary_refs: Vec<(&'a str, Span)>,
     /// The `name` statements kept so far.
@@ -2282,7 +2275,7 @@ impl<'a> Parser<'a, '_> {
                 );
             }
         }
-        self.errors.sort_by_key(|e| (e.line, e.column));
+        self.errors.sort();
     }
 }
 

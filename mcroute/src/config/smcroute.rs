@@ -73,7 +73,6 @@
 //!   (non-glob) include of a missing file is an error. See [`load`].
 
 use std::fmt;
-use std::fs;
 use std::io;
 use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
@@ -81,10 +80,10 @@ use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
-use super::glob::{glob, has_magic};
+use super::glob::has_magic;
 use super::{
-    is_space, parse_decimal, suggest, ConfigError, ConfigErrors, ErrorKind, FileId, Found, Span,
-    Spanned, INPUT_NAME,
+    cap_errors, decode, is_space, parse_decimal, suggest, ConfigError, ConfigErrors, ErrorKind,
+    ErrorList, FileId, FileKey, FileSystem, Found, Source, Span, Spanned, INPUT_NAME,
 };
 
 /// The most outbound interfaces one `mroute` line may list (the IPv4 VIF table size).
@@ -564,6 +563,10 @@ pub fn join_parts(
 ) -> (Config, Vec<ConfigError>) {
     head.0.directives.extend(tail.0.directives);
     head.1.extend(tail.1);
+    // Each part kept MAX_ERRORS: keep as many of both.
+    if let Some(path) = head.1.first().map(|e| e.file.clone()) {
+        head.1 = cap_errors(head.1, &path);
+    }
     head
 }
 
@@ -588,7 +591,7 @@ pub fn parse_part(
     let mut parser = Parser {
         file,
         path,
-        errors: Vec::new(),
+        errors: ErrorList::default(),
     };
     // One directive a line at most: reserving up front saves the copies of a growing Vec
     // (a 100,000-line file is 13 MB of directives). Counting newlines is a fast SIMD pass.
@@ -608,7 +611,7 @@ pub fn parse_part(
         // Mostly comments or errors: give the reserve back.
         directives.shrink_to_fit();
     }
-    (Config { directives }, parser.errors)
+    (Config { directives }, parser.errors.finish(path))
 }
 
 /// The white-space separated tokens of one line, up to a token starting with `#`.
@@ -656,7 +659,7 @@ impl<'a> Iterator for Tokens<'a> {
 struct Parser<'p> {
     file: FileId,
     path: &'p Path,
-    errors: Vec<ConfigError>,
+    errors: ErrorList,
 }
 
 const DIRECTIVES: &[&str] = &["phyint", "mgroup", "ssmgroup", "mroute", "include"];
@@ -785,7 +788,7 @@ impl Parser<'_> {
     }
 
     fn phyint(&mut self, kw: Tok<'_>, toks: &mut Tokens<'_>) -> Option<Directive> {
-        let errors_before = self.errors.len();
+        let errors_before = self.errors.count();
         let name = toks.next();
         let interface = self.interface(&kw, name, "\"phyint\"", PHYINT_OPTIONS);
         let mut state: Option<(Spanned<PhyintState>, &str)> = None;
@@ -878,7 +881,7 @@ impl Parser<'_> {
                 }
             }
         }
-        if self.errors.len() != errors_before {
+        if self.errors.count() != errors_before {
             return None;
         }
         Some(Directive::Phyint(Phyint {
@@ -931,7 +934,7 @@ impl Parser<'_> {
     /// `mgroup`/`ssmgroup` (`route == false`) and `mroute` lines.
     fn flow(&mut self, kw: Tok<'_>, toks: &mut Tokens<'_>, route: bool) -> Option<Directive> {
         let directive = if route { "mroute" } else { "mgroup" };
-        let errors_before = self.errors.len();
+        let errors_before = self.errors.count();
         let mut from: Option<Spanned<IfPattern>> = None;
         let mut source: Option<Spanned<IpNet>> = None;
         let mut source_text = "";
@@ -1051,7 +1054,7 @@ impl Parser<'_> {
                 }
             }
         }
-        if self.errors.len() != errors_before || clause_failed {
+        if self.errors.count() != errors_before || clause_failed {
             return None;
         }
         let from_missing = from.is_none();
@@ -1213,14 +1216,19 @@ impl Loaded {
 }
 
 /// Reads `path` and every file it includes. Returns the configuration, or every error of
-/// every file.
+/// every file (at most [`MAX_ERRORS`](super::MAX_ERRORS) of them, and a count of the rest).
 ///
+/// - Every file must be a regular file of at most [`MAX_FILE_SIZE`](super::MAX_FILE_SIZE)
+///   bytes, in UTF-8 ([`read_file`](super::read_file)): a FIFO, a device or a directory is
+///   refused without blocking, and a byte that is not UTF-8 is an error at its line and
+///   column.
 /// - `include PATTERN` is expanded like glob(3): matches in sorted order; a pattern that
 ///   matches nothing is not an error, but an include without glob characters naming a file
 ///   that does not exist is.
 /// - A relative pattern is resolved against the directory of the file that contains it.
-/// - A file that includes itself (directly or through others) is an include loop error at
-///   the `include` line; the same file included twice side by side is read twice.
+/// - A file that includes itself (directly or through others; the same device and inode,
+///   whatever the path) is an include loop error at the `include` line; the same file
+///   included twice side by side is read twice.
 /// - An included file that cannot be read is an error at the `include` line.
 /// - A main file that cannot be read is an error at line 0 with kind [`ErrorKind::Io`]
 ///   (smcrouted carries on without a file if it does not exist; a daemon can check
@@ -1245,22 +1253,35 @@ pub type ParseFn<'a> = &'a dyn Fn(&str, FileId, &Path) -> (Config, Vec<ConfigErr
 
 /// Like [`load_partial`], parsing each file's text with `parse`.
 pub fn load_partial_with(path: &Path, parse: ParseFn<'_>) -> (Loaded, Vec<ConfigError>) {
+    load_from(path, parse, &mut FileSystem)
+}
+
+/// Like [`load_partial_with`], reading the files from `source` instead of the file system
+/// (a [`Replay`](super::Replay) of what a privileged process read, for one).
+pub fn load_from(
+    path: &Path,
+    parse: ParseFn<'_>,
+    source: &mut dyn Source,
+) -> (Loaded, Vec<ConfigError>) {
     let mut loader = Loader {
         loaded: Loaded::default(),
         errors: Vec::new(),
         stack: Vec::new(),
         parse,
+        source,
     };
     loader.file(path, None, true);
-    (loader.loaded, loader.errors)
+    let errors = cap_errors(loader.errors, path);
+    (loader.loaded, errors)
 }
 
-struct Loader<'p> {
-    parse: ParseFn<'p>,
+struct Loader<'s> {
+    parse: ParseFn<'s>,
     loaded: Loaded,
     errors: Vec<ConfigError>,
-    /// Canonical paths of the files being read (the include chain).
-    stack: Vec<PathBuf>,
+    /// The files being read (the include chain).
+    stack: Vec<FileKey>,
+    source: &'s mut dyn Source,
 }
 
 /// Where an include came from: the including file and the `include` line.
@@ -1279,26 +1300,35 @@ impl Loader<'_> {
     }
 
     fn io_error(&mut self, site: Option<&Site<'_>>, path: &Path, e: &io::Error, explicit: bool) {
-        let kind = if explicit && site.is_some() && e.kind() == io::ErrorKind::NotFound {
-            ErrorKind::IncludeMissing {
-                path: path.to_path_buf(),
-            }
-        } else {
+        let kind = super::io_kind(path, e);
+        self.read_error(site, path, kind, explicit);
+    }
+
+    fn read_error(
+        &mut self,
+        site: Option<&Site<'_>>,
+        path: &Path,
+        kind: ErrorKind,
+        explicit: bool,
+    ) {
+        let kind = match kind {
             ErrorKind::Io {
+                kind: io::ErrorKind::NotFound,
+                ..
+            } if explicit && site.is_some() => ErrorKind::IncludeMissing {
                 path: path.to_path_buf(),
-                kind: e.kind(),
-                message: e.to_string(),
-            }
+            },
+            other => other,
         };
         self.error(site, path, kind);
     }
 
     fn file(&mut self, path: &Path, site: Option<&Site<'_>>, explicit: bool) {
-        let canonical = match fs::canonicalize(path) {
-            Ok(c) => c,
-            Err(e) => return self.io_error(site, path, &e, explicit),
+        let (bytes, key) = match self.source.read(path) {
+            Ok(r) => r,
+            Err(kind) => return self.read_error(site, path, kind, explicit),
         };
-        if self.stack.contains(&canonical) {
+        if self.stack.contains(&key) {
             return self.error(
                 site,
                 path,
@@ -1307,18 +1337,15 @@ impl Loader<'_> {
                 },
             );
         }
-        let bytes = match fs::read(path) {
-            Ok(b) => b,
-            Err(e) => return self.io_error(site, path, &e, explicit),
-        };
-        // Comments in Latin-1 should not make a file unreadable: invalid UTF-8 becomes
-        // U+FFFD, which no keyword or address contains.
-        let text = String::from_utf8_lossy(&bytes);
         let id = FileId(u32::try_from(self.loaded.files.len()).unwrap_or(u32::MAX));
         self.loaded.files.push(path.to_path_buf());
+        let (text, utf8_errors) = decode(&bytes, path);
+        self.errors.extend(utf8_errors);
         let (config, errors) = (self.parse)(&text, id, path);
+        drop(text);
+        drop(bytes);
         self.errors.extend(errors);
-        self.stack.push(canonical);
+        self.stack.push(key);
         let dir = path.parent().unwrap_or(Path::new(""));
         let includes = config
             .directives
@@ -1348,7 +1375,7 @@ impl Loader<'_> {
                 span: inc.span,
             };
             if has_magic(full.as_os_str().as_bytes()) {
-                match glob(&full) {
+                match self.source.glob(&full) {
                     Ok(matches) => {
                         for m in matches {
                             self.file(&m, Some(&here), false);

@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use std::fs;
 
 fn ok(text: &str) -> Config {
     match parse(text) {
@@ -651,6 +652,58 @@ fn load_from_disk() {
 }
 
 #[test]
+fn load_refuses_bytes_that_are_not_utf8_fifos_and_devices() {
+    let dir = std::env::temp_dir().join(format!("mcroute-mrouted-bad-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mrouted.conf");
+    fs::write(&path, b"phyint eth0\n  phyint e\xe9th1 disable\n").unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:2:11: invalid UTF-8 (byte 0xe9): configuration files must be UTF-8 text",
+            path.display()
+        )
+    );
+    let fifo = dir.join("fifo.conf");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let e = load(&fifo).unwrap_err();
+    assert!(
+        matches!(
+            e.0[0].kind,
+            ErrorKind::NotRegularFile { what: "a FIFO", .. }
+        ),
+        "{e}"
+    );
+    let e = load(Path::new("/dev/zero")).unwrap_err();
+    assert!(
+        matches!(
+            e.0[0].kind,
+            ErrorKind::NotRegularFile {
+                what: "a character device",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn garbage_gives_a_bounded_number_of_errors() {
+    let garbage = "phyint % tunnel ! metric x\n".repeat(5000);
+    let e = parse(&garbage).unwrap_err();
+    assert_eq!(e.len(), crate::config::MAX_ERRORS + 1);
+    assert!(e
+        .0
+        .last()
+        .unwrap()
+        .to_string()
+        .ends_with("more error(s) not shown"));
+}
+
+#[test]
 fn printer_output() {
     let c = ok("cache_lifetime 600 name LOCAL 239.255.0.0/16 no phyint\n\
                 tunnel 192.0.2.1 peer.example rate_limit 0\n\
@@ -949,7 +1002,9 @@ proptest! {
         let text = words.join(" ");
         if let Err(e) = parse(&text) {
             for err in e.errors() {
-                prop_assert!(err.line >= 1 && err.column >= 1);
+                // Errors beyond MAX_ERRORS are counted in a last one about the whole file.
+                let summary = matches!(err.kind, ErrorKind::TooManyErrors { .. });
+                prop_assert!(summary || (err.line >= 1 && err.column >= 1));
             }
         }
     }
@@ -974,7 +1029,9 @@ fn same_as_reference(text: &str) -> Result<(), TestCaseError> {
     }) {
         return Ok(());
     }
-    let old = reference::parse_source(text, FileId(7), path);
+    let mut old = reference::parse_source(text, FileId(7), path);
+    // The reference lists every error; the parser lists MAX_ERRORS and counts the rest.
+    old.1 = crate::config::cap_errors(old.1, path);
     prop_assert_eq!(&new.0, &old.0, "AST differs on {:?}", text);
     let new_errors: Vec<String> = new.1.iter().map(ToString::to_string).collect();
     let old_errors: Vec<String> = old.1.iter().map(ToString::to_string).collect();

@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use std::fs;
 
 fn ok(text: &str) -> Config {
     match parse(text) {
@@ -900,11 +901,11 @@ fn load_reports_unreadable_includes_at_the_include_line() {
     assert_eq!(e.len(), 1);
     assert_eq!((e.0[0].line, e.0[0].column), (2, 4));
     assert_eq!(e.0[0].file, main);
-    let ErrorKind::Io { path, message, .. } = &e.0[0].kind else {
+    let ErrorKind::NotRegularFile { path, what } = &e.0[0].kind else {
         panic!("{:?}", e.0[0].kind)
     };
     assert_eq!(path, &t.0.join("conf.d/dir.conf"));
-    assert!(!message.is_empty());
+    assert_eq!(*what, "a directory");
     // A dangling symlink matched by a glob is unreadable too.
     std::os::unix::fs::symlink(t.0.join("nowhere"), t.0.join("conf.d/link.conf")).unwrap();
     let e = load(&main).unwrap_err();
@@ -923,11 +924,128 @@ fn load_counts_errors_in_included_files() {
 }
 
 #[test]
-fn load_tolerates_invalid_utf8_in_comments() {
+fn load_refuses_bytes_that_are_not_utf8_at_their_line_and_column() {
     let t = TempDir::new("latin1");
     let p = t.0.join("main.conf");
-    fs::write(&p, b"# caf\xe9\nphyint eth0\n").unwrap();
-    assert_eq!(groups(&load(&p).unwrap()), ["eth0"]);
+    // Even in a comment: the same byte in an interface name would become U+FFFD and name
+    // an interface that does not exist.
+    fs::write(
+        &p,
+        b"# caf\xe9\nphyint eth0\nmroute from e\xfft0 group 225.1.1.1\n",
+    )
+    .unwrap();
+    let (l, e) = load_partial(&p);
+    let lines: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    let file = p.display();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{file}:1:6: invalid UTF-8 (byte 0xe9): configuration files must be UTF-8 text"
+            ),
+            format!(
+                "{file}:3:14: invalid UTF-8 (byte 0xff): configuration files must be UTF-8 text"
+            ),
+        ]
+    );
+    // The lines with bad bytes are left out, the others kept, numbered as in the file.
+    assert_eq!(groups(&l), ["eth0"]);
+    assert_eq!(l.directives[0].span().line, 2);
+}
+
+#[test]
+fn load_refuses_fifos_devices_and_directories_without_blocking() {
+    let t = TempDir::new("special");
+    let fifo = t.0.join("fifo.conf");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // No writer: reading it would block forever.
+    let e = load(&fifo).unwrap_err().to_string();
+    assert!(
+        e.ends_with("fifo.conf\" is a FIFO, not a regular file"),
+        "{e}"
+    );
+    let main = t.write(
+        "main.conf",
+        "phyint eth0\ninclude fifo.conf\ninclude /dev/zero\ninclude /tmp\n",
+    );
+    let e = load(&main).unwrap_err();
+    let kinds: Vec<_> =
+        e.0.iter()
+            .map(|e| match &e.kind {
+                ErrorKind::NotRegularFile { what, .. } => (e.line, *what),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+    assert_eq!(
+        kinds,
+        [(2, "a FIFO"), (3, "a character device"), (4, "a directory")]
+    );
+}
+
+#[test]
+fn load_refuses_files_larger_than_the_limit() {
+    let t = TempDir::new("large");
+    let p = t.0.join("big.conf");
+    let f = fs::File::create(&p).unwrap();
+    // Sparse: no disk space used.
+    f.set_len(crate::config::MAX_FILE_SIZE + 1).unwrap();
+    let e = load(&p).unwrap_err().to_string();
+    assert!(
+        e.ends_with(&format!(
+            "big.conf\" is larger than the limit of {} bytes",
+            crate::config::MAX_FILE_SIZE
+        )),
+        "{e}"
+    );
+    f.set_len(crate::config::MAX_FILE_SIZE).unwrap();
+    // At the limit it is read (and is 64 MiB of NUL bytes: one line of garbage).
+    let e = load(&p).unwrap_err();
+    assert_eq!(e.len(), 1, "{e}");
+}
+
+#[test]
+fn error_messages_cut_long_tokens_and_escape_control_bytes() {
+    let long = "x".repeat(1 << 20);
+    let e = one_error(&format!("mroute from eth0 group {long}\n"));
+    assert!(e.len() < 200, "{} bytes", e.len());
+    assert!(
+        e.ends_with(&format!(
+            "found \"{}…\"",
+            "x".repeat(crate::config::MAX_QUOTED)
+        )),
+        "{e}"
+    );
+    let e = one_error("phyint eth0 \u{1b}[2J\n");
+    assert!(e.contains("\\u{1b}[2J"), "{e}");
+}
+
+#[test]
+fn binary_garbage_gives_a_bounded_number_of_errors() {
+    // Deterministic noise: every line an error.
+    let mut x: u32 = 1;
+    let garbage: String = (0..100_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let table = b"abc \n\t#/:+0123456789.";
+            char::from(table[(x >> 16) as usize % table.len()])
+        })
+        .collect();
+    let e = parse(&garbage).unwrap_err();
+    assert_eq!(e.len(), crate::config::MAX_ERRORS + 1);
+    let last = e.0.last().unwrap().to_string();
+    assert!(
+        last.starts_with("<input>: ") && last.ends_with("more error(s) not shown"),
+        "{last}"
+    );
+    // The same in two parts (a text past the parallel threshold).
+    let big = garbage.repeat(12);
+    let h = split_halves(&big).expect("a text this long splits");
+    let path = Path::new("big.conf");
+    let (_, e) = join_parts(
+        parse_part(h.head, 1, h.lines, FileId(0), path),
+        parse_part(h.tail, h.tail_first, 0, FileId(0), path),
+    );
+    assert_eq!(e.len(), crate::config::MAX_ERRORS + 1);
 }
 
 // ---- property tests ---------------------------------------------------------------------------
@@ -1202,4 +1320,23 @@ fn a_large_file_parsed_in_two_halves_is_the_same() {
         "the last line's error names its line: {last}"
     );
     assert!(two.directives.len() > 20_000);
+}
+
+/// Fuzz regression (smcroute_conf, print-then-parse): `a+:1` is the alias `:1` of a name
+/// `a+`, which prints as `a+`, a wildcard. A name cut before its alias may not end in `+`.
+#[test]
+fn a_name_ending_in_plus_before_an_alias_is_refused() {
+    for text in [
+        "mroute from a+:1 group 225.1.1.1\n",
+        "mroute from +: group 225.1.1.1\n",
+        "phyint x+:y\n",
+        "mroute from eth0 group 225.1.1.1 to e+:0\n",
+    ] {
+        let e = one_error(text);
+        assert!(e.contains("invalid interface name"), "{text:?}: {e}");
+    }
+    // A wildcard still is one.
+    assert!(ok("mroute from eth+ group 225.1.1.1 to a++\n")
+        .to_string()
+        .contains("a++"));
 }
