@@ -7,17 +7,19 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mcroute::ctl::client::CtlClient;
+use mcroute::ctl::client::{ClientError, CtlClient};
 use mcroute::ctl::command::{self, Command, COMMANDS};
+use mcroute::ctl::compat::{self, Foreign, Reply};
 use mcroute::ctl::render::{self, Style};
-use mcroute::ctl::{Request, Response};
+use mcroute::ctl::{Request, Response, ShowWhat};
 use mcroute::daemon::getopt::{getopt, LongArg, Opt};
 use mcroute::daemon::Paths;
 
 const OPTIONS: &str = "Options:
   -b              Batch mode: read commands from stdin, one per line, over one connection
   -d              Detailed output: counters in show
-  -i NAME         Daemon identity: talk to /run/NAME.sock (default smcroute)
+  -i NAME         Daemon identity: talk to /run/NAME.sock (default smcroute;
+                  mrouted when invoked as mroutectl)
   -I NAME         The same as -i
   -j, --json      JSON output for show commands
   -p              Plain output (accepted for smcroutectl compatibility; output is always plain)
@@ -27,19 +29,67 @@ const OPTIONS: &str = "Options:
   -v, --version   Show the version
 ";
 
-fn usage() -> String {
-    let mut s =
-        String::from("Usage: mcroutectl [-bdjptv] [-i NAME] [-u FILE] [COMMAND [ARGS...]]\n\n");
+/// Whom this program stands in for, by the name it was invoked as (a symlink named
+/// `smcroutectl` or `mroutectl`): the default identity and socket, and which foreign
+/// daemon it expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persona {
+    Mcroutectl,
+    Smcroutectl,
+    Mroutectl,
+}
+
+impl Persona {
+    fn from_argv0(arg0: Option<&str>) -> Persona {
+        let name = arg0
+            .map(std::path::Path::new)
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        match name {
+            "smcroutectl" => Persona::Smcroutectl,
+            "mroutectl" => Persona::Mroutectl,
+            _ => Persona::Mcroutectl,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Persona::Mcroutectl => "mcroutectl",
+            Persona::Smcroutectl => "smcroutectl",
+            Persona::Mroutectl => "mroutectl",
+        }
+    }
+
+    /// The default daemon identity: smcroute's, or mrouted's for `mroutectl`.
+    fn ident(self) -> &'static str {
+        match self {
+            Persona::Mroutectl => "mrouted",
+            _ => "smcroute",
+        }
+    }
+}
+
+fn usage(p: Persona) -> String {
+    let mut s = format!(
+        "Usage: {} [-bdjptv] [-i NAME] [-u FILE] [COMMAND [ARGS...]]\n\n",
+        p.name()
+    );
     s.push_str(OPTIONS);
     s.push_str("\nCommands:\n");
     for (_, u, h) in COMMANDS {
         s.push_str(&format!("  {u:<50} {h}\n"));
     }
-    s.push_str("\nCommands may be abbreviated to any unambiguous prefix: `mcroutectl s g`.\n");
+    s.push_str(&format!(
+        "\nCommands may be abbreviated to any unambiguous prefix: `{} s g`.\n\
+         A running smcrouted (SMCRoute 2.5) or mrouted 4.x is asked in its own protocol.\n",
+        p.name()
+    ));
     s
 }
 
 struct Opts {
+    persona: Persona,
     batch: bool,
     detail: bool,
     json: bool,
@@ -49,7 +99,9 @@ struct Opts {
 }
 
 fn parse_opts() -> Result<Opts, ExitCode> {
+    let persona = Persona::from_argv0(std::env::args().next().as_deref());
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // mroutectl's long options too, so scripts written for it keep working.
     let parsed = getopt(
         &args,
         "bdhi:I:jptu:v",
@@ -57,18 +109,24 @@ fn parse_opts() -> Result<Opts, ExitCode> {
             ("json", LongArg::None),
             ("help", LongArg::None),
             ("version", LongArg::None),
+            ("detail", LongArg::None),
+            ("plain", LongArg::None),
+            ("no-heading", LongArg::None),
+            ("ident", LongArg::Required),
+            ("ipc", LongArg::Required),
         ],
     )
     .map_err(|e| {
-        eprintln!("mcroutectl: {e}\n{}", usage());
+        eprintln!("{}: {e}\n{}", persona.name(), usage(persona));
         ExitCode::from(64)
     })?;
     let mut o = Opts {
+        persona,
         batch: false,
         detail: false,
         json: false,
         style: Style::default(),
-        socket: Paths::for_ident("smcroute").socket,
+        socket: Paths::for_ident(persona.ident()).socket,
         words: Vec::new(),
     };
     let mut explicit_socket = None;
@@ -76,26 +134,31 @@ fn parse_opts() -> Result<Opts, ExitCode> {
         match opt {
             Opt::Short('b', _) => o.batch = true,
             Opt::Short('d', _) => o.detail = true,
+            Opt::Long(l, _) if l == "detail" => o.detail = true,
             Opt::Short('i' | 'I', Some(n)) => o.socket = Paths::for_ident(&n).socket,
+            Opt::Long(l, Some(n)) if l == "ident" => o.socket = Paths::for_ident(&n).socket,
+            Opt::Long(l, Some(f)) if l == "ipc" => explicit_socket = Some(PathBuf::from(f)),
+            Opt::Long(l, _) if l == "plain" => {}
+            Opt::Long(l, _) if l == "no-heading" => o.style.no_headings = true,
             Opt::Short('j', _) => o.json = true,
             Opt::Long(l, _) if l == "json" => o.json = true,
             Opt::Short('p', _) => {}
             Opt::Short('t', _) => o.style.no_headings = true,
             Opt::Short('u', Some(f)) => explicit_socket = Some(PathBuf::from(f)),
             Opt::Short('h', _) => {
-                print!("{}", usage());
+                print!("{}", usage(persona));
                 return Err(ExitCode::SUCCESS);
             }
             Opt::Long(l, _) if l == "help" => {
-                print!("{}", usage());
+                print!("{}", usage(persona));
                 return Err(ExitCode::SUCCESS);
             }
             Opt::Short('v', _) => {
-                println!("mcroutectl {}", env!("CARGO_PKG_VERSION"));
+                println!("{} (mcroute) {}", persona.name(), env!("CARGO_PKG_VERSION"));
                 return Err(ExitCode::SUCCESS);
             }
             Opt::Long(l, _) if l == "version" => {
-                println!("mcroutectl {}", env!("CARGO_PKG_VERSION"));
+                println!("{} (mcroute) {}", persona.name(), env!("CARGO_PKG_VERSION"));
                 return Err(ExitCode::SUCCESS);
             }
             Opt::Free(w) => o.words.push(w),
@@ -113,7 +176,7 @@ fn parse_opts() -> Result<Opts, ExitCode> {
 fn print_reply(o: &Opts, detail: bool, r: &Response) -> bool {
     match r {
         Response::Error(e) => {
-            eprintln!("mcroutectl: {e}");
+            eprintln!("{}: {e}", o.persona.name());
             false
         }
         Response::Ok => true,
@@ -129,10 +192,72 @@ fn print_reply(o: &Opts, detail: bool, r: &Response) -> bool {
     }
 }
 
-fn connect(o: &Opts) -> Result<CtlClient, ExitCode> {
-    CtlClient::connect(&o.socket).map_err(|e| {
-        eprintln!("mcroutectl: {e}");
-        ExitCode::from(1)
+/// Prints what a foreign daemon answered; returns whether it was a success.
+fn print_foreign(o: &Opts, r: &Reply) -> bool {
+    match r {
+        Reply::Response(r) => print_reply(o, o.detail, r),
+        Reply::Text(lines) => {
+            print!("{}", compat::render_plain(lines, o.style.no_headings));
+            true
+        }
+    }
+}
+
+/// Who answered a request.
+enum Answer {
+    /// An mcroute daemon.
+    Native(Response),
+    /// smcrouted or mrouted, in its protocol.
+    Foreign(Foreign, Reply),
+}
+
+/// Asks the daemon: natively, and when the connection closes unanswered (smcrouted and
+/// mrouted close on a frame they cannot read, without acting on it), in the protocol of
+/// the foreign daemon found there.
+fn ask(o: &Opts, req: &Request) -> Result<Answer, ClientError> {
+    let mut c = CtlClient::connect(&o.socket)?;
+    match c.request(req) {
+        Ok(r) => Ok(Answer::Native(r)),
+        Err(e) if unanswered(&e) => match compat::client::detect(&o.socket)? {
+            Some(f) => Ok(Answer::Foreign(
+                f,
+                compat::client::request(&o.socket, f, req)?,
+            )),
+            None => Err(ClientError::Closed),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+fn print_answer(o: &Opts, a: &Answer) -> bool {
+    match a {
+        Answer::Native(r) => print_reply(o, o.detail, r),
+        Answer::Foreign(_, r) => print_foreign(o, r),
+    }
+}
+
+/// mroutectl's default and `show status`: interfaces, neighbours, routes and cache.
+fn mrouted_status(o: &Opts, words: &[&str]) -> Option<Vec<Request>> {
+    let status = match words {
+        [] => true,
+        [s, st] => {
+            !s.is_empty() && "show".starts_with(s) && !st.is_empty() && "status".starts_with(st)
+        }
+        _ => false,
+    };
+    (o.persona == Persona::Mroutectl && status).then(|| {
+        [
+            ShowWhat::Interfaces,
+            ShowWhat::Neighbors,
+            ShowWhat::Routes,
+            ShowWhat::Mfc,
+        ]
+        .into_iter()
+        .map(|what| Request::Show {
+            what,
+            detail: o.detail,
+        })
+        .collect()
     })
 }
 
@@ -141,20 +266,38 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(c) => return c,
     };
+    let name = o.persona.name();
     if o.batch {
         return batch(&o);
     }
     let words: Vec<&str> = o.words.iter().map(String::as_str).collect();
+    if let Some(reqs) = mrouted_status(&o, &words) {
+        let mut ok = true;
+        for r in &reqs {
+            match ask(&o, r) {
+                Ok(a) => ok &= print_answer(&o, &a),
+                Err(e) => {
+                    eprintln!("{name}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
     let cmd = match command::parse(&words, o.detail) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("mcroutectl: {e}");
+            eprintln!("{name}: {e}");
             return ExitCode::from(64);
         }
     };
     match cmd {
         Command::Help(None) => {
-            print!("{}", usage());
+            print!("{}", usage(o.persona));
             ExitCode::SUCCESS
         }
         Command::Help(Some(c)) => {
@@ -162,43 +305,44 @@ fn main() -> ExitCode {
                 .iter()
                 .find(|x| x.0 == c)
                 .expect("resolved command");
-            println!("Usage: mcroutectl {u}\n\n{h}");
+            println!("Usage: {name} {u}\n\n{h}");
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("mcroutectl {}", env!("CARGO_PKG_VERSION"));
-            if let Ok(mut c) = CtlClient::connect(&o.socket) {
-                if let Ok(Response::Version(v)) = c.request(&Request::Version) {
-                    println!("daemon: {v}");
+            println!("{name} (mcroute) {}", env!("CARGO_PKG_VERSION"));
+            match ask(&o, &Request::Version) {
+                Ok(Answer::Native(Response::Version(v))) => println!("daemon: {v}"),
+                Ok(Answer::Foreign(_, Reply::Response(Response::Version(v)))) => {
+                    println!("daemon: {v}")
                 }
+                Ok(Answer::Foreign(f, _)) => {
+                    println!("daemon: {} (it does not report its version)", f.daemon())
+                }
+                _ => {}
             }
             ExitCode::SUCCESS
         }
-        Command::Request(req) => {
-            let mut c = match connect(&o) {
-                Ok(c) => c,
-                Err(e) => return e,
-            };
-            match c.request(&req) {
-                Ok(r) => {
-                    if print_reply(&o, o.detail, &r) {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Err(e) => {
-                    eprintln!("mcroutectl: {e}");
+        Command::Request(req) => match ask(&o, &req) {
+            Ok(a) => {
+                if print_answer(&o, &a) {
+                    ExitCode::SUCCESS
+                } else {
                     ExitCode::from(1)
                 }
             }
-        }
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
 /// `-b`: every line of stdin is a command (blank lines and `#` comments skipped), sent
-/// pipelined over one connection. Exits 1 if any command failed, naming its line.
+/// pipelined over one connection (one connection per line to smcrouted or mrouted). Exits
+/// 1 if any command failed, naming its line.
 fn batch(o: &Opts) -> ExitCode {
+    let name = o.persona.name();
     let stdin = std::io::stdin();
     let mut reqs = Vec::new();
     let mut lines = Vec::new();
@@ -217,7 +361,7 @@ fn batch(o: &Opts) -> ExitCode {
             }
             Ok(_) => {}
             Err(e) => {
-                eprintln!("mcroutectl: line {}: {e}", n + 1);
+                eprintln!("{name}: line {}: {e}", n + 1);
                 bad = true;
             }
         }
@@ -229,30 +373,60 @@ fn batch(o: &Opts) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
-    let mut c = match connect(o) {
+    let mut c = match CtlClient::connect(&o.socket) {
         Ok(c) => c,
-        Err(e) => return e,
-    };
-    match c.batch(&reqs) {
-        Ok(replies) => {
-            let mut failed = 0;
-            for (r, line) in replies.iter().zip(&lines) {
-                if let Response::Error(e) = r {
-                    eprintln!("mcroutectl: line {line}: {e}");
-                    failed += 1;
-                } else {
-                    print_reply(o, o.detail, r);
-                }
-            }
-            if failed > 0 || bad {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
         Err(e) => {
-            eprintln!("mcroutectl: {e}");
-            ExitCode::from(1)
+            eprintln!("{name}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let replies: Vec<Reply> = match c.batch(&reqs) {
+        Ok(r) => r.into_iter().map(Reply::Response).collect(),
+        Err(e) if unanswered(&e) => match foreign_batch(o, &reqs) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut failed = 0;
+    for (r, line) in replies.iter().zip(&lines) {
+        if let Reply::Response(Response::Error(e)) = r {
+            eprintln!("{name}: line {line}: {e}");
+            failed += 1;
+        } else {
+            print_foreign(o, r);
         }
     }
+    if failed > 0 || bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Whether a native request went unanswered the way smcrouted and mrouted leave it: the
+/// connection closed (or was reset, or stopped taking requests) without a reply.
+fn unanswered(e: &ClientError) -> bool {
+    match e {
+        ClientError::Closed => true,
+        ClientError::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ),
+        _ => false,
+    }
+}
+
+/// A batch for smcrouted or mrouted: one connection per request, as their clients do.
+fn foreign_batch(o: &Opts, reqs: &[Request]) -> Result<Vec<Reply>, ClientError> {
+    let f = compat::client::detect(&o.socket)?.ok_or(ClientError::Closed)?;
+    reqs.iter()
+        .map(|r| compat::client::request(&o.socket, f, r))
+        .collect()
 }

@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod command;
+pub mod compat;
 pub mod render;
 pub mod server;
 pub mod wire;
