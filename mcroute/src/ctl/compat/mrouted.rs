@@ -714,6 +714,88 @@ mod tests {
         assert!(!step.close && step.reply.is_empty());
     }
 
+    /// What mrouted 4.6 sent for `mroutectl -d show routes` and `show interfaces` in the lab
+    /// (two local subnets): each line in its own message with the request's detail byte,
+    /// then EOF repeating the last line's text.
+    fn captured(detail: bool, lines: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in lines {
+            out.extend_from_slice(&encode_msg(cmd::OK, detail, l));
+        }
+        out.extend_from_slice(&encode_msg(cmd::EOF, detail, lines.last().unwrap_or(&"")));
+        out
+    }
+
+    const ROUTES: &[&str] = &[
+        "DVMRP Routing Table_\n",
+        "Origin          Neighbor        Interface        Cost   Expire=\n",
+        "198.51.100/24   Local           b2                  1    Never\n",
+        "192.0.2/24      Local           b1                  1    Never\n",
+    ];
+    const IFACES: &[&str] = &[
+        "Interface Table_\n",
+        "Address         Interface       State Cost TTL    Uptime Flags=\n",
+        "198.51.100.1    b2                 Up    1   1   0:00:00 Q\n",
+        "192.0.2.1       b1                 Up    1   1   0:00:00 Q\n",
+    ];
+
+    #[test]
+    fn reads_and_writes_what_mrouted_does() {
+        let r = decode_reply(&captured(true, ROUTES));
+        assert!(!r.failed);
+        assert_eq!(r.lines.len(), 4);
+        assert_eq!(r.lines[0], ShowLine::Title("DVMRP Routing Table".into()));
+        assert!(matches!(&r.lines[1], ShowLine::Heading(h) if h.starts_with("Origin")));
+        assert_eq!(reply_to_response(&Request::Kill, &r), Some(Response::Ok));
+        let v = decode_reply(&captured(false, &["mrouted version 4.6 \n"]));
+        assert_eq!(
+            reply_to_response(&Request::Version, &v),
+            Some(Response::Version("mrouted version 4.6".into()))
+        );
+        // This side's rendering of the same tables is mrouted's, byte for byte.
+        let route = |origin: &str, ifname: &str, parent| DvmrpRouteRow {
+            origin: origin.parse().unwrap(),
+            gateway: None,
+            metric: 1,
+            parent,
+            interface: ifname.into(),
+            children: vec![],
+            dependents: vec![],
+            expires: None,
+        };
+        let text = show_text(
+            &Response::DvmrpRoutes(vec![
+                route("198.51.100.0/24", "b2", 0),
+                route("192.0.2.0/24", "b1", 1),
+            ]),
+            true,
+        );
+        assert_eq!(text, ROUTES.concat());
+        let vif = |vif, name: &str, local: &str, subnet: &str| DvmrpVifRow {
+            vif,
+            name: name.into(),
+            local: local.parse().unwrap(),
+            subnet: subnet.parse().unwrap(),
+            metric: 1,
+            threshold: 1,
+            rate_limit: 0,
+            flags: vec!["querier".into()],
+            neighbors: vec![],
+            groups: vec![],
+            boundaries: vec![],
+            querier: None,
+            counters: None,
+        };
+        let text = show_text(
+            &Response::DvmrpInterfaces(vec![
+                vif(0, "b2", "198.51.100.1", "198.51.100.0/24"),
+                vif(1, "b1", "192.0.2.1", "192.0.2.0/24"),
+            ]),
+            false,
+        );
+        assert_eq!(text, IFACES.concat());
+    }
+
     #[test]
     fn mrouted_formats() {
         assert_eq!(fmt_subnet(&"10.1.0.0/16".parse().unwrap()), "10.1/16");
