@@ -188,13 +188,10 @@ fn checks(
                 )
             }),
     );
-    check(
-        "the added route forwards traffic",
-        (|| {
-            let n = flow(net, g.into(), 7101);
-            expect(n == 5, || format!("{n} of 5 packets"))
-        })(),
-    );
+    check("the added route forwards traffic", {
+        let n = flow(net, g.into(), 7101);
+        expect(n == 5, || format!("{n} of 5 packets"))
+    });
     check(
         "show lists the (S,G) rule and the kernel route",
         c.ok(&["show"]).and_then(|s| {
@@ -317,14 +314,11 @@ fn checks(
                 )
             }),
     );
-    check(
-        "flush succeeds",
-        (|| {
-            // A flow the template learns, then flush.
-            flow(net, Ipv4Addr::new(225, 1, 2, 9).into(), 7102);
-            c.ok(&["flush"]).map(|_| ())
-        })(),
-    );
+    check("flush succeeds", {
+        // A flow the template learns, then flush.
+        flow(net, Ipv4Addr::new(225, 1, 2, 9).into(), 7102);
+        c.ok(&["flush"]).map(|_| ())
+    });
     check(
         "reload picks up a changed file",
         (|| {
