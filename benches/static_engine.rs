@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ipnet::{IpNet, Ipv4Net};
 use mcroute::engine::static_routing::{
-    EngineOptions, IfPattern, RouteRule, StaticConfig, StaticEngine,
+    Action, EngineOptions, IfPattern, RouteRule, StaticConfig, StaticEngine,
 };
 use mcroute::platform::fake::FakeKernel;
 use mcroute::{Interface, MfcEntry, Router, RouterOptions};
@@ -125,13 +125,25 @@ fn interfaces() -> Vec<Interface> {
 
 fn engine(kind: Kind, n: usize, now: Instant) -> StaticEngine {
     let mut e = StaticEngine::new(EngineOptions::default());
-    e.set_interfaces(now, &interfaces());
+    e.handle_interfaces(now, &interfaces());
     let config = StaticConfig {
         routes: (0..n as u32).map(|i| rule(kind, i)).collect(),
         ..Default::default()
     };
-    e.apply_config(now, &config).expect("valid configuration");
+    e.handle_config(now, config).expect("valid configuration");
+    drain(&mut e);
     e
+}
+
+/// The actions the engine queued.
+fn drain(e: &mut StaticEngine) -> Vec<Action> {
+    std::iter::from_fn(|| e.poll_action()).collect()
+}
+
+/// `smcroutectl flush`, its actions dropped.
+fn flush(e: &mut StaticEngine, now: Instant) {
+    e.handle_flush(now);
+    drain(e);
 }
 
 fn bench_upcalls(c: &mut Criterion) {
@@ -152,13 +164,14 @@ fn bench_upcalls(c: &mut Criterion) {
             let mut e = engine(kind, n, now);
             // Check what the upcalls do once.
             let (s, gr) = upcall(kind, hit, 1);
-            let actions = e.handle_upcall(now, "eth0", s, gr);
+            e.handle_upcall(now, "eth0", s, gr);
+            let actions = drain(&mut e);
             match kind {
                 Kind::Exact => assert!(actions.is_empty(), "{actions:?}"),
                 Kind::Miss => assert!(e.route(s, gr).expect("stop filter").route.is_stop_filter()),
                 _ => assert_eq!(e.route(s, gr).expect("learned").route.oifs.len(), 2),
             }
-            e.flush();
+            flush(&mut e, now);
             let mut k = 0u64;
             let id = if hit == n {
                 n.to_string()
@@ -174,10 +187,13 @@ fn bench_upcalls(c: &mut Criterion) {
                         let start = Instant::now();
                         for j in 0..batch {
                             let (s, gr) = upcall(kind, hit, k + j);
-                            black_box(e.handle_upcall(now, "eth0", s, gr));
+                            e.handle_upcall(now, "eth0", s, gr);
+                            while let Some(a) = e.poll_action() {
+                                black_box(a);
+                            }
                         }
                         total += start.elapsed();
-                        e.flush();
+                        flush(&mut e, now);
                         k += batch;
                         done += batch;
                     }
@@ -229,13 +245,17 @@ fn bench_route_table(c: &mut Criterion) {
             ("engine_add_remove_sg", rule(Kind::Exact, n as u32)),
             ("engine_add_remove_star_g", rule(Kind::StarG, 0)),
         ] {
-            let actions = e.add_route(now, r.clone()).expect("add");
+            e.handle_add_route(now, r.clone()).expect("add");
+            let actions = drain(&mut e);
             assert!(!actions.is_empty() || name.ends_with("star_g"));
-            e.remove_route(now, &r).expect("remove");
+            e.handle_remove_route(now, &r).expect("remove");
+            drain(&mut e);
             g.bench_function(BenchmarkId::new(name, n), |bn| {
                 bn.iter(|| {
-                    black_box(e.add_route(now, r.clone()).expect("add"));
-                    e.remove_route(now, &r).expect("remove")
+                    e.handle_add_route(now, r.clone()).expect("add");
+                    black_box(drain(&mut e));
+                    e.handle_remove_route(now, &r).expect("remove");
+                    drain(&mut e)
                 })
             });
         }

@@ -118,7 +118,9 @@ impl Input<'_> {
     }
 }
 
-fn run(engine_actions: Vec<mcroute::engine::static_routing::Action>, router: &mut Router<Fake>) {
+/// Executes every action the engine queued.
+fn run(engine: &mut StaticEngine, router: &mut Router<Fake>) {
+    let engine_actions: Vec<_> = std::iter::from_fn(|| engine.poll_action()).collect();
     for a in &engine_actions {
         if let Err(e) = exec::execute(router, a) {
             panic!("action {a} failed: {e}\nall actions: {engine_actions:#?}");
@@ -183,14 +185,15 @@ fuzz_target!(|data: &[u8]| {
     options.flush_interval = Some(Duration::from_secs(60));
     let mut engine = StaticEngine::new(options);
     let ifs = router.interfaces().expect("interfaces");
-    run(engine.set_interfaces(now, &ifs), &mut router);
+    engine.handle_interfaces(now, &ifs);
+    run(&mut engine, &mut router);
     let mut input = Input(data);
     while !input.0.is_empty() {
         let op = input.byte();
-        let actions = match op % 11 {
+        match op % 11 {
             0 => {
                 let c = input.config();
-                engine.apply_config(now, &c).unwrap_or_default()
+                let _ = engine.handle_config(now, c);
             }
             1 => {
                 // Interfaces come, go, or are recreated with a new index.
@@ -208,23 +211,23 @@ fuzz_target!(|data: &[u8]| {
                 }
                 present = mask & 0x3f;
                 let ifs = router.interfaces().expect("interfaces");
-                engine.set_interfaces(now, &ifs)
+                engine.handle_interfaces(now, &ifs);
             }
             2 => {
                 let r = input.route_rule();
-                engine.add_route(now, r).unwrap_or_default()
+                let _ = engine.handle_add_route(now, r);
             }
             3 => {
                 let r = input.route_rule();
-                engine.remove_route(now, &r).unwrap_or_default()
+                let _ = engine.handle_remove_route(now, &r);
             }
             4 => {
                 let r = input.join_rule();
-                engine.join(r).unwrap_or_default()
+                let _ = engine.handle_join(now, r);
             }
             5 => {
                 let r = input.join_rule();
-                engine.leave(&r).unwrap_or_default()
+                let _ = engine.handle_leave(now, &r);
             }
             6 | 7 => {
                 let iif = input.pick(&IFACES);
@@ -239,23 +242,25 @@ fuzz_target!(|data: &[u8]| {
             8 => {
                 now += Duration::from_secs(u64::from(input.byte()));
                 let busy = input.byte();
-                engine.handle_timeout(now, |s, g| {
+                engine.handle_timeout(now);
+                while let Some((s, g)) = engine.poll_counters_request() {
                     // Some routes see traffic, the others are idle.
-                    let mut c = router.route_counters(s, g).ok()?;
-                    if busy & 1 != 0 {
-                        c.packets += u64::from(busy) + now.duration_since(t0).as_secs();
-                    }
-                    Some(c)
-                })
+                    let c = router.route_counters(s, g).ok().map(|mut c| {
+                        if busy & 1 != 0 {
+                            c.packets += u64::from(busy) + now.duration_since(t0).as_secs();
+                        }
+                        c
+                    });
+                    engine.handle_counters(now, s, g, c);
+                }
             }
-            9 => engine.flush(),
+            9 => engine.handle_flush(now),
             _ => {
                 let _ = engine.pending();
                 let _ = engine.memberships();
-                Vec::new()
             }
-        };
-        run(actions, &mut router);
+        }
+        run(&mut engine, &mut router);
         check(&engine, &router);
     }
 });

@@ -1,101 +1,140 @@
-//! How the engine keeps the routes it installed: the same information as a [`Route`], with
-//! interface names shared between routes instead of copied into each one.
+//! How the engine keeps its rules and the routes it installed: a few bytes each, with no
+//! memory of their own.
 //!
-//! A [`Route`] owns its names (a `String` for the inbound interface, a `Vec` of `String`s
-//! for the outbound ones): three allocations a route, which with 100,000 routes is most of
-//! what the engine keeps. A [`Kept`] route refers to the names of the engine's VIF table
-//! ([`Name`], shared) and holds a single outbound interface inline, so a typical route
-//! allocates nothing. [`Kept::to_route`] gives the public form, for actions and queries.
+//! A [`RouteRule`] owns its interface names (a `String` for the inbound pattern, a `Vec`
+//! of them for the outbound ones); a [`Route`](super::Route) as well. With 100,000 rules and
+//! routes those allocations were most of what the engine kept. Here a rule refers to its
+//! patterns by number ([`Patterns`]) and to its outbound list by number too (lists are
+//! shared: most rules of a large configuration have the same one), and an installed route
+//! is an inbound VIF slot and a bitset of outbound slots ([`Kept`]). The public forms are
+//! built when asked for (actions, queries).
 
-use std::net::IpAddr;
-use std::sync::Arc;
+use ipnet::IpNet;
 
-use super::Route;
+use super::config::IfPattern;
+use super::{Origin, RouteRule};
+use crate::model::FastMap;
 
-/// An interface name, shared by the VIF table and every route that uses the interface.
-pub(super) type Name = Arc<str>;
-
-/// The outbound interfaces of a kept route with their TTL thresholds, sorted by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Oifs {
-    /// None: a stop filter.
-    None,
-    /// One, inline.
-    One(Name, u8),
-    /// Two or more.
-    Many(Box<[(Name, u8)]>),
-}
-
-impl Oifs {
-    /// From a list sorted by name without duplicates.
-    pub(super) fn from_sorted(mut v: Vec<(Name, u8)>) -> Oifs {
-        match v.len() {
-            0 => Oifs::None,
-            1 => {
-                let (n, t) = v.pop().expect("one");
-                Oifs::One(n, t)
-            }
-            _ => Oifs::Many(v.into_boxed_slice()),
-        }
-    }
-
-    /// The interfaces and thresholds, in name order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&Name, u8)> + '_ {
-        let none: &[(Name, u8)] = &[];
-        let (one, many) = match self {
-            Oifs::None => (None, none),
-            Oifs::One(n, t) => (Some((n, *t)), none),
-            Oifs::Many(v) => (None, &v[..]),
-        };
-        one.into_iter().chain(many.iter().map(|(n, t)| (n, *t)))
-    }
-}
-
-/// A route as the engine keeps it; see the module documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A route as the engine keeps it: the inbound VIF slot and the outbound slots (see
+/// [`super::vifs`]). No outbound slot: a stop filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Kept {
-    /// S.
-    pub(super) source: IpAddr,
-    /// G.
-    pub(super) group: IpAddr,
-    /// The inbound interface.
-    pub(super) iif: Name,
-    /// The outbound interfaces.
-    pub(super) oifs: Oifs,
+    pub(super) iif: u8,
+    pub(super) oifs: u64,
 }
 
 impl Kept {
-    /// A stop filter: (S,G) from `iif` to nowhere.
-    pub(super) fn stop_filter(iif: Name, source: IpAddr, group: IpAddr) -> Kept {
-        Kept {
-            source,
-            group,
+    /// A stop filter from `iif`.
+    pub(super) fn stop_filter(iif: u8) -> Kept {
+        Kept { iif, oifs: 0 }
+    }
+}
+
+/// A pattern's number in [`Patterns`].
+pub(super) type PatId = u32;
+/// An outbound list's number in [`Patterns`].
+pub(super) type ListId = u32;
+
+/// A route rule as the engine keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Rule {
+    pub(super) source: Option<IpNet>,
+    pub(super) group: IpNet,
+    pub(super) iif: PatId,
+    pub(super) oifs: ListId,
+    pub(super) origin: Origin,
+}
+
+/// The interface patterns and outbound lists the rules use, each stored once.
+///
+/// Numbers are never reused while the table lives; it is emptied with the rules, when a
+/// configuration is applied.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Patterns {
+    pats: Vec<IfPattern>,
+    pat_ids: FastMap<IfPattern, PatId>,
+    lists: Vec<Box<[PatId]>>,
+    list_ids: FastMap<Box<[PatId]>, ListId>,
+}
+
+impl Patterns {
+    pub(super) fn clear(&mut self) {
+        *self = Patterns::default();
+    }
+
+    /// The number of `p`, stored if new.
+    pub(super) fn intern(&mut self, p: IfPattern) -> PatId {
+        if let Some(&id) = self.pat_ids.get(&p) {
+            return id;
+        }
+        let id = self.pats.len() as PatId;
+        self.pats.push(p.clone());
+        self.pat_ids.insert(p, id);
+        id
+    }
+
+    /// The number of `p`, if stored.
+    pub(super) fn find(&self, p: &IfPattern) -> Option<PatId> {
+        self.pat_ids.get(p).copied()
+    }
+
+    /// The number of the list `ids`, stored if new.
+    pub(super) fn intern_list(&mut self, ids: &[PatId]) -> ListId {
+        if let Some(&id) = self.list_ids.get(ids) {
+            return id;
+        }
+        let id = self.lists.len() as ListId;
+        let b: Box<[PatId]> = ids.into();
+        self.lists.push(b.clone());
+        self.list_ids.insert(b, id);
+        id
+    }
+
+    /// Pattern `id`.
+    pub(super) fn pat(&self, id: PatId) -> &IfPattern {
+        &self.pats[id as usize]
+    }
+
+    /// List `id`.
+    pub(super) fn list(&self, id: ListId) -> &[PatId] {
+        &self.lists[id as usize]
+    }
+
+    /// Pattern numbers of list `id`, as patterns.
+    pub(super) fn list_pats(&self, id: ListId) -> impl Iterator<Item = &IfPattern> + '_ {
+        self.list(id).iter().map(|&p| self.pat(p))
+    }
+
+    /// The rule `r`, stored: its patterns and list interned.
+    pub(super) fn keep(&mut self, r: RouteRule, origin: Origin) -> Rule {
+        let iif = self.intern(r.iif);
+        let ids: Vec<PatId> = r.oifs.into_iter().map(|o| self.intern(o)).collect();
+        Rule {
+            source: r.source,
+            group: r.group,
             iif,
-            oifs: Oifs::None,
+            oifs: self.intern_list(&ids),
+            origin,
         }
     }
 
-    /// Whether `name` is the inbound interface or an outbound one.
-    pub(super) fn uses(&self, name: &str) -> bool {
-        &*self.iif == name || self.oifs.iter().any(|(o, _)| &**o == name)
+    /// The public form of a kept rule.
+    pub(super) fn rule(&self, r: &Rule) -> RouteRule {
+        RouteRule {
+            iif: self.pat(r.iif).clone(),
+            source: r.source,
+            group: r.group,
+            oifs: self.list_pats(r.oifs).cloned().collect(),
+        }
     }
 
-    /// The public form, with owned names.
-    pub(super) fn to_route(&self) -> Route {
-        // String::from copies with one exact allocation (to_string would go through the
-        // formatter and grow the string).
-        let owned = |n: &Name| String::from(&**n);
-        let oifs = match &self.oifs {
-            Oifs::None => Vec::new(),
-            Oifs::One(n, t) => vec![(owned(n), *t)],
-            Oifs::Many(v) => v.iter().map(|(n, t)| (owned(n), *t)).collect(),
-        };
-        Route {
-            source: self.source,
-            group: self.group,
-            iif: owned(&self.iif),
-            oifs,
-        }
+    /// Whether kept rule `r` is the normalized rule `n` (same patterns, in order).
+    pub(super) fn same(&self, r: &Rule, n: &RouteRule) -> bool {
+        r.source == n.source
+            && r.group == n.group
+            && self.pat(r.iif) == &n.iif
+            && self.list(r.oifs).len() == n.oifs.len()
+            && self.list_pats(r.oifs).zip(&n.oifs).all(|(a, b)| a == b)
     }
 }
 
@@ -103,42 +142,28 @@ impl Kept {
 mod tests {
     use super::*;
 
-    fn name(s: &str) -> Name {
-        Name::from(s)
-    }
-
     #[test]
-    fn kept_routes_give_the_same_routes() {
-        let s: IpAddr = "192.0.2.1".parse().unwrap();
-        let g: IpAddr = "225.1.2.3".parse().unwrap();
-        let stop = Kept::stop_filter(name("a1"), s, g);
-        assert_eq!(stop.oifs, Oifs::None);
-        assert_eq!(
-            stop.to_route(),
-            Route {
-                source: s,
-                group: g,
-                iif: "a1".into(),
-                oifs: vec![]
-            }
-        );
-        let one = Kept {
-            oifs: Oifs::from_sorted(vec![(name("a2"), 3)]),
-            ..stop.clone()
+    fn rules_are_kept_with_shared_patterns_and_lists() {
+        let mut p = Patterns::default();
+        let rule = |oifs: &[&str]| {
+            RouteRule::new(
+                "a1",
+                None,
+                "225.1.0.0/16".parse().unwrap(),
+                oifs.iter().map(|o| IfPattern::new(o)),
+            )
         };
-        assert!(matches!(one.oifs, Oifs::One(..)));
-        assert!(one.uses("a1") && one.uses("a2") && !one.uses("a3"));
-        assert_eq!(one.to_route().oifs, vec![("a2".to_string(), 3)]);
-        let many = Kept {
-            oifs: Oifs::from_sorted(vec![(name("a2"), 1), (name("a3"), 2)]),
-            ..stop.clone()
-        };
-        assert!(many.uses("a3"));
-        assert_eq!(
-            many.to_route().oifs,
-            vec![("a2".to_string(), 1), ("a3".to_string(), 2)]
-        );
-        assert_ne!(one, many);
-        assert_eq!(many.clone(), many);
+        let a = p.keep(rule(&["a2", "a+"]), Origin::Config);
+        let b = p.keep(rule(&["a2", "a+"]), Origin::Runtime);
+        assert_eq!((a.iif, a.oifs), (b.iif, b.oifs));
+        assert_eq!(p.rule(&a), rule(&["a2", "a+"]));
+        assert!(p.same(&a, &rule(&["a2", "a+"])));
+        assert!(!p.same(&a, &rule(&["a+", "a2"])));
+        let c = p.keep(rule(&[]), Origin::Config);
+        assert_ne!(c.oifs, a.oifs);
+        assert_eq!(p.rule(&c).oifs, vec![]);
+        assert_eq!(p.find(&IfPattern::new("a+")), Some(2));
+        p.clear();
+        assert_eq!(p.find(&IfPattern::new("a+")), None);
     }
 }

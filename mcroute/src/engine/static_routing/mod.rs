@@ -2,35 +2,49 @@
 //!
 //! [`StaticEngine`] holds the desired state (a [`StaticConfig`] plus what smcroutectl added at
 //! run time), the system's interfaces, and its belief of what is installed: VIFs/MIFs by
-//! interface name, MFC routes by (S,G), and group memberships. Every input returns the
-//! [`Action`]s that bring the kernel to the desired state; the daemon executes them on a
-//! [`Router`](crate::Router) ([`exec`](crate::service::static_router::exec) does it for any platform).
+//! interface name, MFC routes by (S,G), and group memberships. Every input queues the
+//! [`Action`]s that bring the kernel to the desired state ([`StaticEngine::poll_action`]);
+//! the daemon executes them on a [`Router`](crate::Router).
 //!
 //! # Names, not slots
 //!
 //! The engine reasons about interface *names* only. The Router owns VIF/MIF slot
 //! allocation (lowest free slot); the daemon translates names to slots when it executes an
-//! action ([`route_to_mfc`](crate::service::static_router::exec::route_to_mfc)) and slots to names when it hands over an upcall
-//! ([`dispatch_upcall`](crate::service::static_router::exec::dispatch_upcall)). So the engine never has to mirror the kernel's slot table,
+//! action ([`route_to_mfc`](crate::service::static_router::exec::route_to_mfc)) and slots to
+//! names when it hands over an upcall
+//! ([`dispatch_upcall`](crate::service::static_router::exec::dispatch_upcall)). So the engine
+//! never has to mirror the kernel's slot table,
 //! and a slot that the Router could not allocate simply drops that interface from the routes
 //! (as smcroute does when the VIF table is exhausted).
 //!
 //! # Driving it
 //!
+//! The engine follows the convention of every engine of the crate: inputs are
+//! `handle_*(now, ...)` calls, outputs are queues the caller drains with `poll_*()`.
+//!
 //! ```text
 //! engine = StaticEngine::new(options)
-//! run(engine.set_interfaces(now, &router.interfaces()?))
-//! run(engine.apply_config(now, &config)?)          // refuse a bad config: keep running
+//! engine.handle_interfaces(now, &router.interfaces()?)
+//! engine.handle_config(now, config)?               // refuse a bad config: keep running
+//! run()
 //! loop {
 //!     wait for: upcall fd readable | IPC request | link event | engine.poll_timeout()
-//!     upcall   => run(exec::dispatch_upcall(&mut engine, &router, now, &upcall))
-//!     link     => run(engine.set_interfaces(now, &router.interfaces()?))
-//!     SIGHUP   => match engine.apply_config(now, &parse(file)?) { Ok(a) => run(a), Err(e) => log(e) }
-//!     IPC add  => run(engine.add_route(now, rule)?) ... remove_route, join, leave, flush
-//!     timeout  => run(engine.handle_timeout(now, |s, g| router.route_counters(s, g).ok()))
+//!     upcall   => engine.handle_upcall(now, iif_name, source, group)   (or handle_wrong_vif)
+//!     link     => engine.handle_interfaces(now, &router.interfaces()?)
+//!     SIGHUP   => if let Err(e) = engine.handle_config(now, parse(file)?) { log(e) }
+//!     IPC add  => engine.handle_add_route(now, rule)? ... remove, join, leave, flush
+//!     timeout  => engine.handle_timeout(now);
+//!                 while let Some((s, g)) = engine.poll_counters_request() {
+//!                     engine.handle_counters(now, s, g, router.route_counters(s, g).ok())
+//!                 }
+//!     run()
 //! }
-//! run(actions) = for a in actions { exec::execute(&mut router, &a) or run the -e script }
+//! run() = while let Some(a) = engine.poll_action() { execute a, or run the -e script }
 //! ```
+//!
+//! Drain [`StaticEngine::poll_action`] after each input: the engine's state (what
+//! [`StaticEngine::kernel_routes`] and the other queries report) is complete once it
+//! returned `None`. The service in `service::static_router` does all this on a Router.
 //!
 //! # Decisions where smcroute is quirky
 //!
@@ -78,15 +92,15 @@ mod action;
 mod config;
 mod index;
 mod kept;
+mod sgmap;
 mod slab;
 #[cfg(test)]
 pub(crate) mod tests;
+mod vifs;
 
-use std::collections::hash_map::Entry;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
-use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 pub use action::{Action, Route, ScriptEvent};
@@ -95,11 +109,13 @@ pub use config::{
     StaticConfig, DEFAULT_JOIN_EXPANSION_LIMIT, MAX_IFNAME_LEN,
 };
 
-use crate::model::{Family, FastMap, FastSet, Interface, RouteCounters, MAX_VIFS};
+use crate::model::{Family, FastMap, Interface, RouteCounters, MAX_VIFS};
 use config::{fmt_net, nth_addr};
 use index::{bits, Seqs, TemplateIndex};
-use kept::{Kept, Name, Oifs};
+use kept::{Kept, Patterns, Rule};
+use sgmap::{SgKey, SgMap};
 use slab::Slab;
+use vifs::{bit, Diff, VifState, VifTable};
 
 /// How the engine is set up (smcrouted's command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +127,7 @@ pub struct EngineOptions {
     /// Give every multicast-capable interface a VIF and MIF, not only those the configuration
     /// names (smcrouted 2.5 without `-N`). Off by default: 2.6 allocates lazily.
     pub enable_all: bool,
-    /// The size of the VIF and of the MIF table (32 on Linux).
+    /// The size of the VIF and of the MIF table (32 on Linux; the engine handles at most 64).
     pub max_vifs: usize,
     /// smcrouted `-c`: how long a learned route or stop filter may go without a packet
     /// before it is flushed (60 s by default); `None` (`-c 0`) never flushes.
@@ -240,49 +256,36 @@ pub enum EngineError {
     NotJoined(String),
 }
 
-/// The (source, group) of a normalized rule: with the inbound pattern, what identifies it.
-/// An (S,G) rule's key is (`Some(S/32)`, `G/32`) (or /128), which no template has.
+/// The (source, group) of a normalized template rule: with the inbound pattern, what
+/// identifies it.
 type RuleKey = (Option<ipnet::IpNet>, ipnet::IpNet);
 
 fn rule_key(r: &RouteRule) -> RuleKey {
     (r.source, r.group)
 }
 
-/// The rule key of the (S,G) rules of an (S,G).
-fn sg_rule_key(key: SgKey) -> RuleKey {
-    (Some(ipnet::IpNet::from(key.0)), ipnet::IpNet::from(key.1))
-}
-
-/// The (S,G) of an (S,G) rule's key, `None` for a template's.
-fn sg_of(key: &RuleKey) -> Option<SgKey> {
-    match key {
-        (Some(s), g)
-            if s.prefix_len() == s.max_prefix_len() && g.prefix_len() == g.max_prefix_len() =>
-        {
-            Some((s.addr(), g.addr()))
-        }
+/// The (S,G) of a normalized (S,G) rule, `None` for a template.
+fn sg_key(r: &RouteRule) -> Option<SgKey> {
+    match r.source {
+        Some(s) if r.is_sg() => Some((s.addr(), r.group.addr())),
         _ => None,
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct VifState {
-    ifindex: u32,
-    threshold: u8,
-    mrdisc: bool,
-}
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Installed {
     route: Kept,
     kind: RouteKind,
+}
+
+/// The flush timer's view of a learned route or stop filter.
+#[derive(Debug, Clone, Copy)]
+struct Idle {
     /// When the packet count was last seen to change (or the route was installed).
     since: Instant,
     /// The valid packet count then.
     packets: u64,
 }
-
-type SgKey = (IpAddr, IpAddr);
 
 /// Which routes a change can affect.
 enum Scope {
@@ -295,15 +298,25 @@ enum Scope {
     VifsOnly,
 }
 
-/// The order of [`sort_key`], as a key of [`StaticEngine::dynamic`].
-type DynKey = (Family, u128, Family, u128);
+/// The order of [`sort_key`], as a key of [`StaticEngine::dynamic`]: family, group bits,
+/// source bits (the key itself, ordered).
+type DynKey = (Family, u128, u128);
 
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
 /// The order routes are reconciled and reported in: family, group, source. (As integers,
 /// which order as the addresses do.)
-fn sort_key(k: &SgKey) -> (Family, u128, Family, u128) {
-    (Family::of(&k.1), bits(k.1), Family::of(&k.0), bits(k.0))
+fn sort_key(k: &SgKey) -> DynKey {
+    (Family::of(&k.1), bits(k.1), bits(k.0))
+}
+
+/// The (S,G) of a [`DynKey`].
+fn key_of(d: &DynKey) -> SgKey {
+    let addr = |b: u128| match d.0 {
+        Family::V4 => IpAddr::V4(std::net::Ipv4Addr::from(b as u32)),
+        Family::V6 => IpAddr::V6(std::net::Ipv6Addr::from(b)),
+    };
+    (addr(d.2), addr(d.1))
 }
 
 fn fmt_sg(source: Option<ipnet::IpNet>, group: ipnet::IpNet) -> String {
@@ -311,6 +324,20 @@ fn fmt_sg(source: Option<ipnet::IpNet>, group: ipnet::IpNet) -> String {
         Some(s) => format!("({}, {})", fmt_net(s), fmt_net(group)),
         None => format!("(*, {})", fmt_net(group)),
     }
+}
+
+/// A configuration applied at start-up, whose (S,G) rules are filed one at a time as the
+/// caller drains [`StaticEngine::poll_action`]: each route goes out as soon as its rule is
+/// filed, while the next ones are still to be read.
+#[derive(Debug)]
+struct Startup {
+    now: Instant,
+    routes: std::vec::IntoIter<RouteRule>,
+    joins: Vec<JoinRule>,
+    /// The removals of VIFs that go, for after the routes.
+    removed_vifs: Vec<Action>,
+    /// (S,G)s whose route a rule after the first may change.
+    later: Vec<SgKey>,
 }
 
 /// The static routing engine. See the [module documentation](self).
@@ -326,18 +353,20 @@ fn fmt_sg(source: Option<ipnet::IpNet>, group: ipnet::IpNet) -> String {
 /// };
 /// let now = Instant::now();
 /// let mut engine = StaticEngine::new(EngineOptions::default());
-/// engine.set_interfaces(now, &[iface(2, "eth0"), iface(3, "eth1")]);
+/// engine.handle_interfaces(now, &[iface(2, "eth0"), iface(3, "eth1")]);
 /// let config = StaticConfig {
 ///     routes: vec![RouteRule::new(
 ///         "eth0", None, "239.1.0.0/16".parse()?, [IfPattern::new("eth1")],
 ///     )],
 ///     ..Default::default()
 /// };
-/// let actions = engine.apply_config(now, &config).expect("valid");
+/// engine.handle_config(now, config).expect("valid");
+/// let actions: Vec<Action> = std::iter::from_fn(|| engine.poll_action()).collect();
 /// assert_eq!(actions.len(), 3); // the two VIFs, then the script's `reload`
 /// // The kernel reports a new flow on eth0: the (*,G) rule answers.
-/// let actions = engine.handle_upcall(now, "eth0", "192.0.2.7".parse()?, "239.1.2.3".parse()?);
-/// assert_eq!(actions[0].to_string(), "add route (192.0.2.7, 239.1.2.3) from eth0 to eth1");
+/// engine.handle_upcall(now, "eth0", "192.0.2.7".parse()?, "239.1.2.3".parse()?);
+/// let action = engine.poll_action().expect("a route");
+/// assert_eq!(action.to_string(), "add route (192.0.2.7, 239.1.2.3) from eth0 to eth1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -345,24 +374,30 @@ pub struct StaticEngine {
     options: EngineOptions,
     interfaces: BTreeMap<String, Interface>,
     phyints: Vec<Phyint>,
-    rules: Slab<StoredRule>,
-    /// The rules by (source, group), whatever their inbound pattern: the identity of a rule
-    /// for merging and removal, and the (S,G) rules of an (S,G) in configuration order.
-    by_key: FastMap<RuleKey, Seqs>,
+    rules: Slab<Rule>,
+    patterns: Patterns,
+    /// The (S,G) rules by (S,G), whatever their inbound pattern, in configuration order:
+    /// the identity of a rule for merging and removal.
+    sg_rules: SgMap<Seqs>,
+    /// The same for the templates, by (source, group) prefixes.
+    tpl_rules: FastMap<RuleKey, Seqs>,
     templates: TemplateIndex,
     /// Reference counts of the interface patterns rules name, per family.
     refs: [FastMap<IfPattern, usize>; 2],
-    /// The VIFs and MIFs wanted, by interface name (shared with the routes that use them).
-    vifs: [BTreeMap<Name, VifState>; 2],
-    routes: FastMap<SgKey, Installed>,
+    /// The VIFs and MIFs wanted, by interface name and engine slot.
+    vifs: [VifTable; 2],
+    routes: SgMap<Installed>,
     /// The learned routes and stop filters (the routes a template can change, and the only
     /// ones the flush timer looks at), ordered by group: a template's routes are a range.
-    dynamic: BTreeMap<DynKey, SgKey>,
+    dynamic: BTreeMap<DynKey, Idle>,
     join_rules: BTreeMap<u64, StoredJoin>,
     join_ids: FastMap<JoinRule, u64>,
     next_join_seq: u64,
     memberships: FastMap<JoinedGroup, usize>,
     next_flush: Option<Instant>,
+    actions: VecDeque<Action>,
+    counter_requests: VecDeque<SgKey>,
+    startup: Option<Startup>,
 }
 
 impl StaticEngine {
@@ -373,17 +408,22 @@ impl StaticEngine {
             interfaces: BTreeMap::new(),
             phyints: Vec::new(),
             rules: Slab::default(),
-            by_key: FastMap::default(),
+            patterns: Patterns::default(),
+            sg_rules: SgMap::default(),
+            tpl_rules: FastMap::default(),
             templates: TemplateIndex::default(),
             refs: [FastMap::default(), FastMap::default()],
-            vifs: [BTreeMap::new(), BTreeMap::new()],
-            routes: FastMap::default(),
+            vifs: [VifTable::default(), VifTable::default()],
+            routes: SgMap::default(),
             dynamic: BTreeMap::new(),
             join_rules: BTreeMap::new(),
             join_ids: FastMap::default(),
             next_join_seq: 0,
             memberships: FastMap::default(),
             next_flush: None,
+            actions: VecDeque::new(),
+            counter_requests: VecDeque::new(),
+            startup: None,
         }
     }
 
@@ -400,7 +440,7 @@ impl StaticEngine {
     }
 
     /// Checks a configuration against the engine's options and the interfaces it knows,
-    /// without changing anything. [`StaticEngine::apply_config`] does this first.
+    /// without changing anything. [`StaticEngine::handle_config`] does this first.
     pub fn validate(&self, config: &StaticConfig) -> Result<(), Vec<ConfigError>> {
         config::validate_with(
             config,
@@ -411,18 +451,53 @@ impl StaticEngine {
         )
     }
 
+    // ----- outputs -----------------------------------------------------------------------
+
+    /// The next thing to do, in order; `None` when everything asked so far was handed out.
+    ///
+    /// VIFs are added before the routes that use them and removed after; a route is removed
+    /// before its inbound VIF goes. At start-up ([`StaticEngine::handle_config`] with no
+    /// route installed) the rules are filed as this is called: each route is handed out as
+    /// soon as its rule is filed.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        loop {
+            if let Some(a) = self.actions.pop_front() {
+                return Some(a);
+            }
+            if !self.startup_step() {
+                return None;
+            }
+        }
+    }
+
+    /// The next (S,G) whose kernel counters the flush timer needs: answer each with
+    /// [`StaticEngine::handle_counters`]. Filled by [`StaticEngine::handle_timeout`].
+    pub fn poll_counters_request(&mut self) -> Option<(IpAddr, IpAddr)> {
+        self.counter_requests.pop_front()
+    }
+
+    /// When [`StaticEngine::handle_timeout`] next needs to run, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_flush
+    }
+
+    fn emit(&mut self, a: Action) {
+        self.actions.push_back(a);
+    }
+
     // ----- inputs ------------------------------------------------------------------------
 
     /// Tells the engine the system's interfaces (at startup and after every link event).
     ///
     /// New interfaces get the VIFs, routes and joins that waited for them; vanished ones
     /// lose theirs; an interface recreated with a new index gets its VIF again.
-    pub fn set_interfaces(&mut self, now: Instant, interfaces: &[Interface]) -> Vec<Action> {
+    pub fn handle_interfaces(&mut self, now: Instant, interfaces: &[Interface]) {
+        self.finish_startup();
         self.interfaces = interfaces
             .iter()
             .map(|i| (i.name.clone(), i.clone()))
             .collect();
-        self.refresh(now, Scope::All)
+        self.refresh(now, Scope::All);
     }
 
     /// Applies a (new) configuration as a minimal diff against the current state.
@@ -431,85 +506,153 @@ impl StaticEngine {
     /// unchanged routes and joins are not touched, changed OIF sets are replaced, removed
     /// ones removed, new ones added; learned routes follow their templates (see the module
     /// documentation); rules and joins added at run time are dropped, as smcroute drops them.
-    /// Ends with [`ScriptEvent::Reload`].
-    pub fn apply_config(
-        &mut self,
-        now: Instant,
-        config: &StaticConfig,
-    ) -> Result<Vec<Action>, Vec<ConfigError>> {
-        let mut actions = Vec::new();
-        self.apply_config_with(now, config.clone(), &mut |a| actions.push(a))?;
-        Ok(actions)
-    }
-
-    /// [`StaticEngine::apply_config`] for a configuration the caller gives away, with each
-    /// action handed to `sink` as soon as it is known instead of collected: the rules are
-    /// moved into the engine rather than copied, and a daemon can execute the first route
-    /// while the engine works out the next. The actions and their order are the same.
+    /// The last action is [`ScriptEvent::Reload`]. The rules are moved into the engine.
     ///
-    /// On error nothing changes and `sink` is not called.
-    pub fn apply_config_with(
+    /// A configuration equal to the one applied (rule by rule) changes nothing: only
+    /// [`ScriptEvent::Reload`] is queued.
+    pub fn handle_config(
         &mut self,
         now: Instant,
         config: StaticConfig,
-        sink: &mut dyn FnMut(Action),
     ) -> Result<(), Vec<ConfigError>> {
+        self.finish_startup();
         self.validate(&config)?;
+        if self.is_applied(&config) {
+            self.emit(Action::RunScript(ScriptEvent::Reload));
+            return Ok(());
+        }
         let StaticConfig {
             phyints,
             routes,
             joins,
         } = config;
         self.rules.clear();
-        self.by_key.clear();
-        self.by_key.reserve(routes.len());
+        self.patterns.clear();
+        self.sg_rules.clear();
+        self.tpl_rules.clear();
+        self.sg_rules.reserve(routes.len());
         self.rules.reserve(routes.len());
         self.templates = TemplateIndex::default();
         self.phyints = phyints;
-        // Nothing installed (start-up): the VIFs follow from the phyints and the patterns
-        // the rules name, so they go first and each (S,G) route goes out as soon as its rule
-        // is filed, while the next rules are still being read (a daemon's kernel calls then
-        // overlap with this work). The pass over every (S,G) at the end changes only what a
-        // later rule changed (OIFs merged from a duplicate, say), so the outcome is the same.
-        let early = self.routes.is_empty();
-        let mut removed_vifs = Vec::new();
-        if early {
+        if self.routes.is_empty() {
+            // Nothing installed (start-up): the VIFs follow from the phyints and the
+            // patterns the rules name, so they go first, and each (S,G) route goes out as
+            // soon as its rule is filed (see `Startup`).
             self.refs = referenced_patterns(&routes);
-            // VIFs that go are removed after the routes, as in a full pass.
-            removed_vifs = self.refresh_into(now, Scope::VifsOnly, sink);
+            let removed_vifs = self.refresh(now, Scope::VifsOnly);
+            self.refs = [FastMap::default(), FastMap::default()];
+            self.startup = Some(Startup {
+                now,
+                routes: routes.into_iter(),
+                joins,
+                removed_vifs,
+                later: Vec::new(),
+            });
+            return Ok(());
         }
         self.refs = [FastMap::default(), FastMap::default()];
-        let no_reset = FastSet::default();
         for r in routes {
-            let rule = r.into_normalized();
-            let key = match (early && rule.is_sg(), rule.source) {
-                (true, Some(s)) => Some((s.addr(), rule.group.addr())),
-                _ => None,
-            };
-            let (seq, first) = self.insert_rule(rule, Origin::Config);
-            // The first rule of an (S,G) (no route for it yet); later ones wait for the
-            // final pass.
-            let Some(k) = key.filter(|_| first) else {
-                continue;
-            };
-            let desired = self.desired_from(k, &Seqs::one(seq));
-            if let Some(a) = self.reconcile_key(now, k, desired, &no_reset) {
-                sink(a);
+            self.insert_rule(r.into_normalized(), Origin::Config);
+        }
+        self.set_joins(&joins);
+        self.refresh(now, Scope::All);
+        self.emit(Action::RunScript(ScriptEvent::Reload));
+        Ok(())
+    }
+
+    /// Whether `config` is what the engine runs: the same phyints, rules and joins in the
+    /// same order (after normalization), and nothing added at run time.
+    fn is_applied(&self, config: &StaticConfig) -> bool {
+        if config.phyints != self.phyints {
+            return false;
+        }
+        let mut rules = self.rules.values();
+        for r in &config.routes {
+            match rules.next() {
+                Some(k) if k.origin == Origin::Config && self.patterns.same(k, &r.normalized()) => {
+                }
+                _ => return false,
             }
         }
-        removed_vifs.into_iter().for_each(&mut *sink);
+        if rules.next().is_some() {
+            return false;
+        }
+        let mut joins = self.join_rules.values();
+        config.joins.iter().all(|j| {
+            joins
+                .next()
+                .is_some_and(|k| k.origin == Origin::Config && k.rule == j.normalized())
+        }) && joins.next().is_none()
+    }
+
+    fn set_joins(&mut self, joins: &[JoinRule]) {
         self.join_rules.clear();
         self.join_ids.clear();
         self.next_join_seq = 0;
-        for j in &joins {
+        for j in joins {
             let j = j.normalized();
             if !self.join_ids.contains_key(&j) {
                 self.insert_join(j, Origin::Config);
             }
         }
-        let _ = self.refresh_into(now, Scope::All, sink);
-        sink(Action::RunScript(ScriptEvent::Reload));
-        Ok(())
+    }
+
+    /// Files the next start-up rule (or ends the start-up); false when there is no start-up.
+    fn startup_step(&mut self) -> bool {
+        let Some(st) = &mut self.startup else {
+            return false;
+        };
+        let now = st.now;
+        let Some(r) = st.routes.next() else {
+            self.end_startup();
+            return true;
+        };
+        let rule = r.into_normalized();
+        let key = sg_key(&rule);
+        let (seq, first) = self.insert_rule(rule, Origin::Config);
+        match key {
+            // The first rule of an (S,G): its route now.
+            Some(k) if first => {
+                let desired = self.desired_from(k, &Seqs::one(seq));
+                self.reconcile_key(now, k, desired, &Default::default());
+            }
+            // A later one may change it: at the end.
+            Some(k) => {
+                if let Some(st) = &mut self.startup {
+                    st.later.push(k);
+                }
+            }
+            None => {}
+        }
+        true
+    }
+
+    /// Ends the start-up: the (S,G)s later rules changed, the VIFs that go, the joins and
+    /// the script's `reload`. The outcome is that of a full pass over every (S,G).
+    fn end_startup(&mut self) {
+        let Some(st) = self.startup.take() else {
+            return;
+        };
+        let mut later = st.later;
+        later.sort_unstable_by_key(sort_key);
+        later.dedup();
+        for k in later {
+            let desired = self.desired_static(k);
+            self.reconcile_key(st.now, k, desired, &Default::default());
+        }
+        for a in st.removed_vifs {
+            self.emit(a);
+        }
+        self.set_joins(&st.joins);
+        self.refresh(st.now, Scope::All);
+        self.emit(Action::RunScript(ScriptEvent::Reload));
+    }
+
+    /// Files every start-up rule still waiting (before any other input).
+    fn finish_startup(&mut self) {
+        while self.startup.is_some() {
+            self.startup_step();
+        }
     }
 
     /// Answers a NOCACHE upcall: (S,G) arrived on interface `iif` and the kernel has no route.
@@ -519,103 +662,92 @@ impl StaticEngine {
     /// (plus [`ScriptEvent::Install`]); on a miss, a stop filter is installed so the kernel
     /// stops asking. The lookup is hashed: its cost depends on the number of distinct prefix
     /// lengths in use, not on the number of rules.
-    pub fn handle_upcall(
-        &mut self,
-        now: Instant,
-        iif: &str,
-        source: IpAddr,
-        group: IpAddr,
-    ) -> Vec<Action> {
+    pub fn handle_upcall(&mut self, now: Instant, iif: &str, source: IpAddr, group: IpAddr) {
+        self.finish_startup();
         let family = Family::of(&group);
         if Family::of(&source) != family
             || !group.is_multicast()
             || !self.family_enabled(family)
-            || !self.vifs[family.slot()].contains_key(iif)
+            || !self.vifs[family.slot()].contains(iif)
         {
             log::debug!("ignoring upcall ({source}, {group}) on {iif}: no VIF or bad addresses");
-            return Vec::new();
+            return;
         }
         let key = (source, group);
         if let Some(inst) = self.routes.get(&key) {
-            if &*inst.route.iif == iif || inst.kind == RouteKind::Static {
+            if self.vifs[family.slot()].name(inst.route.iif) == iif
+                || inst.kind == RouteKind::Static
+            {
                 // A second upcall queued before the route went in, or a static route that
                 // owns the (S,G): nothing to do.
-                return Vec::new();
+                return;
             }
         }
-        self.learn(now, iif, source, group)
+        self.learn(now, iif, source, group);
     }
 
     /// Answers a WRONGVIF upcall: (S,G) arrived on `iif`, but its route comes in elsewhere.
     ///
     /// As smcroute 2.6 does (#143): if the route was learned (not an (S,G) rule) and a
     /// template for the arrival interface covers (S,G), the route moves to that interface.
-    pub fn handle_wrong_vif(
-        &mut self,
-        now: Instant,
-        iif: &str,
-        source: IpAddr,
-        group: IpAddr,
-    ) -> Vec<Action> {
+    pub fn handle_wrong_vif(&mut self, now: Instant, iif: &str, source: IpAddr, group: IpAddr) {
+        self.finish_startup();
         let family = Family::of(&group);
-        if Family::of(&source) != family || !self.vifs[family.slot()].contains_key(iif) {
-            return Vec::new();
+        if Family::of(&source) != family || !self.vifs[family.slot()].contains(iif) {
+            return;
         }
         match self.routes.get(&(source, group)) {
-            Some(inst) if inst.kind != RouteKind::Static && &*inst.route.iif != iif => {}
-            _ => return Vec::new(),
+            Some(inst)
+                if inst.kind != RouteKind::Static
+                    && self.vifs[family.slot()].name(inst.route.iif) != iif => {}
+            _ => return,
         }
         if self.templates.lookup(iif, source, group).is_none() {
-            return Vec::new();
+            return;
         }
-        self.learn(now, iif, source, group)
+        self.learn(now, iif, source, group);
     }
 
-    fn learn(&mut self, now: Instant, iif: &str, source: IpAddr, group: IpAddr) -> Vec<Action> {
+    fn learn(&mut self, now: Instant, iif: &str, source: IpAddr, group: IpAddr) {
         let key = (source, group);
+        let family = Family::of(&group);
         // The callers checked that `iif` has a VIF.
-        let Some(iif) = self.vif_name(Family::of(&group), iif) else {
-            return Vec::new();
+        let Some((iif_slot, _)) = self.vifs[family.slot()].get(iif) else {
+            return;
         };
-        let (kept, kind) = match self.templates.lookup(&iif, source, group) {
+        let (kept, kind) = match self.templates.lookup(iif, source, group) {
             Some(seq) => match self.rules.get(&seq) {
-                Some(r) => (
-                    self.build_route(&r.rule, &iif, source, group),
-                    RouteKind::Learned,
-                ),
-                None => (Kept::stop_filter(iif, source, group), RouteKind::StopFilter),
+                Some(r) => (self.build_route(r, family, iif_slot), RouteKind::Learned),
+                None => (Kept::stop_filter(iif_slot), RouteKind::StopFilter),
             },
             None => {
                 log::info!(
                     "multicast from {source}, group {group}, on {iif} does not match any (*,G) rule"
                 );
-                (Kept::stop_filter(iif, source, group), RouteKind::StopFilter)
+                (Kept::stop_filter(iif_slot), RouteKind::StopFilter)
             }
         };
-        let route = kept.to_route();
+        let route = self.route_of(key, kept);
         let existed = self
             .routes
-            .insert(
-                key,
-                Installed {
-                    route: kept,
-                    kind,
-                    since: now,
-                    packets: 0,
-                },
-            )
+            .insert(key, Installed { route: kept, kind })
             .is_some();
-        self.dynamic.insert(sort_key(&key), key);
+        self.dynamic.insert(
+            sort_key(&key),
+            Idle {
+                since: now,
+                packets: 0,
+            },
+        );
         self.arm_flush(now);
-        let mut actions = vec![if existed {
+        self.emit(if existed {
             Action::ReplaceRoute(route)
         } else {
             Action::AddRoute(route)
-        }];
+        });
         if kind == RouteKind::Learned {
-            actions.push(Action::RunScript(ScriptEvent::Install { source, group }));
+            self.emit(Action::RunScript(ScriptEvent::Install { source, group }));
         }
-        actions
     }
 
     fn arm_flush(&mut self, now: Instant) {
@@ -626,77 +758,100 @@ impl StaticEngine {
         }
     }
 
-    /// When [`StaticEngine::handle_timeout`] next needs to run, if ever.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_flush
-    }
-
     /// Runs the cache flush timer (smcrouted `-c`): every learned route and stop filter
-    /// whose valid packet count (`packets - wrong_if`, as `counters` reads it from the
-    /// kernel) has not moved for a whole flush interval is removed. An idle route goes
-    /// between one and two intervals after its last packet, as in smcroute. A route whose
-    /// counters cannot be read is considered gone. Does nothing before
-    /// [`StaticEngine::poll_timeout`].
-    pub fn handle_timeout(
-        &mut self,
-        now: Instant,
-        mut counters: impl FnMut(IpAddr, IpAddr) -> Option<RouteCounters>,
-    ) -> Vec<Action> {
+    /// that has gone a whole flush interval without being seen to move is due for a check
+    /// of its kernel counters: [`StaticEngine::poll_counters_request`] lists them, and
+    /// [`StaticEngine::handle_counters`] removes those whose valid packet count did not
+    /// move. An idle route goes between one and two intervals after its last packet, as in
+    /// smcroute. Does nothing before [`StaticEngine::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.finish_startup();
         let Some(deadline) = self.next_flush else {
-            return Vec::new();
+            return;
         };
         if now < deadline {
-            return Vec::new();
+            return;
         }
         let Some(interval) = self.options.flush_interval.filter(|d| !d.is_zero()) else {
             self.next_flush = None;
-            return Vec::new();
+            return;
         };
-        let keys: Vec<SgKey> = self.dynamic.values().copied().collect();
-        let mut actions = Vec::new();
-        for key in keys {
-            let Some(inst) = self.routes.get_mut(&key) else {
-                continue;
-            };
-            if now.saturating_duration_since(inst.since) < interval {
-                continue;
-            }
-            match counters(key.0, key.1).map(|c| c.packets.saturating_sub(c.wrong_if)) {
-                Some(valid) if valid != inst.packets => {
-                    inst.packets = valid;
-                    inst.since = now;
-                }
-                _ => {
-                    if let Some(gone) = self.remove_installed(key) {
-                        log::info!("flushing idle route {}", gone.route.to_route());
-                        actions.push(remove_action(&gone.route));
-                    }
-                }
-            }
-        }
+        let due: Vec<SgKey> = self
+            .dynamic
+            .iter()
+            .filter(|(_, idle)| now.saturating_duration_since(idle.since) >= interval)
+            .map(|(k, _)| key_of(k))
+            .collect();
+        self.counter_requests.extend(due);
         self.next_flush = if !self.dynamic.is_empty() {
             now.checked_add(interval)
         } else {
             None
         };
-        actions
+    }
+
+    /// The kernel's counters of (S,G), as [`StaticEngine::poll_counters_request`] asked for
+    /// them (`None` when they cannot be read: the route is considered gone). A learned route
+    /// or stop filter whose valid packet count (`packets - wrong_if`) did not move since it
+    /// was last seen is removed.
+    pub fn handle_counters(
+        &mut self,
+        now: Instant,
+        source: IpAddr,
+        group: IpAddr,
+        counters: Option<RouteCounters>,
+    ) {
+        self.finish_startup();
+        let key = (source, group);
+        let Some(interval) = self.options.flush_interval.filter(|d| !d.is_zero()) else {
+            return;
+        };
+        let Some(idle) = self.dynamic.get_mut(&sort_key(&key)) else {
+            return;
+        };
+        if now.saturating_duration_since(idle.since) < interval {
+            return;
+        }
+        match counters.map(|c| c.packets.saturating_sub(c.wrong_if)) {
+            Some(valid) if valid != idle.packets => {
+                idle.packets = valid;
+                idle.since = now;
+            }
+            _ => {
+                if let Some(gone) = self.remove_installed(key) {
+                    let route = self.route_of(key, gone.route);
+                    log::info!("flushing idle route {route}");
+                    self.emit(remove_action(route));
+                }
+                if self.dynamic.is_empty() {
+                    self.next_flush = None;
+                }
+            }
+        }
     }
 
     /// `smcroutectl flush`: removes every learned route and stop filter now. Live flows are
     /// relearned through their next upcall.
-    pub fn flush(&mut self) -> Vec<Action> {
+    pub fn handle_flush(&mut self, _now: Instant) {
+        self.finish_startup();
         self.next_flush = None;
-        let keys: Vec<SgKey> = std::mem::take(&mut self.dynamic).into_values().collect();
-        keys.iter()
-            .filter_map(|k| self.routes.remove(k))
-            .map(|i| remove_action(&i.route))
-            .collect()
+        self.counter_requests.clear();
+        let keys: Vec<SgKey> = std::mem::take(&mut self.dynamic)
+            .keys()
+            .map(key_of)
+            .collect();
+        for k in keys {
+            if let Some(i) = self.routes.remove(&k) {
+                let route = self.route_of(k, i.route);
+                self.emit(remove_action(route));
+            }
+        }
     }
 
     /// The keys of the dynamic index, in its order (tests).
     #[cfg(test)]
     fn dynamic_keys(&self) -> Vec<SgKey> {
-        self.dynamic.values().copied().collect()
+        self.dynamic.keys().map(key_of).collect()
     }
 
     /// The learned routes and stop filters, found by a pass over every route, in the
@@ -707,7 +862,7 @@ impl StaticEngine {
             .routes
             .iter()
             .filter(|(_, i)| i.kind != RouteKind::Static)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         keys.sort_by_key(sort_key);
         keys
@@ -726,25 +881,28 @@ impl StaticEngine {
     /// with the same inbound interface, source and group.
     ///
     /// The inbound interface must exist (wildcards: match one); outbound interfaces that do
-    /// not exist yet wait for it. Returns the actions, or an error with nothing changed.
-    pub fn add_route(&mut self, now: Instant, rule: RouteRule) -> Result<Vec<Action>, EngineError> {
+    /// not exist yet wait for it. Queues the actions, or fails with nothing changed.
+    pub fn handle_add_route(&mut self, now: Instant, rule: RouteRule) -> Result<(), EngineError> {
+        self.finish_startup();
         self.check_runtime_rule(&rule)?;
-        let rule = rule.normalized();
+        let rule = rule.into_normalized();
         if !self.interfaces.keys().any(|n| rule.iif.matches(n)) {
             return Err(EngineError::UnknownInterface(rule.iif.to_string()));
         }
         let scope = scope_of(&rule);
         self.insert_rule(rule, Origin::Runtime);
-        Ok(self.refresh(now, scope))
+        self.refresh(now, scope);
+        Ok(())
     }
 
     /// `smcroutectl remove`: without OIFs, removes the rule and what it installed; with OIFs,
     /// removes only those from the rule (which stays, as a stop filter when none remain).
-    pub fn remove_route(
+    pub fn handle_remove_route(
         &mut self,
         now: Instant,
         rule: &RouteRule,
-    ) -> Result<Vec<Action>, EngineError> {
+    ) -> Result<(), EngineError> {
+        self.finish_startup();
         rule.check()?;
         let rule = rule.normalized();
         let Some(seq) = self.find_rule(&rule) else {
@@ -754,22 +912,36 @@ impl StaticEngine {
         if rule.oifs.is_empty() {
             self.remove_rule(seq);
         } else {
-            let family = rule.family().slot();
-            if let Some(stored) = self.rules.get_mut(&seq) {
-                let before = std::mem::take(&mut stored.rule.oifs);
-                let (gone, kept): (Vec<IfPattern>, Vec<IfPattern>) =
-                    before.into_iter().partition(|o| rule.oifs.contains(o));
-                stored.rule.oifs = kept;
-                for o in gone {
-                    unref(&mut self.refs[family], &o);
-                }
+            self.remove_oifs(seq, &rule.oifs);
+        }
+        self.refresh(now, scope);
+        Ok(())
+    }
+
+    /// Takes `oifs` out of the outbound list of rule `seq`.
+    fn remove_oifs(&mut self, seq: u64, oifs: &[IfPattern]) {
+        let Some(stored) = self.rules.get(&seq) else {
+            return;
+        };
+        let family = Family::of(&stored.group.addr()).slot();
+        let mut kept = Vec::new();
+        for &p in self.patterns.list(stored.oifs) {
+            let pat = self.patterns.pat(p);
+            if oifs.contains(pat) {
+                unref(&mut self.refs[family], pat);
+            } else {
+                kept.push(p);
             }
         }
-        Ok(self.refresh(now, scope))
+        let list = self.patterns.intern_list(&kept);
+        if let Some(stored) = self.rules.get_mut(&seq) {
+            stored.oifs = list;
+        }
     }
 
     /// `smcroutectl join`: joins a group (or range) on an interface at run time.
-    pub fn join(&mut self, rule: JoinRule) -> Result<Vec<Action>, EngineError> {
+    pub fn handle_join(&mut self, _now: Instant, rule: JoinRule) -> Result<(), EngineError> {
+        self.finish_startup();
         rule.check(self.options.join_limit)?;
         let family = Family::of(&rule.group.addr());
         if !self.family_enabled(family) {
@@ -790,21 +962,21 @@ impl StaticEngine {
         {
             return Err(EngineError::UnknownInterface(rule.iif.to_string()));
         }
-        let mut actions = Vec::new();
         for m in self.expand_join(&rule) {
             let n = self.memberships.entry(m.clone()).or_default();
             *n += 1;
             if *n == 1 {
-                actions.push(join_action(m));
+                self.emit(join_action(m));
             }
         }
         self.insert_join(rule, Origin::Runtime);
-        Ok(actions)
+        Ok(())
     }
 
     /// `smcroutectl leave`: leaves what a join rule (from the file or run time) joined. The
     /// rule must be repeated exactly (interface, source, group and lengths).
-    pub fn leave(&mut self, rule: &JoinRule) -> Result<Vec<Action>, EngineError> {
+    pub fn handle_leave(&mut self, _now: Instant, rule: &JoinRule) -> Result<(), EngineError> {
+        self.finish_startup();
         let rule = rule.normalized();
         let Some(seq) = self.join_ids.remove(&rule) else {
             return Err(EngineError::NotJoined(format!(
@@ -814,63 +986,71 @@ impl StaticEngine {
             )));
         };
         self.join_rules.remove(&seq);
-        let mut actions = Vec::new();
         for m in self.expand_join(&rule) {
             if let Some(n) = self.memberships.get_mut(&m) {
                 *n -= 1;
                 if *n == 0 {
                     self.memberships.remove(&m);
-                    actions.push(leave_action(m));
+                    self.emit(leave_action(m));
                 }
             }
         }
-        Ok(actions)
+        Ok(())
     }
 
     // ----- queries (smcroutectl show) ----------------------------------------------------
 
+    /// The rules, in configuration order, in their public form.
+    fn stored_rules(&self) -> impl Iterator<Item = (bool, StoredRule)> + '_ {
+        self.rules.values().map(|r| {
+            let rule = self.patterns.rule(r);
+            (
+                rule.is_sg(),
+                StoredRule {
+                    rule,
+                    origin: r.origin,
+                },
+            )
+        })
+    }
+
     /// The template rules ((*,G) and the other non-(S,G) forms), in configuration order.
-    pub fn template_rules(&self) -> impl Iterator<Item = &StoredRule> {
-        self.rules.values().filter(|r| !r.rule.is_sg())
+    pub fn template_rules(&self) -> impl Iterator<Item = StoredRule> + '_ {
+        self.stored_rules().filter(|(sg, _)| !sg).map(|(_, r)| r)
     }
 
     /// The (S,G) rules, in configuration order.
-    pub fn sg_rules(&self) -> impl Iterator<Item = &StoredRule> {
-        self.rules.values().filter(|r| r.rule.is_sg())
+    pub fn sg_rules(&self) -> impl Iterator<Item = StoredRule> + '_ {
+        self.stored_rules().filter(|(sg, _)| *sg).map(|(_, r)| r)
+    }
+
+    /// The number of installed routes.
+    pub fn route_count(&self) -> usize {
+        self.routes.len()
     }
 
     /// The routes the engine believes are in the kernel: forwarding routes first, then stop
     /// filters, each sorted by family, group and source.
     pub fn kernel_routes(&self) -> Vec<InstalledRoute> {
-        let mut v: Vec<InstalledRoute> = self
+        let mut keys: Vec<(bool, DynKey, RouteKind, Kept)> = self
             .routes
-            .values()
-            .map(|i| InstalledRoute {
-                route: i.route.to_route(),
-                kind: i.kind,
-            })
+            .iter()
+            .map(|(k, i)| (i.route.oifs == 0, sort_key(&k), i.kind, i.route))
             .collect();
-        v.sort_by(|a, b| {
-            (
-                a.route.is_stop_filter(),
-                a.route.family(),
-                a.route.group,
-                a.route.source,
-            )
-                .cmp(&(
-                    b.route.is_stop_filter(),
-                    b.route.family(),
-                    b.route.group,
-                    b.route.source,
-                ))
-        });
-        v
+        keys.sort_unstable_by_key(|(stop, k, ..)| (*stop, *k));
+        keys.into_iter()
+            .map(|(_, k, kind, r)| InstalledRoute {
+                route: self.route_of(key_of(&k), r),
+                kind,
+            })
+            .collect()
     }
 
     /// The installed route of (S,G), if any.
     pub fn route(&self, source: IpAddr, group: IpAddr) -> Option<InstalledRoute> {
-        self.routes.get(&(source, group)).map(|i| InstalledRoute {
-            route: i.route.to_route(),
+        let key = (source, group);
+        self.routes.get(&key).map(|i| InstalledRoute {
+            route: self.route_of(key, i.route),
             kind: i.kind,
         })
     }
@@ -895,7 +1075,7 @@ impl StaticEngine {
             .flat_map(|&family| {
                 self.vifs[family.slot()]
                     .iter()
-                    .map(move |(name, v)| VifInfo {
+                    .map(move |(name, _, v)| VifInfo {
                         family,
                         name: name.to_string(),
                         ifindex: v.ifindex,
@@ -908,30 +1088,28 @@ impl StaticEngine {
 
     /// Whether interface `name` has a VIF (IPv4) or MIF (IPv6) in the engine's view.
     pub fn has_vif(&self, family: Family, name: &str) -> bool {
-        self.vifs[family.slot()].contains_key(name)
+        self.vifs[family.slot()].contains(name)
     }
 
     /// Rules waiting for an interface (`smcroutectl show pending`).
     pub fn pending(&self) -> Vec<Pending> {
         let mut out = Vec::new();
         for r in self.rules.values() {
-            let vifs = &self.vifs[r.rule.family().slot()];
+            let rule = self.patterns.rule(r);
+            let vifs = &self.vifs[rule.family().slot()];
             let mut missing = Vec::new();
-            if !vifs.keys().any(|n| r.rule.iif.matches(n)) {
-                missing.push(r.rule.iif.clone());
+            if !vifs.iter().any(|(n, ..)| rule.iif.matches(n)) {
+                missing.push(rule.iif.clone());
             }
-            for o in &r.rule.oifs {
+            for o in &rule.oifs {
                 if let IfPattern::Name(n) = o {
-                    if !vifs.contains_key(n.as_str()) && !missing.contains(o) {
+                    if !vifs.contains(n) && !missing.contains(o) {
                         missing.push(o.clone());
                     }
                 }
             }
             if !missing.is_empty() {
-                out.push(Pending::Route {
-                    rule: r.rule.clone(),
-                    missing,
-                });
+                out.push(Pending::Route { rule, missing });
             }
         }
         for j in self.join_rules.values() {
@@ -963,39 +1141,52 @@ impl StaticEngine {
         Ok(())
     }
 
+    /// The rules with the same source and group as the normalized `rule`, if any.
+    fn seqs_of(&self, rule: &RouteRule) -> Option<&Seqs> {
+        match sg_key(rule) {
+            Some(k) => self.sg_rules.get(&k),
+            None => self.tpl_rules.get(&rule_key(rule)),
+        }
+    }
+
     /// The rule with the same inbound pattern, source and group as the normalized `rule`.
     fn find_rule(&self, rule: &RouteRule) -> Option<u64> {
-        with_iif(&self.rules, self.by_key.get(&rule_key(rule))?, &rule.iif)
+        let iif = self.patterns.find(&rule.iif)?;
+        with_iif(&self.rules, self.seqs_of(rule)?, iif)
     }
 
     /// Adds a normalized rule, or merges its OIFs into the identical one. Returns its
     /// sequence number, and whether it is the first rule of its (source, group).
     fn insert_rule(&mut self, rule: RouteRule, origin: Origin) -> (u64, bool) {
-        let family = rule.family().slot();
+        if let Some(existing) = self.find_rule(&rule) {
+            self.merge_oifs(existing, rule.oifs);
+            return (existing, false);
+        }
         let seq = self.rules.next_seq();
-        // One probe of the index: the rules of this (source, group), if any.
-        let first = match self.by_key.entry(rule_key(&rule)) {
-            Entry::Occupied(mut o) => {
-                if let Some(existing) = with_iif(&self.rules, o.get(), &rule.iif) {
-                    if let Some(stored) = self.rules.get_mut(&existing) {
-                        for o in rule.oifs {
-                            if !stored.rule.oifs.contains(&o) {
-                                add_ref(&mut self.refs[family], &o);
-                                stored.rule.oifs.push(o);
-                            }
-                        }
-                    }
-                    return (existing, false);
-                }
+        let first = match sg_key(&rule) {
+            Some(k) => match self.sg_rules.get_mut(&k) {
                 // Sequence numbers only grow: pushing keeps each list in configuration order.
-                o.get_mut().push(seq);
-                false
-            }
-            Entry::Vacant(v) => {
-                v.insert(Seqs::one(seq));
-                true
-            }
+                Some(s) => {
+                    s.push(seq);
+                    false
+                }
+                None => {
+                    self.sg_rules.insert(k, Seqs::one(seq));
+                    true
+                }
+            },
+            None => match self.tpl_rules.get_mut(&rule_key(&rule)) {
+                Some(s) => {
+                    s.push(seq);
+                    false
+                }
+                None => {
+                    self.tpl_rules.insert(rule_key(&rule), Seqs::one(seq));
+                    true
+                }
+            },
         };
+        let family = rule.family().slot();
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
             add_ref(&mut self.refs[family], p);
         }
@@ -1003,21 +1194,55 @@ impl StaticEngine {
             self.templates
                 .insert(seq, &rule.iif, rule.source, rule.group);
         }
-        self.rules.push(StoredRule { rule, origin });
+        let kept = self.patterns.keep(rule, origin);
+        self.rules.push(kept);
         (seq, first)
+    }
+
+    /// Adds the outbound patterns of `oifs` that rule `seq` lacks.
+    fn merge_oifs(&mut self, seq: u64, oifs: Vec<IfPattern>) {
+        let Some(stored) = self.rules.get(&seq) else {
+            return;
+        };
+        let family = Family::of(&stored.group.addr()).slot();
+        let mut list = self.patterns.list(stored.oifs).to_vec();
+        let before = list.len();
+        for o in oifs {
+            let id = self.patterns.intern(o);
+            if !list.contains(&id) {
+                add_ref(&mut self.refs[family], self.patterns.pat(id));
+                list.push(id);
+            }
+        }
+        if list.len() != before {
+            let id = self.patterns.intern_list(&list);
+            if let Some(stored) = self.rules.get_mut(&seq) {
+                stored.oifs = id;
+            }
+        }
     }
 
     fn remove_rule(&mut self, seq: u64) {
         let Some(stored) = self.rules.remove(&seq) else {
             return;
         };
-        let rule = stored.rule;
+        let rule = self.patterns.rule(&stored);
         let family = rule.family().slot();
-        let key = rule_key(&rule);
-        if let Some(seqs) = self.by_key.get_mut(&key) {
-            if seqs.remove(seq) {
-                self.by_key.remove(&key);
+        let emptied = match sg_key(&rule) {
+            Some(k) => self.sg_rules.get_mut(&k).map(|s| (s.remove(seq), Some(k))),
+            None => self
+                .tpl_rules
+                .get_mut(&rule_key(&rule))
+                .map(|s| (s.remove(seq), None)),
+        };
+        match emptied {
+            Some((true, Some(k))) => {
+                self.sg_rules.remove(&k);
             }
+            Some((true, None)) => {
+                self.tpl_rules.remove(&rule_key(&rule));
+            }
+            _ => {}
         }
         for p in std::iter::once(&rule.iif).chain(rule.oifs.iter()) {
             unref(&mut self.refs[family], p);
@@ -1077,17 +1302,11 @@ impl StaticEngine {
         self.phyints.iter().rev().find(|p| p.pattern.matches(name))
     }
 
-    /// The name of `name`'s VIF (or MIF), shared, if it has one.
-    fn vif_name(&self, family: Family, name: &str) -> Option<Name> {
-        self.vifs[family.slot()]
-            .get_key_value(name)
-            .map(|(k, _)| Name::clone(k))
-    }
-
-    fn desired_vifs(&self) -> [BTreeMap<Name, VifState>; 2] {
+    fn desired_vifs(&self) -> [BTreeMap<String, VifState>; 2] {
         let mut out = [BTreeMap::new(), BTreeMap::new()];
         let mut by_index: Vec<&Interface> = self.interfaces.values().collect();
         by_index.sort_by_key(|i| (i.index, i.name.as_str()));
+        let max = self.options.max_vifs.min(vifs::MAX_SLOTS);
         for family in FAMILIES {
             if !self.family_enabled(family) {
                 continue;
@@ -1110,18 +1329,14 @@ impl StaticEngine {
                     rest.push((*iface, phy));
                 }
             }
-            if first.len() > self.options.max_vifs {
-                for (i, _) in &first[self.options.max_vifs..] {
+            if first.len() > max {
+                for (i, _) in &first[max..] {
                     log::warn!("not enough {family} interface slots for {}", i.name);
                 }
             }
-            for (iface, phy) in first.into_iter().chain(rest).take(self.options.max_vifs) {
-                // Keep the name the routes already share, if there is one.
-                let name = self
-                    .vif_name(family, &iface.name)
-                    .unwrap_or_else(|| Name::from(iface.name.as_str()));
+            for (iface, phy) in first.into_iter().chain(rest).take(max) {
                 out[family.slot()].insert(
-                    name,
+                    iface.name.clone(),
                     VifState {
                         ifindex: iface.index,
                         threshold: phy.map_or(1, |p| p.ttl_threshold.max(1)),
@@ -1133,36 +1348,22 @@ impl StaticEngine {
         out
     }
 
-    /// Recomputes the VIFs and brings the routes of `scope` (and, for `All`, the joins) to
-    /// the desired state.
-    fn refresh(&mut self, now: Instant, scope: Scope) -> Vec<Action> {
-        let mut actions = Vec::new();
-        let _ = self.refresh_into(now, scope, &mut |a| actions.push(a));
-        actions
-    }
-
-    /// [`StaticEngine::refresh`], each action handed to `sink` in order. With
-    /// [`Scope::VifsOnly`] the removals of VIFs that go are returned instead, for the caller
-    /// to emit after the routes; otherwise nothing is returned.
-    #[must_use]
-    fn refresh_into(
-        &mut self,
-        now: Instant,
-        mut scope: Scope,
-        sink: &mut dyn FnMut(Action),
-    ) -> Vec<Action> {
+    /// Brings the VIFs to the desired state: the actions to take before the routes
+    /// (`pre`), after them (`post`), and what changed for the routes, per family.
+    fn update_vifs(&mut self) -> (Vec<Action>, Vec<Action>, [Change; 2], bool) {
         let desired = self.desired_vifs();
         let mut pre = Vec::new();
         let mut post = Vec::new();
-        let mut reset: FastSet<(Family, String)> = FastSet::default();
+        let mut changes = [Change::default(), Change::default()];
         let mut changed = false;
-        for family in FAMILIES {
+        for (family, new) in FAMILIES.into_iter().zip(desired) {
             let old = &self.vifs[family.slot()];
-            let new = &desired[family.slot()];
-            for (name, o) in old {
+            let change = &mut changes[family.slot()];
+            for (name, s, o) in old.iter() {
                 match new.get(name) {
                     None => {
                         changed = true;
+                        change.gone.push((s, name.into()));
                         post.push(Action::RemoveVif {
                             family,
                             name: name.to_string(),
@@ -1170,7 +1371,7 @@ impl StaticEngine {
                     }
                     Some(n) if n.ifindex != o.ifindex => {
                         changed = true;
-                        reset.insert((family, name.to_string()));
+                        change.diff.reset |= bit(s);
                         pre.push(Action::RemoveVif {
                             family,
                             name: name.to_string(),
@@ -1180,6 +1381,7 @@ impl StaticEngine {
                     Some(n) => {
                         if n.threshold != o.threshold {
                             changed = true;
+                            change.diff.oifs |= bit(s);
                         }
                         if n.mrdisc != o.mrdisc {
                             pre.push(Action::SetMrdisc {
@@ -1191,78 +1393,77 @@ impl StaticEngine {
                     }
                 }
             }
-            for (name, n) in new {
-                if !old.contains_key(name) {
+            for (name, n) in &new {
+                if !old.contains(name) {
                     changed = true;
                     pre.push(add_vif(family, name, n));
                 }
             }
+            let reused = self.vifs[family.slot()].set(new);
+            change.diff.oifs |= reused;
+            change.diff.iif |= reused;
         }
-        self.vifs = desired;
+        (pre, post, changes, changed)
+    }
+
+    /// Recomputes the VIFs and brings the routes of `scope` (and, for `All`, the joins) to
+    /// the desired state, queueing the actions. With [`Scope::VifsOnly`] the removals of
+    /// VIFs that go are returned instead, for the caller to queue after the routes;
+    /// otherwise nothing is returned.
+    fn refresh(&mut self, now: Instant, mut scope: Scope) -> Vec<Action> {
+        let (pre, post, changes, changed) = self.update_vifs();
         if changed && !matches!(scope, Scope::VifsOnly) {
             scope = Scope::All;
         }
-        pre.into_iter().for_each(&mut *sink);
+        self.actions.extend(pre);
         match scope {
             Scope::VifsOnly => return post,
             Scope::Key(k) => {
                 let desired = self.desired_static(k);
-                if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
-                    sink(a);
-                }
+                self.reconcile_key(now, k, desired, &changes);
             }
             Scope::Dynamic(groups) => {
                 // Only the dynamic routes in the template's group range: a range of the
                 // ordered index, not a pass over every installed route.
                 let family = Family::of(&groups.addr());
-                let lo = (family, bits(groups.network()), Family::V4, 0);
-                let hi = (family, bits(groups.broadcast()), Family::V6, u128::MAX);
-                let keys: Vec<SgKey> = self.dynamic.range(lo..=hi).map(|(_, k)| *k).collect();
+                let lo = (family, bits(groups.network()), 0);
+                let hi = (family, bits(groups.broadcast()), u128::MAX);
+                let keys: Vec<SgKey> = self
+                    .dynamic
+                    .range(lo..=hi)
+                    .map(|(k, _)| key_of(k))
+                    .collect();
                 for k in keys {
                     let desired = self.desired_static(k);
-                    if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
-                        sink(a);
-                    }
+                    self.reconcile_key(now, k, desired, &changes);
                 }
             }
             Scope::All => {
-                // Every (S,G) with a rule (with its rules, taken in one pass over the index
-                // rather than a lookup a key), then every installed one without.
-                let mut keys: Vec<(SgKey, Option<Seqs>)> =
-                    Vec::with_capacity(self.by_key.len() + self.routes.len());
-                keys.extend(
-                    self.by_key
-                        .iter()
-                        .filter_map(|(k, seqs)| Some((sg_of(k)?, Some(seqs.clone())))),
-                );
-                let by_key = &self.by_key;
-                keys.extend(
-                    self.routes
-                        .keys()
-                        .filter(|k| !by_key.contains_key(&sg_rule_key(**k)))
-                        .map(|k| (*k, None)),
-                );
+                // Every (S,G) with a rule, then every installed one without, in order.
+                let mut keys: Vec<SgKey> =
+                    Vec::with_capacity(self.sg_rules.len() + self.routes.len());
+                keys.extend(self.sg_rules.keys());
+                let sg_rules = &self.sg_rules;
+                keys.extend(self.routes.keys().filter(|k| !sg_rules.contains_key(k)));
                 // The keys are distinct: an unstable sort gives the one order.
-                keys.sort_unstable_by_key(|(k, _)| sort_key(k));
-                self.routes
-                    .reserve(keys.len().saturating_sub(self.routes.len()));
-                for (k, seqs) in keys {
-                    let desired = seqs.and_then(|s| self.desired_from(k, &s));
-                    if let Some(a) = self.reconcile_key(now, k, desired, &reset) {
-                        sink(a);
-                    }
+                keys.sort_unstable_by_key(sort_key);
+                for k in keys {
+                    let desired = self.desired_static(k);
+                    self.reconcile_key(now, k, desired, &changes);
                 }
-                std::mem::take(&mut post).into_iter().for_each(&mut *sink);
-                self.reconcile_joins().into_iter().for_each(&mut *sink);
+                self.actions.extend(post);
+                let joins = self.reconcile_joins();
+                self.actions.extend(joins);
+                return Vec::new();
             }
         }
-        post.into_iter().for_each(sink);
+        self.actions.extend(post);
         Vec::new()
     }
 
     /// The route an (S,G) rule gives (S,G), if one can be installed.
     fn desired_static(&self, key: SgKey) -> Option<Kept> {
-        self.desired_from(key, self.by_key.get(&sg_rule_key(key))?)
+        self.desired_from(key, self.sg_rules.get(&key)?)
     }
 
     /// The route the (S,G) rules `seqs` of (S,G) give, if one can be installed.
@@ -1273,136 +1474,171 @@ impl StaticEngine {
             let Some(stored) = self.rules.get(seq) else {
                 continue;
             };
-            let iif = match &stored.rule.iif {
-                IfPattern::Name(n) => vifs.get_key_value(n.as_str()).map(|(k, _)| k),
-                IfPattern::Prefix(p) => prefix_range(vifs, p).next().map(|(k, _)| k),
+            let iif = match self.patterns.pat(stored.iif) {
+                IfPattern::Name(n) => vifs.get(n).map(|(s, _)| s),
+                IfPattern::Prefix(p) => vifs.prefix_range(p).next().map(|(_, s)| s),
             };
             if let Some(iif) = iif {
-                return Some(self.build_route(&stored.rule, iif, key.0, key.1));
+                return Some(self.build_route(stored, family, iif));
             }
         }
         None
     }
 
-    fn build_route(&self, rule: &RouteRule, iif: &Name, source: IpAddr, group: IpAddr) -> Kept {
-        let vifs = &self.vifs[rule.family().slot()];
-        let oifs = match rule.oifs.as_slice() {
-            // The common case, without a list.
-            [IfPattern::Name(n)] => match vifs.get_key_value(n.as_str()) {
-                Some((k, v)) => Oifs::One(Name::clone(k), v.threshold),
-                None => Oifs::None,
-            },
-            pats => {
-                let mut oifs: Vec<(Name, u8)> = Vec::with_capacity(pats.len());
-                for p in pats {
-                    match p {
-                        IfPattern::Name(n) => {
-                            if let Some((k, v)) = vifs.get_key_value(n.as_str()) {
-                                oifs.push((Name::clone(k), v.threshold));
-                            }
-                        }
-                        IfPattern::Prefix(pre) => {
-                            for (n, v) in prefix_range(vifs, pre) {
-                                if n != iif {
-                                    oifs.push((Name::clone(n), v.threshold));
-                                }
-                            }
+    /// The route rule `rule` gives from inbound slot `iif`.
+    fn build_route(&self, rule: &Rule, family: Family, iif: u8) -> Kept {
+        let vifs = &self.vifs[family.slot()];
+        let mut oifs = 0u64;
+        for p in self.patterns.list_pats(rule.oifs) {
+            match p {
+                IfPattern::Name(n) => {
+                    if let Some((s, _)) = vifs.get(n) {
+                        oifs |= bit(s);
+                    }
+                }
+                IfPattern::Prefix(pre) => {
+                    for (_, s) in vifs.prefix_range(pre) {
+                        if s != iif {
+                            oifs |= bit(s);
                         }
                     }
                 }
-                oifs.sort();
-                oifs.dedup_by(|a, b| a.0 == b.0);
-                Oifs::from_sorted(oifs)
             }
-        };
-        Kept {
-            source,
-            group,
-            iif: Name::clone(iif),
+        }
+        Kept { iif, oifs }
+    }
+
+    /// The public form of the route `kept` of `key`, with interface names and thresholds.
+    fn route_of(&self, key: SgKey, kept: Kept) -> Route {
+        self.route_named(key, kept, None)
+    }
+
+    /// [`StaticEngine::route_of`], the inbound name taken from `gone` when its slot went in
+    /// the refresh under way.
+    fn route_named(&self, key: SgKey, kept: Kept, gone: Option<&Change>) -> Route {
+        let vifs = &self.vifs[Family::of(&key.1).slot()];
+        let iif = gone
+            .and_then(|c| c.gone_name(kept.iif))
+            .unwrap_or_else(|| vifs.name(kept.iif));
+        let mut oifs = Vec::with_capacity(kept.oifs.count_ones() as usize);
+        let mut rest = kept.oifs;
+        while rest != 0 {
+            let s = rest.trailing_zeros() as u8;
+            rest &= rest - 1;
+            oifs.push((String::from(vifs.name(s)), vifs.threshold(s)));
+        }
+        if oifs.len() > 1 {
+            oifs.sort();
+        }
+        Route {
+            source: key.0,
+            group: key.1,
+            iif: String::from(iif),
             oifs,
         }
     }
 
     /// Brings the route of one (S,G) to the desired state; `desired` is what its (S,G)
-    /// rules give ([`StaticEngine::desired_static`]).
+    /// rules give ([`StaticEngine::desired_static`]); `changes` what the refresh under way
+    /// changed in the VIFs.
     fn reconcile_key(
         &mut self,
         now: Instant,
         key: SgKey,
         desired: Option<Kept>,
-        reset: &FastSet<(Family, String)>,
-    ) -> Option<Action> {
+        changes: &[Change; 2],
+    ) {
         let family = Family::of(&key.1);
-        let touched = |r: &Kept| reset.iter().any(|(f, n)| *f == family && r.uses(n));
-        // A new route takes one probe of the table.
-        if let Entry::Vacant(v) = self.routes.entry(key) {
-            let r = desired?;
-            let action = Action::AddRoute(r.to_route());
-            v.insert(Installed {
-                route: r,
-                kind: RouteKind::Static,
-                since: now,
-                packets: 0,
-            });
-            return Some(action);
-        }
-        let inst = self.routes.get(&key)?;
-        let was_reset = touched(&inst.route);
+        let change = &changes[family.slot()];
+        let Some(inst) = self.routes.get(&key).copied() else {
+            // A new route.
+            if let Some(r) = desired {
+                self.routes.insert(
+                    key,
+                    Installed {
+                        route: r,
+                        kind: RouteKind::Static,
+                    },
+                );
+                let route = self.route_of(key, r);
+                self.emit(Action::AddRoute(route));
+            }
+            return;
+        };
         let (want, kind) = match desired {
             Some(r) => (Some(r), RouteKind::Static),
-            None => match inst.kind {
-                RouteKind::Static => (None, RouteKind::Static),
-                RouteKind::Learned | RouteKind::StopFilter => {
-                    let iif = &inst.route.iif;
-                    if !self.vifs[family.slot()].contains_key(&**iif) {
-                        (None, inst.kind)
-                    } else {
-                        match self
-                            .templates
-                            .lookup(iif, key.0, key.1)
-                            .and_then(|seq| self.rules.get(&seq))
-                        {
-                            Some(stored) => (
-                                Some(self.build_route(&stored.rule, iif, key.0, key.1)),
-                                RouteKind::Learned,
-                            ),
-                            None if inst.kind == RouteKind::StopFilter => {
-                                (Some(inst.route.clone()), RouteKind::StopFilter)
-                            }
-                            None => (None, RouteKind::Learned),
-                        }
-                    }
-                }
-            },
+            None => self.dynamic_desired(key, inst, change),
         };
-        match want {
-            None => {
-                let gone = self.remove_installed(key)?;
-                Some(remove_action(&gone.route))
+        let Some(r) = want else {
+            if let Some(gone) = self.remove_installed(key) {
+                let route = self.route_named(key, gone.route, Some(change));
+                self.emit(remove_action(route));
             }
-            Some(r) => {
-                let inst = self.routes.get_mut(&key)?;
-                let changed = inst.route != r;
-                if (inst.kind == RouteKind::Static) != (kind == RouteKind::Static) {
-                    if kind == RouteKind::Static {
-                        self.dynamic.remove(&sort_key(&key));
-                    } else {
-                        self.dynamic.insert(sort_key(&key), key);
-                    }
-                }
-                inst.kind = kind;
-                if changed || was_reset {
-                    let route = r.to_route();
-                    inst.route = r;
-                    Some(if was_reset {
-                        Action::AddRoute(route)
-                    } else {
-                        Action::ReplaceRoute(route)
-                    })
-                } else {
-                    None
-                }
+            return;
+        };
+        let (was_reset, touched) = (
+            change.diff.resets(inst.route.iif, inst.route.oifs),
+            change.diff.touches(inst.route.iif, inst.route.oifs),
+        );
+        if (inst.kind == RouteKind::Static) != (kind == RouteKind::Static) {
+            if kind == RouteKind::Static {
+                self.dynamic.remove(&sort_key(&key));
+            } else {
+                self.dynamic.insert(
+                    sort_key(&key),
+                    Idle {
+                        since: now,
+                        packets: 0,
+                    },
+                );
             }
+        }
+        let changed = inst.route != r || touched;
+        if let Some(i) = self.routes.get_mut(&key) {
+            i.kind = kind;
+            if changed || was_reset {
+                i.route = r;
+            }
+        }
+        if changed || was_reset {
+            let route = self.route_of(key, r);
+            self.emit(if was_reset {
+                Action::AddRoute(route)
+            } else {
+                Action::ReplaceRoute(route)
+            });
+        }
+    }
+
+    /// What a route without an (S,G) rule becomes: a learned route or stop filter is looked
+    /// up again in the templates (see the module documentation); a static one goes.
+    fn dynamic_desired(
+        &self,
+        key: SgKey,
+        inst: Installed,
+        change: &Change,
+    ) -> (Option<Kept>, RouteKind) {
+        if inst.kind == RouteKind::Static {
+            return (None, RouteKind::Static);
+        }
+        let family = Family::of(&key.1);
+        let vifs = &self.vifs[family.slot()];
+        let s = inst.route.iif;
+        // The inbound VIF went (its slot freed, or given to another interface).
+        if change.gone_name(s).is_some() || vifs.name(s).is_empty() {
+            return (None, inst.kind);
+        }
+        match self
+            .templates
+            .lookup(vifs.name(s), key.0, key.1)
+            .and_then(|seq| self.rules.get(&seq))
+        {
+            Some(stored) => (
+                Some(self.build_route(stored, family, s)),
+                RouteKind::Learned,
+            ),
+            None if inst.kind == RouteKind::StopFilter => (Some(inst.route), RouteKind::StopFilter),
+            None => (None, RouteKind::Learned),
         }
     }
 
@@ -1435,6 +1671,21 @@ impl StaticEngine {
     }
 }
 
+/// What a refresh changed in the VIFs of one family, for the routes.
+#[derive(Debug, Default)]
+struct Change {
+    diff: Diff,
+    /// The slots freed, with the names they had.
+    gone: Vec<(u8, Box<str>)>,
+}
+
+impl Change {
+    /// The name slot `s` had, if it was freed.
+    fn gone_name(&self, s: u8) -> Option<&str> {
+        self.gone.iter().find(|(g, _)| *g == s).map(|(_, n)| &**n)
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -1445,18 +1696,18 @@ impl fmt::Display for Origin {
 }
 
 fn scope_of(rule: &RouteRule) -> Scope {
-    match (rule.is_sg(), rule.source) {
-        (true, Some(s)) => Scope::Key((s.addr(), rule.group.addr())),
-        _ => Scope::Dynamic(rule.group),
+    match sg_key(rule) {
+        Some(k) => Scope::Key(k),
+        None => Scope::Dynamic(rule.group),
     }
 }
 
 /// Of the rules `seqs` (one (source, group)), the one whose inbound pattern is `iif`.
-fn with_iif(rules: &Slab<StoredRule>, seqs: &Seqs, iif: &IfPattern) -> Option<u64> {
+fn with_iif(rules: &Slab<Rule>, seqs: &Seqs, iif: kept::PatId) -> Option<u64> {
     seqs.as_slice()
         .iter()
         .copied()
-        .find(|s| rules.get(s).is_some_and(|r| r.rule.iif == *iif))
+        .find(|s| rules.get(s).is_some_and(|r| r.iif == iif))
 }
 
 /// The interface patterns `routes` name, per family (each counted once): what decides the
@@ -1499,19 +1750,11 @@ fn unref(refs: &mut FastMap<IfPattern, usize>, p: &IfPattern) {
     }
 }
 
-fn prefix_range<'a, V>(
-    map: &'a BTreeMap<Name, V>,
-    prefix: &'a str,
-) -> impl Iterator<Item = (&'a Name, &'a V)> + 'a {
-    map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-        .take_while(move |(k, _)| k.starts_with(prefix))
-}
-
-fn remove_action(r: &Kept) -> Action {
+fn remove_action(r: Route) -> Action {
     Action::RemoveRoute {
         source: r.source,
         group: r.group,
-        iif: r.iif.to_string(),
+        iif: r.iif,
     }
 }
 

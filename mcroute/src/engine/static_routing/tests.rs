@@ -8,6 +8,87 @@ use ipnet::IpNet;
 use super::*;
 use crate::model::{Family, Interface, RouteCounters};
 
+/// The engine's call-and-return shape of before, for these tests: each input, then the
+/// actions it queued (and, for the flush timer, its counter requests answered by a closure).
+pub(crate) trait Drive {
+    fn drain(&mut self) -> Vec<Action>;
+    fn set_interfaces(&mut self, now: Instant, ifs: &[Interface]) -> Vec<Action>;
+    fn apply_config(
+        &mut self,
+        now: Instant,
+        config: &StaticConfig,
+    ) -> Result<Vec<Action>, Vec<ConfigError>>;
+    fn upcall(&mut self, now: Instant, iif: &str, s: IpAddr, g: IpAddr) -> Vec<Action>;
+    fn wrong_vif(&mut self, now: Instant, iif: &str, s: IpAddr, g: IpAddr) -> Vec<Action>;
+    fn timeout(
+        &mut self,
+        now: Instant,
+        counters: impl FnMut(IpAddr, IpAddr) -> Option<RouteCounters>,
+    ) -> Vec<Action>;
+    fn add_route(&mut self, now: Instant, rule: RouteRule) -> Result<Vec<Action>, EngineError>;
+    fn remove_route(&mut self, now: Instant, rule: &RouteRule) -> Result<Vec<Action>, EngineError>;
+    fn join(&mut self, rule: JoinRule) -> Result<Vec<Action>, EngineError>;
+    fn leave(&mut self, rule: &JoinRule) -> Result<Vec<Action>, EngineError>;
+    fn flush(&mut self) -> Vec<Action>;
+}
+
+impl Drive for StaticEngine {
+    fn drain(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.poll_action()).collect()
+    }
+    fn set_interfaces(&mut self, now: Instant, ifs: &[Interface]) -> Vec<Action> {
+        self.handle_interfaces(now, ifs);
+        self.drain()
+    }
+    fn apply_config(
+        &mut self,
+        now: Instant,
+        config: &StaticConfig,
+    ) -> Result<Vec<Action>, Vec<ConfigError>> {
+        self.handle_config(now, config.clone())?;
+        Ok(self.drain())
+    }
+    fn upcall(&mut self, now: Instant, iif: &str, s: IpAddr, g: IpAddr) -> Vec<Action> {
+        self.handle_upcall(now, iif, s, g);
+        self.drain()
+    }
+    fn wrong_vif(&mut self, now: Instant, iif: &str, s: IpAddr, g: IpAddr) -> Vec<Action> {
+        self.handle_wrong_vif(now, iif, s, g);
+        self.drain()
+    }
+    fn timeout(
+        &mut self,
+        now: Instant,
+        mut counters: impl FnMut(IpAddr, IpAddr) -> Option<RouteCounters>,
+    ) -> Vec<Action> {
+        self.handle_timeout(now);
+        while let Some((s, g)) = self.poll_counters_request() {
+            self.handle_counters(now, s, g, counters(s, g));
+        }
+        self.drain()
+    }
+    fn add_route(&mut self, now: Instant, rule: RouteRule) -> Result<Vec<Action>, EngineError> {
+        self.handle_add_route(now, rule)?;
+        Ok(self.drain())
+    }
+    fn remove_route(&mut self, now: Instant, rule: &RouteRule) -> Result<Vec<Action>, EngineError> {
+        self.handle_remove_route(now, rule)?;
+        Ok(self.drain())
+    }
+    fn join(&mut self, rule: JoinRule) -> Result<Vec<Action>, EngineError> {
+        self.handle_join(Instant::now(), rule)?;
+        Ok(self.drain())
+    }
+    fn leave(&mut self, rule: &JoinRule) -> Result<Vec<Action>, EngineError> {
+        self.handle_leave(Instant::now(), rule)?;
+        Ok(self.drain())
+    }
+    fn flush(&mut self) -> Vec<Action> {
+        self.handle_flush(Instant::now());
+        self.drain()
+    }
+}
+
 pub(crate) fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -292,7 +373,7 @@ fn phyint_disable_wins_and_mrdisc_toggles() {
 fn upcall_exact_star_g() {
     let (mut e, t0) = engine(vec![rule("a1", None, "225.1.2.3", &["a2"])]);
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.10"), ip("225.1.2.3")),
+        e.upcall(t0, "a1", ip("192.0.2.10"), ip("225.1.2.3")),
         vec![
             add("192.0.2.10", "225.1.2.3", "a1", &[("a2", 1)]),
             install("192.0.2.10", "225.1.2.3")
@@ -300,7 +381,7 @@ fn upcall_exact_star_g() {
     );
     // A second upcall queued before the route went in changes nothing.
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.10"), ip("225.1.2.3")),
+        e.upcall(t0, "a1", ip("192.0.2.10"), ip("225.1.2.3")),
         vec![]
     );
     assert_eq!(
@@ -317,29 +398,29 @@ fn upcall_prefix_forms() {
         rule("a1", Some("198.51.100.7"), "225.3.3.0/24", &["a2", "a3"]),
     ]);
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("203.0.113.1"), ip("225.1.2.201")),
+        e.upcall(t0, "a1", ip("203.0.113.1"), ip("225.1.2.201")),
         vec![
             add("203.0.113.1", "225.1.2.201", "a1", &[("a2", 1)]),
             install("203.0.113.1", "225.1.2.201")
         ]
     );
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.99"), ip("225.3.2.1"))[0],
+        e.upcall(t0, "a1", ip("192.0.2.99"), ip("225.3.2.1"))[0],
         add("192.0.2.99", "225.3.2.1", "a1", &[("a3", 1)])
     );
     // (S/24,G) does not cover another source.
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("198.51.100.1"), ip("225.3.2.1")),
+        e.upcall(t0, "a1", ip("198.51.100.1"), ip("225.3.2.1")),
         vec![add("198.51.100.1", "225.3.2.1", "a1", &[])]
     );
     // (S,G/24).
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("198.51.100.7"), ip("225.3.3.1"))[0],
+        e.upcall(t0, "a1", ip("198.51.100.7"), ip("225.3.3.1"))[0],
         add("198.51.100.7", "225.3.3.1", "a1", &[("a2", 1), ("a3", 1)])
     );
     // Wrong inbound interface: stop filter on a2.
     assert_eq!(
-        e.handle_upcall(t0, "a2", ip("203.0.113.1"), ip("225.1.2.7")),
+        e.upcall(t0, "a2", ip("203.0.113.1"), ip("225.1.2.7")),
         vec![add("203.0.113.1", "225.1.2.7", "a2", &[])]
     );
 }
@@ -352,7 +433,7 @@ fn upcall_config_order_decides_between_overlapping_rules() {
     ];
     let (mut e, t0) = engine(narrow_first);
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"))[0],
+        e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"))[0],
         add("192.0.2.1", "225.1.2.3", "a1", &[("a2", 1)])
     );
     let wide_first = vec![
@@ -361,7 +442,7 @@ fn upcall_config_order_decides_between_overlapping_rules() {
     ];
     let (mut e, t0) = engine(wide_first);
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"))[0],
+        e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"))[0],
         add("192.0.2.1", "225.1.2.3", "a1", &[("a3", 1)])
     );
 }
@@ -374,7 +455,7 @@ fn upcall_wildcard_inbound_and_outbound() {
     ]);
     // `to a+` leaves out the inbound interface...
     assert_eq!(
-        e.handle_upcall(t0, "a2", ip("192.0.2.1"), ip("225.1.2.3"))[0],
+        e.upcall(t0, "a2", ip("192.0.2.1"), ip("225.1.2.3"))[0],
         add(
             "192.0.2.1",
             "225.1.2.3",
@@ -383,7 +464,7 @@ fn upcall_wildcard_inbound_and_outbound() {
         )
     );
     assert_eq!(
-        e.handle_upcall(t0, "b1", ip("192.0.2.1"), ip("239.1.1.1"))[0],
+        e.upcall(t0, "b1", ip("192.0.2.1"), ip("239.1.1.1"))[0],
         add(
             "192.0.2.1",
             "239.1.1.1",
@@ -393,13 +474,13 @@ fn upcall_wildcard_inbound_and_outbound() {
     );
     // b1 does not match a+.
     assert_eq!(
-        e.handle_upcall(t0, "b1", ip("192.0.2.2"), ip("225.1.2.3")),
+        e.upcall(t0, "b1", ip("192.0.2.2"), ip("225.1.2.3")),
         vec![add("192.0.2.2", "225.1.2.3", "b1", &[])]
     );
     // ...but an explicitly named one stays (`mroute from a1 ... to a1`).
     let (mut e, t0) = engine(vec![rule("a1", None, "225.9.9.9", &["a1", "a2"])]);
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.9.9.9"))[0],
+        e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.9.9.9"))[0],
         add("192.0.2.1", "225.9.9.9", "a1", &[("a1", 1), ("a2", 1)])
     );
 }
@@ -413,18 +494,18 @@ fn upcall_ipv6() {
     assert!(e.has_vif(Family::V6, "a1"));
     assert!(!e.has_vif(Family::V4, "a1"));
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("2001:db8::1"), ip("ff0e::7f")),
+        e.upcall(t0, "a1", ip("2001:db8::1"), ip("ff0e::7f")),
         vec![
             add("2001:db8::1", "ff0e::7f", "a1", &[("a2", 1)]),
             install("2001:db8::1", "ff0e::7f")
         ]
     );
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("2001:db8::1"), ip("ff0e::80")),
+        e.upcall(t0, "a1", ip("2001:db8::1"), ip("ff0e::80")),
         vec![add("2001:db8::1", "ff0e::80", "a1", &[])]
     );
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("2001:db8:1::9"), ip("ff3e::114"))[0],
+        e.upcall(t0, "a1", ip("2001:db8:1::9"), ip("ff3e::114"))[0],
         add("2001:db8:1::9", "ff3e::114", "a1", &[("a3", 1)])
     );
 }
@@ -432,18 +513,12 @@ fn upcall_ipv6() {
 #[test]
 fn upcall_without_vif_or_with_bad_addresses_is_ignored() {
     let (mut e, t0) = engine(vec![rule("a1", None, "225.1.2.3", &["a2"])]);
+    assert_eq!(e.upcall(t0, "b1", ip("192.0.2.1"), ip("225.1.2.3")), vec![]);
     assert_eq!(
-        e.handle_upcall(t0, "b1", ip("192.0.2.1"), ip("225.1.2.3")),
+        e.upcall(t0, "a1", ip("2001:db8::1"), ip("225.1.2.3")),
         vec![]
     );
-    assert_eq!(
-        e.handle_upcall(t0, "a1", ip("2001:db8::1"), ip("225.1.2.3")),
-        vec![]
-    );
-    assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("192.0.2.2")),
-        vec![]
-    );
+    assert_eq!(e.upcall(t0, "a1", ip("192.0.2.1"), ip("192.0.2.2")), vec![]);
     assert!(e.kernel_routes().is_empty());
 }
 
@@ -454,9 +529,9 @@ fn wrong_vif_moves_a_learned_route() {
         rule("a2", None, "225.1.2.3", &["a3"]),
         rule("a1", Some("192.0.2.9"), "225.1.2.9", &["a3"]),
     ]);
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"));
     assert_eq!(
-        e.handle_wrong_vif(t0, "a2", ip("192.0.2.1"), ip("225.1.2.3")),
+        e.wrong_vif(t0, "a2", ip("192.0.2.1"), ip("225.1.2.3")),
         vec![
             replace("192.0.2.1", "225.1.2.3", "a2", &[("a3", 1)]),
             install("192.0.2.1", "225.1.2.3")
@@ -464,7 +539,7 @@ fn wrong_vif_moves_a_learned_route() {
     );
     // An (S,G) rule's route is not moved.
     assert_eq!(
-        e.handle_wrong_vif(t0, "a2", ip("192.0.2.9"), ip("225.1.2.9")),
+        e.wrong_vif(t0, "a2", ip("192.0.2.9"), ip("225.1.2.9")),
         vec![]
     );
 }
@@ -485,8 +560,8 @@ fn reload_unchanged_touches_nothing() {
         rule("a1", None, "225.2.0.0/16", &["a3"]),
     ];
     let (mut e, t0) = engine(routes.clone());
-    e.handle_upcall(t0, "a1", ip("192.0.2.5"), ip("225.2.3.4"));
-    e.handle_upcall(t0, "a1", ip("192.0.2.5"), ip("239.2.3.4"));
+    e.upcall(t0, "a1", ip("192.0.2.5"), ip("225.2.3.4"));
+    e.upcall(t0, "a1", ip("192.0.2.5"), ip("239.2.3.4"));
     assert_eq!(e.apply_config(t0, &cfg(routes)).unwrap(), vec![RELOAD]);
     assert_eq!(e.kernel_routes().len(), 3);
 }
@@ -580,9 +655,9 @@ fn reload_removed_template_removes_its_routes_unless_a_wider_one_covers_them() {
         rule("a1", None, "225.9.9.9", &["a3"]),
         rule("a1", None, "225.7.7.7", &["a3"]),
     ]);
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"));
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.9.9.9"));
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.7.7.7"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.2.3"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.9.9.9"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.7.7.7"));
     let actions = e
         .apply_config(
             t0,
@@ -618,7 +693,7 @@ fn new_template_turns_stop_filters_into_routes() {
     let (mut e, t0) = engine(vec![rule("a1", Some("192.0.2.1"), "225.1.2.3", &["a2"])]);
     for g in ["225.1.2.1", "225.1.2.6", "225.1.2.9"] {
         assert_eq!(
-            e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip(g)),
+            e.upcall(t0, "a1", ip("192.0.2.1"), ip(g)),
             vec![add("192.0.2.1", g, "a1", &[])]
         );
     }
@@ -712,9 +787,9 @@ fn flush_timer_removes_idle_dynamic_routes_only() {
     ]);
     assert_eq!(e.poll_timeout(), None);
     let t1 = t0 + Duration::from_secs(1);
-    e.handle_upcall(t1, "a1", ip("192.0.2.1"), ip("225.1.1.1")); // busy
-    e.handle_upcall(t1, "a1", ip("192.0.2.1"), ip("225.1.1.2")); // idle
-    e.handle_upcall(t1, "a1", ip("192.0.2.1"), ip("239.1.1.1")); // stop filter, idle
+    e.upcall(t1, "a1", ip("192.0.2.1"), ip("225.1.1.1")); // busy
+    e.upcall(t1, "a1", ip("192.0.2.1"), ip("225.1.1.2")); // idle
+    e.upcall(t1, "a1", ip("192.0.2.1"), ip("239.1.1.1")); // stop filter, idle
     let deadline = t1 + Duration::from_secs(60);
     assert_eq!(e.poll_timeout(), Some(deadline));
     let mut busy = 0u64;
@@ -730,17 +805,17 @@ fn flush_timer_removes_idle_dynamic_routes_only() {
     };
     // Too early: nothing.
     assert_eq!(
-        e.handle_timeout(deadline - Duration::from_millis(1), counters(busy)),
+        e.timeout(deadline - Duration::from_millis(1), counters(busy)),
         vec![]
     );
     // First pass: every counter moved since install (0 -> n): all kept.
     busy += 10;
-    assert_eq!(e.handle_timeout(deadline, counters(busy)), vec![]);
+    assert_eq!(e.timeout(deadline, counters(busy)), vec![]);
     assert_eq!(e.poll_timeout(), Some(deadline + Duration::from_secs(60)));
     // Second pass: only 225.1.1.1 moved.
     busy += 10;
     assert_eq!(
-        e.handle_timeout(deadline + Duration::from_secs(60), counters(busy)),
+        e.timeout(deadline + Duration::from_secs(60), counters(busy)),
         vec![
             remove("192.0.2.1", "225.1.1.2", "a1"),
             remove("192.0.2.1", "239.1.1.1", "a1"),
@@ -748,7 +823,7 @@ fn flush_timer_removes_idle_dynamic_routes_only() {
     );
     // Counters that cannot be read: the route is gone from the kernel.
     assert_eq!(
-        e.handle_timeout(deadline + Duration::from_secs(120), |_, _| None),
+        e.timeout(deadline + Duration::from_secs(120), |_, _| None),
         vec![remove("192.0.2.1", "225.1.1.1", "a1")]
     );
     assert_eq!(e.poll_timeout(), None);
@@ -759,7 +834,7 @@ fn flush_timer_removes_idle_dynamic_routes_only() {
 #[test]
 fn flush_counts_only_valid_packets_and_can_be_disabled() {
     let (mut e, t0) = engine(vec![rule("a1", None, "225.1.0.0/16", &["a2"])]);
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
     // Packets that arrived on the wrong interface do not keep a route alive.
     let wrong = |_: IpAddr, _: IpAddr| {
         Some(RouteCounters {
@@ -770,7 +845,7 @@ fn flush_counts_only_valid_packets_and_can_be_disabled() {
     };
     let t = t0 + Duration::from_secs(60);
     assert_eq!(
-        e.handle_timeout(t, wrong),
+        e.timeout(t, wrong),
         vec![remove("192.0.2.1", "225.1.1.1", "a1")]
     );
 
@@ -781,10 +856,10 @@ fn flush_counts_only_valid_packets_and_can_be_disabled() {
     e.set_interfaces(t0, &ifaces(&["a1", "a2"]));
     e.apply_config(t0, &cfg(vec![rule("a1", None, "225.1.0.0/16", &["a2"])]))
         .unwrap();
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
     assert_eq!(e.poll_timeout(), None);
     assert_eq!(
-        e.handle_timeout(t0 + Duration::from_secs(3600), |_, _| None),
+        e.timeout(t0 + Duration::from_secs(3600), |_, _| None),
         vec![]
     );
 }
@@ -795,8 +870,8 @@ fn manual_flush_removes_every_dynamic_route_at_once() {
         rule("a1", None, "225.1.0.0/16", &["a2"]),
         rule("a1", Some("192.0.2.1"), "225.9.9.9", &["a2"]),
     ]);
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("239.1.1.1"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("239.1.1.1"));
     assert_eq!(
         e.flush(),
         vec![
@@ -809,7 +884,7 @@ fn manual_flush_removes_every_dynamic_route_at_once() {
     assert_eq!(e.kernel_routes().len(), 1);
     // The flow is relearned on its next upcall.
     assert_eq!(
-        e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"))[0],
+        e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"))[0],
         add("192.0.2.1", "225.1.1.1", "a1", &[("a2", 1)])
     );
 }
@@ -865,7 +940,7 @@ fn pending_routes_activate_when_the_interface_appears() {
     );
     // wg0's (*,G) is live now.
     assert_eq!(
-        e.handle_upcall(t0, "wg0", ip("192.0.2.1"), ip("239.5.5.5"))[0],
+        e.upcall(t0, "wg0", ip("192.0.2.1"), ip("239.5.5.5"))[0],
         add("192.0.2.1", "239.5.5.5", "wg0", &[("a2", 1)])
     );
     assert_eq!(
@@ -1032,7 +1107,7 @@ fn ctl_add_errors_and_runtime_rules_vanish_on_reload() {
 #[test]
 fn ctl_remove_template_oifs_updates_learned_routes() {
     let (mut e, t0) = engine(vec![rule("a1", None, "225.1.0.0/16", &["a2", "a3"])]);
-    e.handle_upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
+    e.upcall(t0, "a1", ip("192.0.2.1"), ip("225.1.1.1"));
     assert_eq!(
         e.remove_route(t0, &rule("a1", None, "225.1.0.0/16", &["a3"]))
             .unwrap(),
@@ -1182,9 +1257,9 @@ fn kernel_routes_list_active_routes_before_stop_filters() {
         rule("a1", None, "225.1.2.0/24", &["a2"]),
         rule("a1", None, "ff0e::42", &["a2"]),
     ]);
-    e.handle_upcall(t0, "a1", ip("192.0.2.10"), ip("225.9.9.9"));
-    e.handle_upcall(t0, "a1", ip("192.0.2.10"), ip("225.1.2.77"));
-    e.handle_upcall(t0, "a1", ip("2001:db8::10"), ip("ff0e::42"));
+    e.upcall(t0, "a1", ip("192.0.2.10"), ip("225.9.9.9"));
+    e.upcall(t0, "a1", ip("192.0.2.10"), ip("225.1.2.77"));
+    e.upcall(t0, "a1", ip("2001:db8::10"), ip("ff0e::42"));
     let rows: Vec<String> = e
         .kernel_routes()
         .iter()
@@ -1510,7 +1585,7 @@ mod model {
                     }
                     Op::Upcall(iif, s, g) => {
                         m.upcall(iif, *s, *g);
-                        e.handle_upcall(t0, iif, *s, *g)
+                        e.upcall(t0, iif, *s, *g)
                     }
                     Op::Flush => {
                         m.dynamic.clear();
@@ -1581,7 +1656,7 @@ fn perf_100k_rules() {
     for i in 0..n {
         let s = IpAddr::V4(std::net::Ipv4Addr::from(0xcb00_7100 + (i % 200)));
         let g = IpAddr::V4(std::net::Ipv4Addr::from(0xe100_0000 + (i % 60_000)));
-        e.handle_upcall(t0, "a1", s, g);
+        e.upcall(t0, "a1", s, g);
     }
     let el = start.elapsed();
     println!("{n} upcalls: {el:?} ({:?} each)", el / n);

@@ -4,12 +4,11 @@
 //! may execute actions its own way. Here the Router allocates VIF/MIF slots and the names
 //! in the actions are translated to slots.
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use crate::engine::static_routing::{Action, Route, StaticEngine};
 use crate::error::{Error, Object, Result};
-use crate::model::{MfcEntry, RouteCounters};
+use crate::model::MfcEntry;
 use crate::platform::Platform;
 use crate::router::{RouteBatch, Router, VifOptions};
 use crate::wire::upcall::{Upcall, UpcallKind};
@@ -128,32 +127,30 @@ pub fn execute_all<P: Platform>(
 
 /// Hands an upcall to the engine, translating the VIF/MIF slot to its interface name:
 /// NOCACHE goes to [`StaticEngine::handle_upcall`], WRONGVIF to
-/// [`StaticEngine::handle_wrong_vif`]; anything else, or an unknown slot, gives no action.
+/// [`StaticEngine::handle_wrong_vif`]; anything else, or an unknown slot, is ignored.
 pub fn dispatch_upcall<P: Platform>(
     engine: &mut StaticEngine,
     router: &Router<P>,
     now: Instant,
     upcall: &Upcall,
-) -> Vec<Action> {
-    let Some(name) = router.vif(upcall.iif()).map(|v| v.name.clone()) else {
+) {
+    let Some(name) = router.vif(upcall.iif()).map(|v| v.name.as_str()) else {
         log::warn!("no interface for {} of {upcall}", upcall.iif());
-        return Vec::new();
+        return;
     };
     match upcall.kind() {
-        UpcallKind::NoCache => engine.handle_upcall(now, &name, upcall.source(), upcall.group()),
-        UpcallKind::WrongVif => {
-            engine.handle_wrong_vif(now, &name, upcall.source(), upcall.group())
-        }
-        UpcallKind::WholePacket | UpcallKind::WrongVifWhole => Vec::new(),
+        UpcallKind::NoCache => engine.handle_upcall(now, name, upcall.source(), upcall.group()),
+        UpcallKind::WrongVif => engine.handle_wrong_vif(now, name, upcall.source(), upcall.group()),
+        UpcallKind::WholePacket | UpcallKind::WrongVifWhole => {}
     }
 }
 
-/// The counter reader [`StaticEngine::handle_timeout`] takes, reading from the kernel
-/// through `router`.
-pub fn counters<P: Platform>(
-    router: &Router<P>,
-) -> impl FnMut(IpAddr, IpAddr) -> Option<RouteCounters> + '_ {
-    move |s, g| router.route_counters(s, g).ok()
+/// Answers the engine's counter requests ([`StaticEngine::poll_counters_request`]) with
+/// the kernel's counters, read through `router`.
+pub fn answer_counters<P: Platform>(engine: &mut StaticEngine, router: &Router<P>, now: Instant) {
+    while let Some((s, g)) = engine.poll_counters_request() {
+        engine.handle_counters(now, s, g, router.route_counters(s, g).ok());
+    }
 }
 
 #[cfg(test)]
@@ -169,7 +166,7 @@ mod tests {
         let kernel = FakeKernel::new();
         kernel.add_interface("eth0");
         let mut router = Router::open(kernel.platform(), RouterOptions::default()).unwrap();
-        let group: IpAddr = "225.1.2.3".parse().unwrap();
+        let group: std::net::IpAddr = "225.1.2.3".parse().unwrap();
         let join = Action::Join {
             name: "eth0".into(),
             source: None,

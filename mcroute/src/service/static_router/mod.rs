@@ -239,6 +239,9 @@ pub struct ServiceStats {
     pub failed_actions: u64,
 }
 
+/// The most upcalls read before the routes they give are installed.
+pub const UPCALL_ROUND: usize = 1024;
+
 /// Multicast Router Discovery on the interfaces whose `phyint` says `mrdisc`: the sans-IO
 /// engine and one socket per family, opened when first needed.
 struct Mrdisc {
@@ -406,9 +409,10 @@ impl<P: Platform> StaticService<P> {
         });
     }
 
-    fn run(&mut self, now: Instant, actions: Vec<Action>) {
+    /// Executes every action the engine has queued, through one route batch.
+    fn run(&mut self, now: Instant) {
         let mut batch = self.router.batch();
-        for a in actions {
+        while let Some(a) = self.engine.poll_action() {
             run_action(
                 &mut batch,
                 &mut self.stats,
@@ -473,8 +477,8 @@ impl<P: Platform> StaticService<P> {
     /// on them.
     pub fn refresh_interfaces(&mut self, now: Instant) -> Result<()> {
         let ifs = self.router.interfaces()?;
-        let actions = self.engine.set_interfaces(now, &ifs);
-        self.run(now, actions);
+        self.engine.handle_interfaces(now, &ifs);
+        self.run(now);
         Ok(())
     }
 
@@ -501,7 +505,7 @@ impl<P: Platform> StaticService<P> {
 
     /// [`StaticService::apply`] for a configuration the caller no longer needs: the rules
     /// move into the engine instead of being copied, and each kernel change is made as soon
-    /// as the engine knows it ([`StaticEngine::apply_config_with`]), so no list of 100,000
+    /// as the engine knows it ([`StaticEngine::poll_action`] at start-up), so no list of 100,000
     /// pending routes is built first. This is the start-up and reload path of the daemon.
     pub fn apply_owned(
         &mut self,
@@ -522,15 +526,15 @@ impl<P: Platform> StaticService<P> {
         let mut n = 0;
         // A large configuration's routes go to the kernel from a second thread while the
         // engine works out the next ones (see RouteBatch).
+        engine.handle_config(now, config)?;
         let mut batch = router.batch();
-        let applied = engine.apply_config_with(now, config, &mut |a| {
+        while let Some(a) = engine.poll_action() {
             if !matches!(a, Action::RunScript(_)) {
                 n += 1;
             }
             run_action(&mut batch, stats, scripts, mrdisc, now, a);
-        });
+        }
         report_refused(stats, batch.finish());
-        applied?;
         if let Some(m) = mrdisc {
             m.flush();
         }
@@ -538,15 +542,29 @@ impl<P: Platform> StaticService<P> {
     }
 
     /// Handles every queued upcall; returns how many.
+    ///
+    /// The kernel holds the first packets of a new flow only while the flow waits for its
+    /// route, so a burst of upcalls is answered as one: every queued upcall is read (up to
+    /// [`UPCALL_ROUND`] at a time, so that the first routes do not wait for a whole storm),
+    /// then the routes they give are installed in one batch, before anything else.
     pub fn handle_upcalls(&mut self, now: Instant) -> Result<usize> {
         let mut n = 0;
-        while let Some(u) = self.router.recv_upcall()? {
-            n += 1;
-            let actions = exec::dispatch_upcall(&mut self.engine, &self.router, now, &u);
-            self.run(now, actions);
+        loop {
+            let mut round = 0;
+            while round < UPCALL_ROUND {
+                let Some(u) = self.router.recv_upcall()? else {
+                    break;
+                };
+                round += 1;
+                exec::dispatch_upcall(&mut self.engine, &self.router, now, &u);
+            }
+            n += round;
+            self.stats.upcalls += round as u64;
+            self.run(now);
+            if round < UPCALL_ROUND {
+                return Ok(n);
+            }
         }
-        self.stats.upcalls += n as u64;
-        Ok(n)
     }
 
     /// One line for a service manager's status (`STATUS=`): the kernel routes, VIFs/MIFs
@@ -577,9 +595,9 @@ impl<P: Platform> StaticService<P> {
 
     /// Runs due timers (the flush of unused learned routes).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let router = &self.router;
-        let actions = self.engine.handle_timeout(now, exec::counters(router));
-        self.run(now, actions);
+        self.engine.handle_timeout(now);
+        exec::answer_counters(&mut self.engine, &self.router, now);
+        self.run(now);
         self.handle_mrdisc(now);
     }
 
@@ -596,9 +614,9 @@ impl<P: Platform> StaticService<P> {
                 oifs: o,
             } => {
                 let rule = RouteRule::new(IfPattern::new(iif), *source, *group, oifs(o));
-                match self.engine.add_route(now, rule) {
-                    Ok(a) => {
-                        self.run(now, a);
+                match self.engine.handle_add_route(now, rule) {
+                    Ok(()) => {
+                        self.run(now);
                         Response::Ok
                     }
                     Err(e) => engine_err(e),
@@ -611,9 +629,9 @@ impl<P: Platform> StaticService<P> {
                 oifs: o,
             } => {
                 let rule = RouteRule::new(IfPattern::new(iif), *source, *group, oifs(o));
-                match self.engine.remove_route(now, &rule) {
-                    Ok(a) => {
-                        self.run(now, a);
+                match self.engine.handle_remove_route(now, &rule) {
+                    Ok(()) => {
+                        self.run(now);
                         Response::Ok
                     }
                     Err(e) => engine_err(e),
@@ -625,10 +643,10 @@ impl<P: Platform> StaticService<P> {
                 } else {
                     match self
                         .engine
-                        .join(JoinRule::new(IfPattern::new(iif), *source, *group))
+                        .handle_join(now, JoinRule::new(IfPattern::new(iif), *source, *group))
                     {
-                        Ok(a) => {
-                            self.run(now, a);
+                        Ok(()) => {
+                            self.run(now);
                             Response::Ok
                         }
                         Err(e) => engine_err(e),
@@ -638,10 +656,10 @@ impl<P: Platform> StaticService<P> {
             Request::Leave { iif, source, group } => {
                 match self
                     .engine
-                    .leave(&JoinRule::new(IfPattern::new(iif), *source, *group))
+                    .handle_leave(now, &JoinRule::new(IfPattern::new(iif), *source, *group))
                 {
-                    Ok(a) => {
-                        self.run(now, a);
+                    Ok(()) => {
+                        self.run(now);
                         Response::Ok
                     }
                     Err(e) => engine_err(e),
@@ -649,8 +667,8 @@ impl<P: Platform> StaticService<P> {
             }
             Request::Show { what, detail } => self.show(*what, *detail),
             Request::Flush => {
-                let a = self.engine.flush();
-                self.run(now, a);
+                self.engine.handle_flush(now);
+                self.run(now);
                 Response::Ok
             }
             Request::Version => Response::Version(self.version.clone()),

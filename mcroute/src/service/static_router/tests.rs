@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::exec;
 use crate::engine::static_routing::tests::{
-    add, cfg, install, ip, net, remove, replace, rule, RELOAD,
+    add, cfg, install, ip, net, remove, replace, rule, Drive, RELOAD,
 };
 use crate::engine::static_routing::*;
 use crate::model::Family;
@@ -21,7 +21,8 @@ fn run(router: &mut Router<Fake>, actions: Vec<Action>) {
 fn drain(e: &mut StaticEngine, router: &mut Router<Fake>, now: Instant) -> Vec<Action> {
     let mut all = Vec::new();
     while let Some(u) = router.recv_upcall().unwrap() {
-        let actions = exec::dispatch_upcall(e, router, now, &u);
+        exec::dispatch_upcall(e, router, now, &u);
+        let actions = e.drain();
         run(router, actions.clone());
         all.extend(actions);
     }
@@ -139,11 +140,11 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
     // Flush timer: the busy (*,G) flow survives the first pass, the idle stop filter and
     // the idle flow go on the second.
     let t1 = e.poll_timeout().unwrap();
-    let actions = e.handle_timeout(t1, exec::counters(&router));
+    let actions = e.timeout(t1, |s, g| router.route_counters(s, g).ok());
     assert_eq!(actions, vec![]);
     let t2 = e.poll_timeout().unwrap();
     kernel.receive(0, a1, ip("198.51.100.7"), ip("225.3.4.5"), 100);
-    let actions = e.handle_timeout(t2, exec::counters(&router));
+    let actions = e.timeout(t2, |s, g| router.route_counters(s, g).ok());
     assert_eq!(
         actions,
         vec![
