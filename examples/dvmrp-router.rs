@@ -8,8 +8,11 @@
 //! is reported and the running state kept), INT and TERM advertise every route as
 //! unreachable to the neighbours and exit, USR1 writes the routing tables to
 //! /run/NAME/NAME.dump, USR2 the forwarding cache to /run/NAME/NAME.cache (NAME is
-//! `mrouted` unless `--ident` says otherwise).
+//! `mrouted` unless `--ident` says otherwise), QUIT writes the routing tables to stderr
+//! when debugging (`-d`) and is ignored otherwise. Exit codes as static-router's: 78 for a
+//! configuration error, 64 for a usage error, 69/71/76/77 as the kernel answers.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -19,7 +22,7 @@ use mcroute::daemon::cli::Cli;
 use mcroute::daemon::getopt::LongArg;
 use mcroute::daemon::{self, LogOptions, Logger, Paths, Runtime};
 use mcroute::platform::Native;
-use mcroute::service::dvmrp::{self as service, Plan, PlanOptions, Service};
+use mcroute::service::dvmrp::{self as service, Plan, PlanOptions, Service, ServiceError};
 use mcroute::Platform;
 
 const USAGE: &str = "\
@@ -36,7 +39,8 @@ Options:
                          igmp,cache,interface,groups,prunes,routes,peers
   -f, --foreground       Run in the foreground, do not detach
   -h, --help             This help
-  -M, --missing-ok       A phyint naming a missing interface is a warning, not an error
+  -M, --missing-ok       Accepted for compatibility: a phyint naming a missing interface
+                         is always a warning, and it is used when it appears
   -N, --no-interfaces    Disable all interfaces unless a phyint enables them
   -p                     Non-pruning mode: accepted for compatibility, ignored
   -r, --show-routes      Ask the running router (SIGUSR1) for its tables and print them
@@ -46,7 +50,8 @@ Options:
       --pidfile=FILE     PID file (default /run/NAME.pid)
       --socket=FILE      Control socket for mcroutectl (default /run/NAME.sock)
 
-Signals: HUP reload, INT/TERM stop (routes withdrawn), USR1 route dump, USR2 cache dump.
+Signals: HUP reload, INT/TERM stop (routes withdrawn), USR1 route dump, USR2 cache dump,
+QUIT the routing tables to stderr (with -d; ignored otherwise).
 Under systemd (NOTIFY_SOCKET set) it reports READY=1, RELOADING=1, STOPPING=1, its route
 and neighbour counts as STATUS=, and pings the watchdog.
 ";
@@ -144,21 +149,33 @@ fn links_changed(args: &Args, paths: &Paths, svc: &mut Service<Native>) -> Resul
         .map_err(|e| e.to_string())
 }
 
-fn run(args: &Args, paths: &Paths) -> Result<(), String> {
-    let platform = Native::new().map_err(|e| e.to_string())?;
-    let interfaces = platform.interfaces().map_err(|e| e.to_string())?;
-    let p = make_plan(args, paths, &interfaces)?;
+/// A fatal error: the exit code (sysexits, as static-router) and the message.
+type Fatal = (u8, String);
+
+fn os_err(e: impl std::fmt::Display) -> Fatal {
+    (daemon::exit::OSERR, e.to_string())
+}
+
+fn run(args: &Args, paths: &Paths) -> Result<(), Fatal> {
+    let platform = Native::new().map_err(|e| (daemon::exit_code(&e), e.to_string()))?;
+    let interfaces = platform.interfaces().map_err(os_err)?;
+    let p = make_plan(args, paths, &interfaces).map_err(|e| (daemon::exit::CONFIG, e))?;
     if !args.foreground && args.debug.is_none() {
-        daemon::detach().map_err(|e| format!("detaching: {e}"))?;
+        daemon::detach().map_err(|e| os_err(format!("detaching: {e}")))?;
     }
-    let mut svc = Service::start(platform, p, Instant::now()).map_err(|e| e.to_string())?;
+    let mut svc = Service::start(platform, p, Instant::now()).map_err(|e| match &e {
+        ServiceError::Kernel(k) => (daemon::exit_code(k), e.to_string()),
+        ServiceError::Config(_) => (daemon::exit::CONFIG, e.to_string()),
+    })?;
     log::info!(
         "{} started, generation id {:#x}",
         CLI.version,
         svc.engine().config().generation_id
     );
-    let mut rt = Runtime::start(&paths.socket)?;
-    rt.ready(&paths.pidfile, &svc.status())?;
+    let mut rt = Runtime::start(&paths.socket).map_err(os_err)?;
+    // mrouted(8): QUIT dumps the routing tables to stderr when debugging, else is ignored.
+    rt.signals.catch_quit().map_err(os_err)?;
+    rt.ready(&paths.pidfile, &svc.status()).map_err(os_err)?;
     loop {
         let ev = rt.wait(&[svc.fd()], svc.poll_timeout());
         if ev.stop {
@@ -172,6 +189,14 @@ fn run(args: &Args, paths: &Paths) -> Result<(), String> {
             rt.notify.ready(&svc.status());
         }
         let now = Instant::now();
+        if ev.quit && args.debug.is_some() {
+            let _ = write!(
+                std::io::stderr(),
+                "{}\n{}",
+                svc.route_dump(now),
+                svc.cache_dump(now)
+            );
+        }
         for (wanted, ext, dump) in [(ev.usr1, "dump", true), (ev.usr2, "cache", false)] {
             if wanted {
                 let text = if dump {
@@ -242,15 +267,17 @@ fn main() -> ExitCode {
     }
     let _ = Logger::install(log);
     let res = if args.show_routes {
-        daemon::request_dump(&paths.pidfile, &paths.runtime_file("dump")).map(|t| print!("{t}"))
+        daemon::request_dump(&paths.pidfile, &paths.runtime_file("dump"))
+            .map(|t| print!("{t}"))
+            .map_err(os_err)
     } else {
         run(&args, &paths)
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err((code, e)) => {
             log::error!("{e}");
-            ExitCode::from(daemon::exit::OSERR)
+            ExitCode::from(code)
         }
     }
 }

@@ -66,6 +66,16 @@ struct Daemon {
 
 impl Daemon {
     fn start(ns: &Netns, tag: &str, conf: &str) -> Daemon {
+        Daemon::start_with(
+            ns,
+            tag,
+            conf,
+            &["-d", "peers,routes,groups,cache,interface"],
+        )
+    }
+
+    /// Starts with `args` (in the foreground) instead of the debug levels of [`Daemon::start`].
+    fn start_with(ns: &Netns, tag: &str, conf: &str, args: &[&str]) -> Daemon {
         let ident = format!("{}-{tag}", ns.name);
         let dir = std::env::temp_dir().join(&ident);
         let _ = std::fs::remove_dir_all(&dir);
@@ -76,7 +86,8 @@ impl Daemon {
         let child = Command::new("ip")
             .args(["netns", "exec", &ns.name])
             .arg(binary())
-            .args(["-f", "-d", "peers,routes,groups,cache,interface"])
+            .arg("-f")
+            .args(args)
             .arg("-c")
             .arg(&conf_path)
             .args(["--ident", &ident])
@@ -635,4 +646,196 @@ fn sigterm_withdraws_routes() {
         db.route("192.0.2.0/24")
     );
     drop((da, db));
+}
+
+/// A host in `ns` that joins `group` on the interface with address `local` with a socket
+/// (`IP_ADD_MEMBERSHIP`: its kernel sends the IGMP reports) until `leave` is called (the
+/// socket closes: the kernel sends the leave).
+struct Member {
+    tx: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Member {
+    fn join(ns: &Netns, local: Ipv4Addr, group: Ipv4Addr) -> Member {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let thread = ns.spawn(move || {
+            let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind");
+            s.join_multicast_v4(&group, &local).expect("join");
+            ready_tx.send(()).unwrap();
+            let _ = rx.recv();
+            drop(s);
+        });
+        ready_rx.recv().expect("joined");
+        Member { tx, thread }
+    }
+
+    fn leave(self) {
+        let _ = self.tx.send(());
+        self.thread.join().expect("member thread");
+    }
+}
+
+/// The groups `d` lists on interface `iif`.
+fn groups_on(d: &Daemon, iif: &str) -> Vec<Ipv4Addr> {
+    match d.show(ShowWhat::Groups) {
+        Response::Groups(rows) => rows
+            .into_iter()
+            .filter(|r| r.iif == iif)
+            .filter_map(|r| match r.group.addr() {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// The IGMP querier against real hosts: an IGMPv3 host (the kernel's default) on one VIF
+/// and a host forced to IGMPv2 on the other join with sockets; the router sees both
+/// groups, and when the hosts close their sockets (an IGMPv3 TO_IN({}) record and an IGMPv2
+/// leave) the groups end after the last member queries, long before the 260 s membership
+/// timeout.
+#[test]
+fn igmp_querier_with_real_hosts() {
+    if !require_netns("igmp_querier_with_real_hosts") {
+        return;
+    }
+    let rtr = Netns::new("iq-r");
+    let h3 = Netns::new("iq-h3");
+    let h2 = Netns::new("iq-h2");
+    router_sysctls(&rtr);
+    link(&rtr, "r0", "192.0.2.1/24", &h3, "h0", "192.0.2.10/24");
+    link(&rtr, "r1", "198.51.100.1/24", &h2, "h0", "198.51.100.10/24");
+    h2.exec(&["sysctl", "-qw", "net.ipv4.conf.all.force_igmp_version=2"]);
+    h2.exec(&["sysctl", "-qw", "net.ipv4.conf.h0.force_igmp_version=2"]);
+    let d = Daemon::start(&rtr, "iq", "");
+    let (g3, g2) = (Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::new(239, 1, 2, 4));
+    let m3 = Member::join(&h3, Ipv4Addr::new(192, 0, 2, 10), g3);
+    let m2 = Member::join(&h2, Ipv4Addr::new(198, 51, 100, 10), g2);
+    // The kernels report at once (unsolicited reports) and answer the startup queries.
+    assert!(
+        wait_until(Duration::from_secs(15), || groups_on(&d, "r0")
+            .contains(&g3)
+            && groups_on(&d, "r1").contains(&g2)),
+        "groups seen: r0 {:?}, r1 {:?}",
+        groups_on(&d, "r0"),
+        groups_on(&d, "r1")
+    );
+    assert!(!groups_on(&d, "r0").contains(&g2));
+    m3.leave();
+    m2.leave();
+    assert!(
+        wait_until(Duration::from_secs(20), || groups_on(&d, "r0").is_empty()
+            && groups_on(&d, "r1").is_empty()),
+        "groups left: r0 {:?}, r1 {:?}",
+        groups_on(&d, "r0"),
+        groups_on(&d, "r1")
+    );
+    let log = d.log();
+    assert!(log.contains(&format!("group {g3} left")), "{log}");
+    assert!(log.contains(&format!("group {g2} left")), "{log}");
+}
+
+fn vif_names(d: &Daemon) -> Vec<(String, u8)> {
+    match d.show(ShowWhat::Interfaces) {
+        Response::DvmrpInterfaces(v) => v.into_iter().map(|r| (r.name, r.metric)).collect(),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// mrouted(8): "QUIT dumps the internal routing tables to stderr (only if mrouted was
+/// invoked with a non-zero debug level)". With `-d` the tables appear in the log; without
+/// it the signal is ignored; neither run dies of it.
+#[test]
+fn sigquit_dumps_with_debug_and_is_ignored_without() {
+    if !require_netns("sigquit_dumps_with_debug_and_is_ignored_without") {
+        return;
+    }
+    let ns = Netns::new("quit");
+    let peer = Netns::new("quit-p");
+    let stub = Netns::new("quit-s");
+    link(&ns, "r0", "192.0.2.1/24", &peer, "p0", "192.0.2.2/24");
+    link(&ns, "r1", "198.51.100.1/24", &stub, "s0", "198.51.100.2/24");
+    for debug in [true, false] {
+        let args: &[&str] = if debug { &["-d", "routes"] } else { &[] };
+        let d = Daemon::start_with(&ns, if debug { "qd" } else { "qn" }, "", args);
+        for _ in 0..3 {
+            d.signal(nix::sys::signal::Signal::SIGQUIT);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Still running and answering.
+        assert!(!vif_names(&d).is_empty());
+        let mut d = d;
+        assert!(d.child.try_wait().unwrap().is_none(), "died: {}", d.log());
+        let log = d.log();
+        let dumps = log.matches("Multicast Routing Table").count();
+        if debug {
+            assert!(dumps >= 1, "no dump on stderr: {log}");
+            assert!(log.contains("Virtual Interface Table"), "{log}");
+            assert!(log.contains("Multicast Routing Cache Table"), "{log}");
+        } else {
+            assert_eq!(dumps, 0, "{log}");
+        }
+    }
+}
+
+/// A configuration error exits 78 (EX_CONFIG) as static-router does, naming file and line.
+#[test]
+fn configuration_error_exits_78() {
+    if !require_netns("configuration_error_exits_78") {
+        return;
+    }
+    let ns = Netns::new("cfg78");
+    let dir = TempDir::new("cfg78");
+    let conf = dir.path("mrouted.conf");
+    std::fs::write(&conf, "phyint lo metric 99\n").unwrap();
+    let conf_s = conf.display().to_string();
+    let sock = dir.path("sock").display().to_string();
+    let pid = dir.path("pid").display().to_string();
+    let out = ns.exec_status(&[
+        binary().to_str().unwrap(),
+        "-f",
+        "-c",
+        &conf_s,
+        "--socket",
+        &sock,
+        "--pidfile",
+        &pid,
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    assert!(text.contains(&format!("{conf_s}:1")), "{text}");
+}
+
+/// A phyint naming an interface that does not exist yet is a warning (as mrouted 4.6), and
+/// when the interface appears the link monitor brings it in with the phyint's settings.
+#[test]
+fn phyint_for_a_missing_interface_is_used_when_it_appears() {
+    if !require_netns("phyint_for_a_missing_interface_is_used_when_it_appears") {
+        return;
+    }
+    let ns = Netns::new("late");
+    let p1 = Netns::new("late-p1");
+    let p2 = Netns::new("late-p2");
+    let p3 = Netns::new("late-p3");
+    link(&ns, "r0", "192.0.2.1/24", &p1, "p0", "192.0.2.2/24");
+    link(&ns, "r1", "198.51.100.1/24", &p2, "p0", "198.51.100.2/24");
+    let d = Daemon::start(&ns, "late", "phyint r9 metric 3\n");
+    assert!(
+        d.log().contains("phyint r9: no such interface"),
+        "{}",
+        d.log()
+    );
+    let names = vif_names(&d);
+    assert_eq!(names.len(), 2, "{names:?}");
+    link(&ns, "r9", "203.0.113.1/24", &p3, "p0", "203.0.113.2/24");
+    assert!(
+        wait_until(Duration::from_secs(15), || vif_names(&d)
+            .contains(&("r9".to_string(), 3))),
+        "r9 not brought in: {:?}\n{}",
+        vif_names(&d),
+        d.log()
+    );
 }

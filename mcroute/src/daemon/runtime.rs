@@ -24,7 +24,10 @@ pub struct Signals {
     term: Arc<AtomicBool>,
     usr1: Arc<AtomicBool>,
     usr2: Arc<AtomicBool>,
+    quit: Arc<AtomicBool>,
     wake: UnixStream,
+    /// The write end of the wake pipe, for handlers installed later.
+    waker: UnixStream,
 }
 
 impl Signals {
@@ -39,7 +42,9 @@ impl Signals {
             term: Arc::default(),
             usr1: Arc::default(),
             usr2: Arc::default(),
+            quit: Arc::default(),
             wake: rx,
+            waker: tx.try_clone()?,
         };
         for (sig, flag) in [
             (SIGHUP, &s.hup),
@@ -52,6 +57,15 @@ impl Signals {
             signal_hook::low_level::pipe::register(sig, tx.try_clone()?)?;
         }
         Ok(s)
+    }
+
+    /// Catches SIGQUIT too (reported as [`Events::quit`]) instead of its default action
+    /// (a core dump): mrouted's manual has QUIT dump the routing tables.
+    pub fn catch_quit(&self) -> std::io::Result<()> {
+        use signal_hook::consts::SIGQUIT;
+        signal_hook::flag::register(SIGQUIT, Arc::clone(&self.quit))?;
+        signal_hook::low_level::pipe::register(SIGQUIT, self.waker.try_clone()?)?;
+        Ok(())
     }
 
     /// The descriptor that becomes readable when a signal arrives.
@@ -80,6 +94,8 @@ pub struct Events {
     pub usr1: bool,
     /// SIGUSR2.
     pub usr2: bool,
+    /// SIGQUIT, once [`Signals::catch_quit`] was called.
+    pub quit: bool,
     /// Interfaces that appeared, went or changed.
     pub links: Vec<LinkEvent>,
 }
@@ -176,6 +192,7 @@ impl Runtime {
             stop: Signals::take(&self.signals.term),
             usr1: Signals::take(&self.signals.usr1),
             usr2: Signals::take(&self.signals.usr2),
+            quit: Signals::take(&self.signals.quit),
             links,
         }
     }

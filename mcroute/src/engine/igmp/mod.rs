@@ -1,4 +1,5 @@
-//! The IGMP querier (RFC 2236, with IGMPv1 and IGMPv3 reports understood), sans-IO.
+//! The IGMP querier (RFC 3376 and RFC 2236: IGMPv3 queries by default, IGMPv1 and v2 hosts
+//! served in their group's compatibility mode), sans-IO.
 //!
 //! One [`Querier`] runs per VIF. Like the DVMRP engine it has no socket and no clock: feed it
 //! the IGMP messages received on the VIF ([`Querier::handle_packet`]) and the deadlines it
@@ -25,7 +26,7 @@
 //! ```
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod querier;
 
@@ -47,7 +48,7 @@ pub const DEFAULT_LAST_MEMBER_QUERY_INTERVAL: Duration = Duration::from_secs(1);
 pub struct QuerierConfig {
     /// Our address on the VIF: the election compares it (lowest wins).
     pub local: Ipv4Addr,
-    /// The query format we send (v2 by default; v1 and v3 possible).
+    /// The query format we send (v3 by default, as mrouted 4.x; `igmp-version 2` or `1`).
     pub version: Version,
     /// Robustness variable (2..=7).
     pub robustness: u8,
@@ -60,11 +61,11 @@ pub struct QuerierConfig {
 }
 
 impl QuerierConfig {
-    /// RFC 2236 defaults for a VIF with address `local`.
+    /// RFC 3376 defaults for a VIF with address `local`: IGMPv3.
     pub fn new(local: Ipv4Addr) -> QuerierConfig {
         QuerierConfig {
             local,
-            version: Version::V2,
+            version: Version::V3,
             robustness: DEFAULT_ROBUSTNESS,
             query_interval: DEFAULT_QUERY_INTERVAL,
             query_response_interval: DEFAULT_QUERY_RESPONSE_INTERVAL,
@@ -108,6 +109,18 @@ impl QuerierConfig {
     pub fn v1_host_timeout(&self) -> Duration {
         self.group_membership_interval()
     }
+
+    /// Older host present interval (RFC 3376 section 8.13): how long a group stays in IGMPv1
+    /// or v2 compatibility mode after such a host reported (260 s by default).
+    pub fn older_host_present_interval(&self) -> Duration {
+        self.group_membership_interval()
+    }
+
+    /// Last member query time: last member query count x last member query interval
+    /// (RFC 3376 section 8.9: 2 s by default).
+    pub fn last_member_query_time(&self) -> Duration {
+        self.last_member_query_interval * u32::from(self.last_member_query_count())
+    }
 }
 
 /// A membership change on the VIF.
@@ -130,6 +143,39 @@ pub struct QueryTransmit {
     pub payload: Vec<u8>,
 }
 
+/// One group with members on the VIF, as [`Querier::group_info`] describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// The group.
+    pub group: Ipv4Addr,
+    /// The host whose report we heard last.
+    pub reporter: Ipv4Addr,
+    /// When the membership ends unless a report comes.
+    pub expires: Instant,
+    /// The group's compatibility mode (RFC 3376 section 7.3.2): the oldest IGMP version a
+    /// member still speaks, never above the VIF's version.
+    pub version: Version,
+    /// Whether group-specific queries are running after a leave.
+    pub leaving: bool,
+}
+
+/// The querier state of one VIF, as [`Querier::info`] describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuerierInfo {
+    /// Whether we are the querier.
+    pub querier: bool,
+    /// The querier's address: ours or the other router's.
+    pub querier_addr: Ipv4Addr,
+    /// The version we query with.
+    pub version: Version,
+    /// When the other querier is considered gone (we take over), if another querier runs.
+    pub other_querier_expires: Option<Instant>,
+    /// When we send the next general query, if we are the querier.
+    pub next_general_query: Option<Instant>,
+    /// Groups with members.
+    pub groups: usize,
+}
+
 /// Counters of the querier.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuerierStats {
@@ -143,4 +189,12 @@ pub struct QuerierStats {
     pub queries_sent: u64,
     /// Times we lost the election.
     pub lost_election: u64,
+    /// Queries from 0.0.0.0 (proxy queries of snooping switches): they never win the
+    /// election (as in mrouted).
+    pub proxy_queries: u64,
+    /// Leaves heard while another router is the querier: the group's timer is lowered to
+    /// the last member query time, as the querier's group-specific queries will do.
+    pub leaves_as_non_querier: u64,
+    /// Leaves ignored because an older-version host of the group is present.
+    pub leaves_ignored: u64,
 }

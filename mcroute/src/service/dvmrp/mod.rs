@@ -75,8 +75,9 @@ const BATCH: usize = 256;
 /// Options of [`plan`] that come from the command line rather than the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanOptions {
-    /// mrouted `-M`: a phyint naming an interface that does not exist is a warning, not an
-    /// error.
+    /// `-M`: accepted for compatibility. A phyint naming an interface that does not exist
+    /// is always a warning (as in mrouted 4.6); the interface becomes a VIF when it appears
+    /// (the daemon re-plans on every link event).
     pub missing_ok: bool,
     /// mrouted `-N`: every interface is disabled unless a `phyint ... enable` names it (as
     /// `no phyint` in the file).
@@ -154,14 +155,6 @@ pub struct Plan {
 /// Why a configuration cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    /// A phyint names an interface that does not exist (and `-M` was not given).
-    #[error("line {line}: phyint {name}: no such interface (use -M to run without it)")]
-    NoSuchInterface {
-        /// The line of the phyint.
-        line: u32,
-        /// The interface as written.
-        name: String,
-    },
     /// A tunnel that cannot be set up on this kernel.
     #[error("line {line}: {message}")]
     Tunnel {
@@ -189,11 +182,12 @@ pub enum PlanError {
     TooManyVifs(usize),
 }
 
+/// The IGMP version of a VIF: `igmp-version` if given, else IGMPv3 (mrouted 4.x's default).
 fn version(v: Option<IgmpVersion>) -> Version {
     match v {
         Some(IgmpVersion::V1) => Version::V1,
-        Some(IgmpVersion::V3) => Version::V3,
-        _ => Version::V2,
+        Some(IgmpVersion::V2) => Version::V2,
+        Some(IgmpVersion::V3) | None => Version::V3,
     }
 }
 
@@ -283,18 +277,11 @@ pub fn plan(
             .iter()
             .any(|i| matches_ref(i, &p.interface.value))
         {
-            let name = ref_text(&p.interface.value);
-            if options.missing_ok {
-                out.warnings.push(format!(
-                    "line {}: phyint {name}: no such interface, ignored (-M)",
-                    p.span.line
-                ));
-            } else {
-                return Err(PlanError::NoSuchInterface {
-                    line: p.span.line,
-                    name,
-                });
-            }
+            out.warnings.push(format!(
+                "line {}: phyint {}: no such interface (yet): it is used when it appears",
+                p.span.line,
+                ref_text(&p.interface.value)
+            ));
         }
     }
     let resolve = |b: &crate::config::Spanned<mrouted::Boundary>| {
