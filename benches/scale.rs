@@ -23,8 +23,41 @@ mod imp {
     use std::time::{Duration, Instant};
 
     use super::support::*;
-    use mcroute::abi::linux as abi;
-    use mcroute::abi::InAddr;
+
+    /// The baseline speaks to the kernel directly, so it carries its own copy of the two
+    /// structures it needs (`linux/mroute.h`; mcroute's ABI module is private).
+    #[allow(non_camel_case_types)]
+    mod abi {
+        pub const MRT_INIT: i32 = 200;
+        pub const MRT_ADD_VIF: i32 = 202;
+        pub const MRT_ADD_MFC: i32 = 204;
+        pub const VIFF_USE_IFINDEX: u8 = 0x8;
+
+        /// `struct vifctl` with the `vifc_lcl_ifindex` arm of its union.
+        #[repr(C)]
+        pub struct vifctl {
+            pub vifc_vifi: u16,
+            pub vifc_flags: u8,
+            pub vifc_threshold: u8,
+            pub vifc_rate_limit: u32,
+            pub vifc_lcl_ifindex: i32,
+            pub vifc_rmt_addr: u32,
+        }
+
+        /// `struct mfcctl`.
+        #[repr(C)]
+        #[derive(Default)]
+        pub struct mfcctl {
+            pub mfcc_origin: u32,
+            pub mfcc_mcastgrp: u32,
+            pub mfcc_parent: u16,
+            pub mfcc_ttls: [u8; 32],
+            pub mfcc_pkt_cnt: u32,
+            pub mfcc_byte_cnt: u32,
+            pub mfcc_wrong_if: u32,
+            pub mfcc_expire: i32,
+        }
+    }
 
     fn route_line(i: u32) -> (Ipv4Addr, Ipv4Addr) {
         // Sources in 192.0.2.0/24, groups counting up in 225/8.
@@ -82,10 +115,9 @@ mod imp {
                     vifc_vifi: i as u16,
                     vifc_flags: abi::VIFF_USE_IFINDEX,
                     vifc_threshold: 1,
-                    vifc_lcl: abi::VifcLcl {
-                        vifc_lcl_ifindex: idx as i32,
-                    },
-                    ..Default::default()
+                    vifc_rate_limit: 0,
+                    vifc_lcl_ifindex: idx as i32,
+                    vifc_rmt_addr: 0,
                 };
                 setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_ADD_VIF, &v);
             }
@@ -93,8 +125,8 @@ mod imp {
             for i in 0..n {
                 let (src, grp) = route_line(i);
                 let mut m = abi::mfcctl {
-                    mfcc_origin: InAddr::from(src),
-                    mfcc_mcastgrp: InAddr::from(grp),
+                    mfcc_origin: u32::from_ne_bytes(src.octets()),
+                    mfcc_mcastgrp: u32::from_ne_bytes(grp.octets()),
                     mfcc_parent: 0,
                     ..Default::default()
                 };

@@ -23,8 +23,7 @@
 //! - [`service`]: where an engine meets a Router, sockets and the clock (the two daemons'
 //!   services, MRD sockets).
 //! - [`ctl`]: the control protocol, server and client.
-//! - `daemon` (feature `daemon`): the daemon kit the frontends use (command lines, PID
-//!   files, the logger, privileges, signals, sd_notify, the event loop's plumbing).
+//! - [`daemon`]: the daemon kit the frontends use (getopt, PID files, logging, privileges).
 
 //! ## Forwarding between two interfaces
 //!
@@ -66,21 +65,26 @@ pub mod engine;
 pub mod model;
 pub mod wire;
 
-// I/O layer.
+// I/O layer. `sys` holds all of mcroute's `unsafe`; the rest may not have any.
+#[forbid(unsafe_code)]
 pub mod ctl;
 #[cfg(feature = "daemon")]
+#[forbid(unsafe_code)]
 pub mod daemon;
+#[forbid(unsafe_code)]
 pub mod error;
+#[forbid(unsafe_code)]
 pub mod link;
+#[forbid(unsafe_code)]
 pub mod platform;
+#[forbid(unsafe_code)]
 pub mod router;
+#[forbid(unsafe_code)]
 pub mod service;
 #[cfg(feature = "tokio")]
+#[forbid(unsafe_code)]
 pub mod stream;
 mod sys;
-
-#[doc(hidden)]
-pub use sys::abi;
 
 pub use error::{Error, Object, Result};
 pub use model::{

@@ -17,59 +17,53 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 use crate::error::Result;
 use crate::link::{LinkEvent, LinkMonitor};
 use crate::platform::{Incoming, Platform};
 use crate::router::Router;
+use crate::sys::reactor;
 use crate::wire::upcall::Upcall;
-
-struct Fd<P: Platform>(Router<P>);
-
-impl<P: Platform> AsRawFd for Fd<P> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
 
 /// A [`Router`] registered with the tokio reactor: a [`Stream`](futures_core::Stream) of
 /// upcalls, with the Router still reachable for installing routes.
+///
+/// The reactor watches a duplicate of the platform's upcall descriptor that this object
+/// owns, so nothing done to the Router through [`AsyncRouter::get_mut`] can close the
+/// descriptor under the reactor.
 pub struct AsyncRouter<P: Platform> {
-    fd: AsyncFd<Fd<P>>,
+    fd: AsyncFd<OwnedFd>,
+    router: Router<P>,
 }
 
 impl<P: Platform> AsyncRouter<P> {
     /// Registers `router` with the current tokio runtime.
     pub fn new(router: Router<P>) -> io::Result<AsyncRouter<P>> {
-        // SAFETY: the descriptor is the platform's upcall descriptor, owned by the Router
-        // that the AsyncFd owns; it stays open and the same until the AsyncFd is dropped.
-        let fd = unsafe { AsyncFd::register_with_interest(Fd(router), Interest::READABLE) }
-            .map_err(io::Error::from)?;
-        Ok(AsyncRouter { fd })
+        let fd = reactor::register(router.as_fd().try_clone_to_owned()?)?;
+        Ok(AsyncRouter { fd, router })
     }
 
     /// The router.
     pub fn get_ref(&self) -> &Router<P> {
-        &self.fd.get_ref().0
+        &self.router
     }
 
     /// The router, to install routes and VIFs.
     pub fn get_mut(&mut self) -> &mut Router<P> {
-        &mut self.fd.get_mut().0
+        &mut self.router
     }
 
     /// Polls for the next upcall.
     pub fn poll_upcall(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Upcall>>> {
         loop {
-            let mut guard = ready!(self.fd.poll_read_ready_mut(cx))
+            let mut guard = ready!(self.fd.poll_read_ready(cx))
                 .map_err(|e| crate::Error::io("waiting for upcalls", e))?;
-            match guard.get_inner_mut().0.recv_upcall() {
+            match self.router.recv_upcall() {
                 Ok(Some(u)) => return Poll::Ready(Some(Ok(u))),
                 Ok(None) => guard.clear_ready(),
                 Err(e) => return Poll::Ready(Some(Err(e))),
@@ -85,9 +79,9 @@ impl<P: Platform> AsyncRouter<P> {
     /// Polls for the next upcall or IGMP/DVMRP packet (see [`Router::recv`]).
     pub fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming>> {
         loop {
-            let mut guard = ready!(self.fd.poll_read_ready_mut(cx))
+            let mut guard = ready!(self.fd.poll_read_ready(cx))
                 .map_err(|e| crate::Error::io("waiting for upcalls", e))?;
-            match guard.get_inner_mut().0.recv() {
+            match self.router.recv() {
                 Ok(Some(i)) => return Poll::Ready(Ok(i)),
                 Ok(None) => guard.clear_ready(),
                 Err(e) => return Poll::Ready(Err(e)),
@@ -102,7 +96,7 @@ impl<P: Platform> AsyncRouter<P> {
 
     /// Unregisters and returns the router.
     pub fn into_inner(self) -> Router<P> {
-        self.fd.into_inner().0
+        self.router
     }
 }
 
@@ -116,18 +110,20 @@ impl<P: Platform + Unpin> futures_core::Stream for AsyncRouter<P> {
 
 /// A [`LinkMonitor`] registered with the tokio reactor.
 pub struct AsyncLinkMonitor {
-    fd: AsyncFd<LinkMonitor>,
+    fd: AsyncFd<OwnedFd>,
+    mon: LinkMonitor,
 }
 
 impl AsyncLinkMonitor {
     /// Opens a link monitor and registers it with the current tokio runtime.
     pub fn open() -> Result<AsyncLinkMonitor> {
         let mon = LinkMonitor::open()?;
-        // SAFETY: the monitor owns its socket, which stays open and the same until the
-        // AsyncFd is dropped.
-        let fd = unsafe { AsyncFd::register_with_interest(mon, Interest::READABLE) }
-            .map_err(|e| crate::Error::io("registering the link monitor", io::Error::from(e)))?;
-        Ok(AsyncLinkMonitor { fd })
+        let fd = mon
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(reactor::register)
+            .map_err(|e| crate::Error::io("registering the link monitor", e))?;
+        Ok(AsyncLinkMonitor { fd, mon })
     }
 
     /// Waits for interface events (one or more).
@@ -135,10 +131,10 @@ impl AsyncLinkMonitor {
         loop {
             let mut guard = self
                 .fd
-                .readable_mut()
+                .readable()
                 .await
                 .map_err(|e| crate::Error::io("waiting for interface events", e))?;
-            let events = guard.get_inner_mut().recv()?;
+            let events = self.mon.recv()?;
             if events.is_empty() {
                 guard.clear_ready();
             } else {

@@ -1,31 +1,42 @@
 //! The FreeBSD kernel multicast router (`sys/netinet/ip_mroute.c`, `sys/netinet6/ip6_mroute.c`).
 //!
-//! Differences from Linux, each handled here:
+//! Differences from Linux, each handled here (see the README's platform table):
 //! - `MRT_*` options start at 100 and `MRT6_INIT` is 108 (`netinet/ip_mroute.h`,
 //!   `netinet6/ip6_mroute.h`).
-//! - A VIF is named by its local IPv4 address (`vifc_lcl_addr`): there is no
-//!   `VIFF_USE_IFINDEX`, so an interface without an IPv4 address cannot get a VIF
-//!   ([`Error::Unsupported`]).
+//! - One multicast routing table per VNET: `mrt_ioctl()` ignores the FIB and `SO_SETFIB`
+//!   changes only unicast lookups, so a table other than 0 is refused with
+//!   [`Error::Unsupported`] (run a second router in its own vnet jail instead).
+//! - A VIF is named by its local IPv4 address (`vifc_lcl_addr`, found with
+//!   `ifa_ifwithaddr()`): there is no `VIFF_USE_IFINDEX`, an interface without an IPv4
+//!   address cannot get a VIF ([`Error::Unsupported`]), and a VIF on an address that another
+//!   interface also has is refused, since the kernel would put it on the first one.
+//! - No VIF rate limit (`add_vif()` refuses a non-zero one: 0 is sent) and no kernel tunnels
+//!   (`VIFF_TUNNEL` gets `EOPNOTSUPP`: use a gif(4) interface).
 //! - `struct mfcctl` is 44 bytes (no counters); `MRT_DEL_VIF`/`MRT6_DEL_MIF` take a bare index.
 //! - Counters come from `SIOCGETSGCNT`/`SIOCGETVIFCNT` = `_IOWR('r', 16/15, ...)`
 //!   (`sys/sockio.h`) and `SIOCGETSGCNT_IN6`/`SIOCGETMIFCNT_IN6` (`netinet6/in6_var.h`).
-//! - Upcalls (`struct igmpmsg`) have no `im_vif_hi`; type 4 is the bandwidth upcall.
-//! - There are no multicast routing tables (`MRT_TABLE`): a non-default table id selects the
-//!   socket's FIB with `SO_SETFIB`, which is what `-t` means on FreeBSD.
+//! - Upcalls (`struct igmpmsg`) have no `im_vif_hi`; type 4 is the bandwidth upcall. An
+//!   IPv6 NOCACHE for a packet that arrived on no MIF carries `im6_mif == nummifs` (IPv4
+//!   drops such packets in the kernel); those are dropped here.
+//! - WRONGVIF upcalls need `MRT_ASSERT`, WRONGMIF ones `MRT6_PIM`.
 //! - 64 MIFs, 32 VIFs; the ICMPv6 filter's bits pass rather than block.
+//!
+//! Every message is built and read by the plain functions of `sys::abi::freebsd`, which are
+//! compiled and tested on every OS; only the system calls are FreeBSD's.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use libc::c_int;
 use nix::sys::event::Kqueue;
 
 use super::joins::Memberships;
-use super::unix::{c64, counter_err, level, mfc_op};
+use super::unix::{counter_err, level, mfc_op, unknown_mif, vif_address_conflict};
 use super::{IgmpSend, Incoming, Platform};
 use crate::error::{Error, Object, Result};
 use crate::model::{Family, Interface, MfcEntry, RouteCounters, Vif, VifCounters, VifIndex};
-use crate::sys::abi::{freebsd as abi, In6Addr, InAddr};
+use crate::sys::abi::freebsd as abi;
 use crate::sys::{freebsd as os, unix as sys};
 use crate::wire::upcall::{self, Layout, Upcall};
 
@@ -35,21 +46,20 @@ pub const DEFAULT_RCVBUF: usize = 64 << 20;
 /// FreeBSD allows `IP_MAX_MEMBERSHIPS` (4095) memberships per socket.
 const JOINS_PER_SOCKET: usize = 4095;
 
-struct Table {
-    sock: OwnedFd,
-    table: u32,
-}
-
 /// The FreeBSD kernel as a [`Platform`].
 pub struct FreeBsd {
-    v4: Option<Table>,
-    v6: Option<Table>,
+    v4: Option<OwnedFd>,
+    v6: Option<OwnedFd>,
     kq: Kqueue,
     rcvbuf: usize,
     joins: Memberships,
     buf: Vec<u8>,
     /// Whether the IPv4 socket is set up for sending IGMP (`IP_HDRINCL`, no loopback).
     igmp_send_ready: bool,
+    /// The MIFs installed, to recognise NOCACHE upcalls from no MIF (`im6_mif == nummifs`).
+    mifs: BTreeSet<u16>,
+    /// Upcalls dropped because they came from no MIF.
+    from_no_mif: u64,
 }
 
 impl FreeBsd {
@@ -63,15 +73,18 @@ impl FreeBsd {
             joins: Memberships::new(JOINS_PER_SOCKET),
             buf: vec![0; 65536],
             igmp_send_ready: false,
+            mifs: BTreeSet::new(),
+            from_no_mif: 0,
         })
     }
 
-    /// The FIB (`-t`) held for `family`, if open.
-    pub fn table_id(&self, family: Family) -> Option<u32> {
-        self.table(family).map(|t| t.table)
+    /// IPv6 NOCACHE upcalls dropped because their packet arrived on an interface that is not
+    /// a MIF.
+    pub fn upcalls_from_no_mif(&self) -> u64 {
+        self.from_no_mif
     }
 
-    fn table(&self, family: Family) -> Option<&Table> {
+    fn table(&self, family: Family) -> Option<&OwnedFd> {
         match family {
             Family::V4 => self.v4.as_ref(),
             Family::V6 => self.v6.as_ref(),
@@ -80,57 +93,9 @@ impl FreeBsd {
 
     fn sock(&self, family: Family) -> Result<BorrowedFd<'_>> {
         self.table(family)
-            .map(|t| t.sock.as_fd())
+            .map(|t| t.as_fd())
             .ok_or(Error::NotOpen(family))
     }
-}
-
-fn sin6(addr: Ipv6Addr) -> abi::sockaddr_in6 {
-    abi::sockaddr_in6 {
-        sin6_len: std::mem::size_of::<abi::sockaddr_in6>() as u8,
-        sin6_family: abi::AF_INET6,
-        sin6_addr: In6Addr::from(addr),
-        ..Default::default()
-    }
-}
-
-/// Encodes an IPv4 entry as the 44-byte FreeBSD `mfcctl`.
-pub fn mfcctl(entry: &MfcEntry) -> Option<abi::mfcctl> {
-    let (IpAddr::V4(s), IpAddr::V4(g)) = (entry.source(), entry.group()) else {
-        return None;
-    };
-    let mut m = abi::mfcctl {
-        mfcc_origin: InAddr::from(s),
-        mfcc_mcastgrp: InAddr::from(g),
-        mfcc_parent: entry.iif().index(),
-        ..Default::default()
-    };
-    for (i, ttl) in entry.oifs().iter() {
-        if let Some(slot) = m.mfcc_ttls.get_mut(usize::from(i)) {
-            *slot = ttl;
-        }
-    }
-    Some(m)
-}
-
-/// Encodes an IPv6 entry as the FreeBSD `mf6cctl`.
-pub fn mf6cctl(entry: &MfcEntry) -> Option<abi::mf6cctl> {
-    let (IpAddr::V6(s), IpAddr::V6(g)) = (entry.source(), entry.group()) else {
-        return None;
-    };
-    let mut m = abi::mf6cctl {
-        mf6cc_origin: sin6(s),
-        mf6cc_mcastgrp: sin6(g),
-        mf6cc_parent: entry.iif().index(),
-        ..Default::default()
-    };
-    for (i, _) in entry.oifs().iter() {
-        let i = usize::from(i);
-        if i < 256 {
-            m.mf6cc_ifset.ifs_bits[i / 32] |= 1 << (i % 32);
-        }
-    }
-    Some(m)
 }
 
 impl Platform for FreeBsd {
@@ -138,16 +103,18 @@ impl Platform for FreeBsd {
         if self.table(family).is_some() {
             return Err(Error::already_exists(Object::RoutingSocket(family)));
         }
+        if table != super::DEFAULT_TABLE {
+            return Err(Error::Unsupported(
+                "a multicast routing table other than 0 (FreeBSD has one per vnet; run another \
+                 router in its own vnet jail)",
+            ));
+        }
         let (domain, proto, init) = match family {
             Family::V4 => (libc::AF_INET, libc::IPPROTO_IGMP, abi::MRT_INIT),
             Family::V6 => (libc::AF_INET6, libc::IPPROTO_ICMPV6, abi::MRT6_INIT),
         };
         let sock = sys::raw_socket(domain, proto)
             .map_err(|e| Error::io(format!("opening {family} multicast routing socket"), e))?;
-        if table != super::DEFAULT_TABLE {
-            os::set_fib(sock.as_fd(), table)
-                .map_err(|e| Error::io(format!("selecting FIB {table} (SO_SETFIB)"), e))?;
-        }
         let one: c_int = 1;
         sys::setsockopt(sock.as_fd(), level(family), init, &one).map_err(|e| {
             match e.raw_os_error() {
@@ -164,6 +131,11 @@ impl Platform for FreeBsd {
             sys::setsockopt(sock.as_fd(), libc::IPPROTO_IP, libc::IP_RECVIF, &one)
                 .map_err(|e| Error::io("setting IP_RECVIF on the IPv4 routing socket", e))?;
         }
+        // An overflowing buffer is reported (ENOBUFS on the next read) rather than silent;
+        // FreeBSD before 14 has no SO_RERROR.
+        if let Err(e) = os::set_rerror(sock.as_fd()) {
+            log::debug!("SO_RERROR on the {family} routing socket: {e}");
+        }
         if family == Family::V6 {
             os::icmp6_block_all(sock.as_fd())
                 .map_err(|e| Error::io("setting ICMP6_FILTER on the IPv6 routing socket", e))?;
@@ -178,10 +150,12 @@ impl Platform for FreeBsd {
         }
         os::kqueue_change(&self.kq, sock.as_fd(), true)
             .map_err(|e| Error::io("registering the routing socket with kqueue", e))?;
-        let t = Table { sock, table };
         match family {
-            Family::V4 => self.v4 = Some(t),
-            Family::V6 => self.v6 = Some(t),
+            Family::V4 => self.v4 = Some(sock),
+            Family::V6 => {
+                self.mifs.clear();
+                self.v6 = Some(sock)
+            }
         }
         Ok(())
     }
@@ -195,13 +169,13 @@ impl Platform for FreeBsd {
             Family::V6 => self.v6.take(),
         }
         .ok_or(Error::NotOpen(family))?;
-        let _ = os::kqueue_change(&self.kq, t.sock.as_fd(), false);
+        let _ = os::kqueue_change(&self.kq, t.as_fd(), false);
         let done = match family {
             Family::V4 => abi::MRT_DONE,
             Family::V6 => abi::MRT6_DONE,
         };
         let zero: c_int = 0;
-        let res = sys::setsockopt(t.sock.as_fd(), level(family), done, &zero);
+        let res = sys::setsockopt(t.as_fd(), level(family), done, &zero);
         drop(t);
         res.map_err(|e| Error::io(format!("shutting down {family} multicast routing"), e))
     }
@@ -220,28 +194,32 @@ impl Platform for FreeBsd {
     fn add_vif(&mut self, vif: &Vif) -> Result<()> {
         let op = || format!("adding {} ({})", vif.id, vif.name);
         match vif.id {
-            VifIndex::Vif(id) => {
-                let flags = vif.flags.bits();
-                if flags & crate::sys::abi::linux::VIFF_USE_IFINDEX != 0 {
-                    return Err(Error::Unsupported("VIFF_USE_IFINDEX on FreeBSD"));
+            VifIndex::Vif(_) => {
+                let c = abi::vifctl_of(vif)?;
+                if vif.rate_limit != 0 {
+                    log::debug!("{}: FreeBSD has no VIF rate limit; sending 0", op());
                 }
-                let local = match vif.local {
-                    Some(a) => a,
-                    None if flags & abi::VIFF_REGISTER != 0 => Ipv4Addr::UNSPECIFIED,
-                    None => {
-                        return Err(Error::Unsupported(
-                            "a VIF on an interface without an IPv4 address (FreeBSD names VIFs by address)",
-                        ))
+                if let Some(local) = vif
+                    .local
+                    .filter(|_| !vif.flags.contains(crate::VifFlags::REGISTER))
+                {
+                    if let Some(other) =
+                        vif_address_conflict(&self.interfaces()?, vif.ifindex, local)
+                    {
+                        return Err(Error::io(
+                            op(),
+                            std::io::Error::new(
+                                std::io::ErrorKind::AddrInUse,
+                                format!(
+                                    "{local} is also an address of {other}, and FreeBSD names a \
+                                     VIF by its address (the VIF would land on {other}): give {} \
+                                     an address of its own",
+                                    vif.name
+                                ),
+                            ),
+                        ));
                     }
-                };
-                let c = abi::vifctl {
-                    vifc_vifi: id.0,
-                    vifc_flags: flags,
-                    vifc_threshold: vif.threshold,
-                    vifc_rate_limit: vif.rate_limit,
-                    vifc_lcl_addr: InAddr::from(local),
-                    vifc_rmt_addr: InAddr::from(vif.remote.unwrap_or(Ipv4Addr::UNSPECIFIED)),
-                };
+                }
                 sys::setsockopt(
                     self.sock(Family::V4)?,
                     libc::IPPROTO_IP,
@@ -251,20 +229,16 @@ impl Platform for FreeBsd {
                 .map_err(|e| Error::io(op(), e))
             }
             VifIndex::Mif(id) => {
-                let c = abi::mif6ctl {
-                    mif6c_mifi: id.0,
-                    mif6c_flags: vif.mif_flags.bits(),
-                    mif6c_pifi: u16::try_from(vif.ifindex).map_err(|_| {
-                        Error::Unsupported("IPv6 MIF on an interface index above 65535")
-                    })?,
-                };
+                let c = abi::mif6ctl_of(vif)?;
                 sys::setsockopt(
                     self.sock(Family::V6)?,
                     libc::IPPROTO_IPV6,
                     abi::MRT6_ADD_MIF,
                     &c,
                 )
-                .map_err(|e| Error::io(op(), e))
+                .map_err(|e| Error::io(op(), e))?;
+                self.mifs.insert(id.0);
+                Ok(())
             }
         }
     }
@@ -284,7 +258,10 @@ impl Platform for FreeBsd {
                 libc::IPPROTO_IPV6,
                 abi::MRT6_DEL_MIF,
                 &idx,
-            ),
+            )
+            .inspect(|()| {
+                self.mifs.remove(&idx);
+            }),
         }
         .map_err(|e| Error::io(op(), e))
     }
@@ -295,13 +272,13 @@ impl Platform for FreeBsd {
                 self.sock(Family::V4)?,
                 libc::IPPROTO_IP,
                 abi::MRT_ADD_MFC,
-                &mfcctl(entry).expect("IPv4 entry"),
+                &abi::mfcctl_of(entry).expect("IPv4 entry"),
             ),
             Family::V6 => sys::setsockopt(
                 self.sock(Family::V6)?,
                 libc::IPPROTO_IPV6,
                 abi::MRT6_ADD_MFC,
-                &mf6cctl(entry).expect("IPv6 entry"),
+                &abi::mf6cctl_of(entry).expect("IPv6 entry"),
             ),
         }
         .map_err(|e| Error::io(mfc_op(true, entry), e))
@@ -313,13 +290,13 @@ impl Platform for FreeBsd {
                 self.sock(Family::V4)?,
                 libc::IPPROTO_IP,
                 abi::MRT_DEL_MFC,
-                &mfcctl(entry).expect("IPv4 entry"),
+                &abi::mfcctl_of(entry).expect("IPv4 entry"),
             ),
             Family::V6 => sys::setsockopt(
                 self.sock(Family::V6)?,
                 libc::IPPROTO_IPV6,
                 abi::MRT6_DEL_MFC,
-                &mf6cctl(entry).expect("IPv6 entry"),
+                &abi::mf6cctl_of(entry).expect("IPv6 entry"),
             ),
         }
         .map_err(|e| match e.raw_os_error() {
@@ -333,79 +310,56 @@ impl Platform for FreeBsd {
 
     fn route_counters(&self, source: IpAddr, group: IpAddr) -> Result<RouteCounters> {
         let op = || Object::Route { source, group };
-        match (source, group) {
+        let [packets, bytes, wrong_if] = match (source, group) {
             (IpAddr::V4(s), IpAddr::V4(g)) => {
-                let mut req = abi::sioc_sg_req {
-                    src: InAddr::from(s),
-                    grp: InAddr::from(g),
-                    ..Default::default()
-                };
-                sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETSGCNT as _, &mut req)
+                let mut req = abi::sioc_sg_req(s, g);
+                os::ioctl_iowr(self.sock(Family::V4)?, abi::SIOCGETSGCNT, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
-                Ok(RouteCounters {
-                    packets: c64(req.pktcnt),
-                    bytes: c64(req.bytecnt),
-                    wrong_if: c64(req.wrong_if),
-                })
+                abi::sioc_sg_req_counts(&req)
             }
             (IpAddr::V6(s), IpAddr::V6(g)) => {
-                let mut req = abi::sioc_sg_req6 {
-                    src: sin6(s),
-                    grp: sin6(g),
-                    ..Default::default()
-                };
-                sys::ioctl_rw(self.sock(Family::V6)?, abi::SIOCGETSGCNT_IN6 as _, &mut req)
+                let mut req = abi::sioc_sg_req6(s, g);
+                os::ioctl_iowr(self.sock(Family::V6)?, abi::SIOCGETSGCNT_IN6, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
-                Ok(RouteCounters {
-                    packets: req.pktcnt,
-                    bytes: req.bytecnt,
-                    wrong_if: req.wrong_if,
-                })
+                abi::sioc_sg_req6_counts(&req)
             }
-            _ => Err(crate::model::ModelError::FamilyMismatch {
-                origin: source,
-                group,
+            _ => {
+                return Err(crate::model::ModelError::FamilyMismatch {
+                    origin: source,
+                    group,
+                }
+                .into())
             }
-            .into()),
-        }
+        };
+        Ok(RouteCounters {
+            packets,
+            bytes,
+            wrong_if,
+        })
     }
 
     fn vif_counters(&self, vif: VifIndex) -> Result<VifCounters> {
         let op = || Object::Vif(vif);
-        match vif {
+        let [in_packets, out_packets, in_bytes, out_bytes] = match vif {
             VifIndex::Vif(id) => {
-                let mut req = abi::sioc_vif_req {
-                    vifi: id.0,
-                    ..Default::default()
-                };
-                sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETVIFCNT as _, &mut req)
+                let mut req = abi::sioc_vif_req(id.0);
+                os::ioctl_iowr(self.sock(Family::V4)?, abi::SIOCGETVIFCNT, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
-                Ok(VifCounters {
-                    in_packets: c64(req.icount),
-                    out_packets: c64(req.ocount),
-                    in_bytes: c64(req.ibytes),
-                    out_bytes: c64(req.obytes),
-                })
+                abi::sioc_vif_req_counts(&req)
             }
             VifIndex::Mif(id) => {
-                let mut req = abi::sioc_mif_req6 {
-                    mifi: id.0,
-                    ..Default::default()
-                };
-                sys::ioctl_rw(
-                    self.sock(Family::V6)?,
-                    abi::SIOCGETMIFCNT_IN6 as _,
-                    &mut req,
-                )
-                .map_err(|e| counter_err(op(), e))?;
-                Ok(VifCounters {
-                    in_packets: req.icount,
-                    out_packets: req.ocount,
-                    in_bytes: req.ibytes,
-                    out_bytes: req.obytes,
-                })
+                let mut req = abi::sioc_mif_req6(id.0);
+                os::ioctl_iowr(self.sock(Family::V6)?, abi::SIOCGETMIFCNT_IN6, &mut req)
+                    .map_err(|e| counter_err(op(), e))?;
+                abi::sioc_mif_req6_counts(&req)
             }
-        }
+        };
+        Ok(VifCounters {
+            in_packets,
+            out_packets,
+            in_bytes,
+            out_bytes,
+        })
     }
 
     fn join(&mut self, ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> Result<()> {
@@ -423,12 +377,20 @@ impl Platform for FreeBsd {
         }
         .ok_or(Error::NotOpen(family))?;
         loop {
-            let n = match sys::recv(t.sock.as_fd(), &mut self.buf) {
+            let n = match sys::recv(t.as_fd(), &mut self.buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    log::warn!("{family} routing socket overflowed: upcalls were lost");
+                    continue;
+                }
                 Err(e) => return Err(Error::io(format!("receiving {family} upcalls"), e)),
             };
             match upcall::decode(family, &self.buf[..n], Layout::FreeBsd) {
+                Ok(u) if unknown_mif(&u, &self.mifs) => {
+                    self.from_no_mif += 1;
+                    log::trace!("dropping {u}: the packet arrived on no MIF");
+                }
                 Ok(u) => return Ok(Some(u)),
                 Err(e) => log::debug!("dropping {family} message of {n} bytes: {e}"),
             }
@@ -441,9 +403,13 @@ impl Platform for FreeBsd {
         }
         let t = self.v4.as_ref().ok_or(Error::NotOpen(family))?;
         loop {
-            let (n, ifindex) = match os::recv_with_ifindex(t.sock.as_fd(), &mut self.buf) {
+            let (n, ifindex) = match os::recv_with_ifindex(t.as_fd(), &mut self.buf) {
                 Ok(Some(x)) => x,
                 Ok(None) => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    log::warn!("{family} routing socket overflowed: messages were lost");
+                    continue;
+                }
                 Err(e) => {
                     return Err(Error::io(
                         format!("receiving on the {family} routing socket"),
@@ -459,7 +425,7 @@ impl Platform for FreeBsd {
 
     fn send_igmp(&mut self, packet: &IgmpSend<'_>) -> Result<()> {
         let fd = match &self.v4 {
-            Some(t) => t.sock.as_fd(),
+            Some(t) => t.as_fd(),
             None => return Err(Error::NotOpen(Family::V4)),
         };
         super::unix::send_igmp(fd, &mut self.igmp_send_ready, packet)

@@ -473,8 +473,7 @@ impl Platform for Linux {
                     grp: InAddr::from(g),
                     ..Default::default()
                 };
-                sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETSGCNT, &mut req)
-                    .map_err(|e| counter_err(op(), e))?;
+                os::sg_count(self.sock(Family::V4)?, &mut req).map_err(|e| counter_err(op(), e))?;
                 Ok(RouteCounters {
                     packets: c64(req.pktcnt),
                     bytes: c64(req.bytecnt),
@@ -487,7 +486,7 @@ impl Platform for Linux {
                     grp: sin6(g),
                     ..Default::default()
                 };
-                sys::ioctl_rw(self.sock(Family::V6)?, abi::SIOCGETSGCNT_IN6, &mut req)
+                os::sg_count6(self.sock(Family::V6)?, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
                 Ok(RouteCounters {
                     packets: c64(req.pktcnt),
@@ -511,7 +510,7 @@ impl Platform for Linux {
                     vifi: id.0,
                     ..Default::default()
                 };
-                sys::ioctl_rw(self.sock(Family::V4)?, abi::SIOCGETVIFCNT, &mut req)
+                os::vif_count(self.sock(Family::V4)?, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
                 Ok(VifCounters {
                     in_packets: c64(req.icount),
@@ -525,7 +524,7 @@ impl Platform for Linux {
                     mifi: id.0,
                     ..Default::default()
                 };
-                sys::ioctl_rw(self.sock(Family::V6)?, abi::SIOCGETMIFCNT_IN6, &mut req)
+                os::mif_count6(self.sock(Family::V6)?, &mut req)
                     .map_err(|e| counter_err(op(), e))?;
                 Ok(VifCounters {
                     in_packets: c64(req.icount),

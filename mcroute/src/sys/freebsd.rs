@@ -1,4 +1,5 @@
-//! FreeBSD-only system calls: kqueue, the receive buffer, the ICMPv6 filter, FIBs.
+//! FreeBSD-only system calls: kqueue, the receive buffer, the ICMPv6 filter, the routing
+//! socket's overflow reports, the multicast-routing counter requests.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -6,10 +7,29 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use libc::c_int;
 use nix::sys::event::{EvFlags, EventFilter, FilterFlag, KEvent, Kqueue};
 
-use super::unix::{getsockopt, setsockopt};
+use super::abi::freebsd::{iocparm_len, ICMP6_FILTER, SO_RERROR};
+use super::unix::{getsockopt, ioctl_rw, setsockopt};
 
-/// `ICMP6_FILTER` on FreeBSD (`netinet6/in6.h`); a set bit *passes* the type.
-const ICMP6_FILTER: c_int = 18;
+/// An `_IOWR` request whose argument is the `N` bytes of `arg`, read and written in place.
+/// Fails with `EINVAL` unless the request's encoded length (`IOCPARM_LEN`) is `N`.
+pub(crate) fn ioctl_iowr<const N: usize>(
+    fd: BorrowedFd<'_>,
+    request: u64,
+    arg: &mut [u8; N],
+) -> io::Result<()> {
+    if iocparm_len(request) != N {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: FreeBSD's ioctl(2) copies exactly IOCPARM_LEN(request) bytes in and out of
+    // the argument (kern_ioctl, IOC_INOUT), which is N here, and a byte array takes any bytes.
+    unsafe { ioctl_rw(fd, request as libc::c_ulong, arg) }
+}
+
+/// Asks the kernel to report a receive-buffer overflow as `ENOBUFS` on the next read
+/// (`SO_RERROR`, FreeBSD 14); without it a routing socket loses messages silently.
+pub(crate) fn set_rerror(fd: BorrowedFd<'_>) -> io::Result<()> {
+    setsockopt(fd, libc::SOL_SOCKET, SO_RERROR, &(1 as c_int))
+}
 
 /// Sets the receive buffer (bounded by `kern.ipc.maxsockbuf`); returns what was granted.
 pub fn set_rcvbuf(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
@@ -26,12 +46,6 @@ pub fn set_rcvbuf(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
 pub fn icmp6_block_all(fd: BorrowedFd<'_>) -> io::Result<()> {
     let filter = [0u32; 8];
     setsockopt(fd, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &filter)
-}
-
-/// Puts the socket in routing table (FIB) `fib` (`SO_SETFIB`).
-pub fn set_fib(fd: BorrowedFd<'_>, fib: u32) -> io::Result<()> {
-    let v = c_int::try_from(fib).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    setsockopt(fd, libc::SOL_SOCKET, libc::SO_SETFIB, &v)
 }
 
 /// A kqueue: one descriptor that is readable when any registered one is.
@@ -64,7 +78,9 @@ pub fn kqueue_change(kq: &Kqueue, fd: BorrowedFd<'_>, add: bool) -> io::Result<(
 /// `EAGAIN`.
 pub fn recv_with_ifindex(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<(usize, u32)>> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrIn};
-    let mut cmsg = nix::cmsg_space!(libc::sockaddr_dl);
+    // Room for any `sockaddr_dl` the kernel may attach (it can be longer than libc's 54-byte
+    // struct: the name and the link-level address share `sdl_data`).
+    let mut cmsg = nix::cmsg_space!([u8; 128]);
     let mut iov = [io::IoSliceMut::new(buf)];
     let msg = match recvmsg::<SockaddrIn>(
         fd.as_raw_fd(),

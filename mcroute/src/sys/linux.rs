@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use libc::c_int;
 
-use super::unix::{getsockopt, setsockopt};
+use super::unix::{getsockopt, ioctl_rw, setsockopt};
 use crate::sys::abi::linux as abi;
 
 /// Sets the receive buffer to `bytes`: `SO_RCVBUFFORCE` (root), else `SO_RCVBUF` (capped by
@@ -24,6 +24,34 @@ pub fn icmp6_block_all(fd: BorrowedFd<'_>) -> io::Result<()> {
     // Linux semantics: a set bit blocks the type.
     let filter = [u32::MAX; 8];
     setsockopt(fd, libc::IPPROTO_ICMPV6, abi::ICMP6_FILTER, &filter)
+}
+
+// The counter requests. Linux's ipmr_ioctl()/ip6mr_ioctl() copy exactly one struct of the
+// request's type in and out, and the abi structs mirror those (tests check them against the
+// C headers), so each call below keeps ioctl_rw's contract.
+
+/// `SIOCGETSGCNT`: fills in the counters of the (S,G) named in `req`.
+pub(crate) fn sg_count(fd: BorrowedFd<'_>, req: &mut abi::sioc_sg_req) -> io::Result<()> {
+    // SAFETY: SIOCGETSGCNT reads and writes one struct sioc_sg_req (see above).
+    unsafe { ioctl_rw(fd, abi::SIOCGETSGCNT, req) }
+}
+
+/// `SIOCGETVIFCNT`: fills in the counters of the VIF named in `req`.
+pub(crate) fn vif_count(fd: BorrowedFd<'_>, req: &mut abi::sioc_vif_req) -> io::Result<()> {
+    // SAFETY: SIOCGETVIFCNT reads and writes one struct sioc_vif_req.
+    unsafe { ioctl_rw(fd, abi::SIOCGETVIFCNT, req) }
+}
+
+/// `SIOCGETSGCNT_IN6` on an IPv6 socket: the counters of an IPv6 (S,G).
+pub(crate) fn sg_count6(fd: BorrowedFd<'_>, req: &mut abi::sioc_sg_req6) -> io::Result<()> {
+    // SAFETY: SIOCGETSGCNT_IN6 reads and writes one struct sioc_sg_req6.
+    unsafe { ioctl_rw(fd, abi::SIOCGETSGCNT_IN6, req) }
+}
+
+/// `SIOCGETMIFCNT_IN6` on an IPv6 socket: the counters of a MIF.
+pub(crate) fn mif_count6(fd: BorrowedFd<'_>, req: &mut abi::sioc_mif_req6) -> io::Result<()> {
+    // SAFETY: SIOCGETMIFCNT_IN6 reads and writes one struct sioc_mif_req6.
+    unsafe { ioctl_rw(fd, abi::SIOCGETMIFCNT_IN6, req) }
 }
 
 /// An epoll instance: one descriptor that is readable when any registered one is.

@@ -13,10 +13,13 @@ macro_rules! syscall {
     }};
 }
 
-pub mod abi;
+pub(crate) mod abi;
 pub mod unix;
 
 pub mod mrdisc;
+
+#[cfg(feature = "tokio")]
+pub(crate) mod reactor;
 
 #[cfg(target_os = "linux")]
 pub mod linux;

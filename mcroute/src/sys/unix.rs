@@ -1,4 +1,10 @@
 //! System calls shared by the Unix backends (Linux, FreeBSD).
+//!
+//! Socket options and ioctl arguments are [`Plain`] data: [`setsockopt`] and [`getsockopt`]
+//! are safe for any option because the kernel never reads or writes more than the value's
+//! size and any bytes it writes make a valid value. [`ioctl_rw`] is `unsafe` (the size the
+//! kernel writes is set by the request, which only the caller can vouch for); the typed
+//! counter requests of `sys::linux` and `sys::freebsd` are its only callers.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -29,25 +35,60 @@ pub fn udp_socket(domain: c_int) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `setsockopt` with any plain-data value.
-pub fn setsockopt<T: Copy>(
+/// Plain data the kernel may read and write as bytes: a socket option or ioctl argument.
+///
+/// # Safety
+///
+/// Implement only for types with no pointers, references or interior mutability, for
+/// which every bit pattern of every field is a valid value (integers, arrays of integers,
+/// `#[repr(C)]` structs and unions of those), so that whatever bytes the kernel writes into
+/// one leave a valid value.
+pub(crate) unsafe trait Plain: Copy + 'static {}
+
+// SAFETY: integers and arrays of them: every bit pattern is valid, nothing is a pointer.
+unsafe impl Plain for u8 {}
+// SAFETY: as above.
+unsafe impl Plain for u16 {}
+// SAFETY: as above.
+unsafe impl Plain for u32 {}
+// SAFETY: as above.
+unsafe impl Plain for c_int {}
+// SAFETY: as above.
+unsafe impl<T: Plain, const N: usize> Plain for [T; N] {}
+// SAFETY: `struct ip_mreqn`: two in_addr and an int.
+unsafe impl Plain for libc::ip_mreqn {}
+// SAFETY: `struct group_req`: an interface index and a sockaddr_storage (bytes).
+unsafe impl Plain for libc::group_req {}
+// SAFETY: `struct group_source_req`: an index and two sockaddr_storage.
+unsafe impl Plain for libc::group_source_req {}
+
+/// `setsockopt(2)` of `value`, which the kernel reads as a whole.
+///
+/// Safe for any option: the kernel reads at most `size_of::<T>()` bytes, and the few
+/// options that write back into their argument (FreeBSD's `MRT_API_CONFIG`) write into a
+/// private copy, which [`Plain`] makes sound. No option mcroute sets takes a pointer.
+pub(crate) fn setsockopt<T: Plain>(
     fd: BorrowedFd<'_>,
     level: c_int,
     name: c_int,
     value: &T,
 ) -> io::Result<()> {
+    let mut copy = *value;
+    // The pointer is to a live, writable T of size_of::<T>() bytes; any bytes the kernel
+    // writes into it leave a valid T (Plain).
     syscall!(setsockopt(
         fd.as_raw_fd(),
         level,
         name,
-        value as *const T as *const c_void,
+        &mut copy as *mut T as *const c_void,
         size_of::<T>() as socklen_t
     ))
     .map(drop)
 }
 
-/// `getsockopt` of a plain-data value.
-pub fn getsockopt<T: Copy + Default>(
+/// `getsockopt(2)` of a plain-data value: the kernel writes at most `size_of::<T>()` bytes
+/// (the length passed), and any bytes make a valid [`Plain`] value.
+pub(crate) fn getsockopt<T: Plain + Default>(
     fd: BorrowedFd<'_>,
     level: c_int,
     name: c_int,
@@ -64,8 +105,15 @@ pub fn getsockopt<T: Copy + Default>(
     Ok(value)
 }
 
-/// `ioctl` with a read-write argument.
-pub fn ioctl_rw<T: Copy>(
+/// `ioctl(2)` whose argument the kernel reads and writes in place.
+///
+/// # Safety
+///
+/// `request` must be a request whose argument is a `T`: the kernel reads and writes at
+/// most `size_of::<T>()` bytes at `arg` and follows no pointer inside it. (Linux sizes
+/// `SIOCGETSGCNT` and friends by the kernel's own struct, not by anything in the request,
+/// so only the caller can know.)
+pub(crate) unsafe fn ioctl_rw<T: Plain>(
     fd: BorrowedFd<'_>,
     request: libc::c_ulong,
     arg: &mut T,

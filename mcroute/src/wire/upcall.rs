@@ -363,6 +363,91 @@ mod tests {
         );
     }
 
+    /// What FreeBSD's `X_ip_mforward()` and `ip_mdq()` hand the daemon: `m_copym()` of the
+    /// packet's IP header (`ip_hl << 2` bytes, options included), then `im_msgtype`,
+    /// `im_mbz` and `im_vif` written over bytes 8, 9 and 10 (TTL, protocol and the high
+    /// byte of the checksum). Byte 11, FreeBSD's `unused3`, keeps the checksum's low byte.
+    fn freebsd_v4_upcall(header: &[u8], kind: u8, vif: u8) -> Vec<u8> {
+        let mut b = header.to_vec();
+        b[8] = kind;
+        b[9] = 0;
+        b[10] = vif;
+        b
+    }
+
+    /// The IP header of a UDP datagram 198.51.100.7 -> 239.1.2.3, TTL 64, checksum 0xabcd.
+    const UDP_HEADER: [u8; 20] = [
+        0x45, 0x00, 0x00, 0x54, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x11, 0xab, 0xcd, 198, 51, 100, 7,
+        239, 1, 2, 3,
+    ];
+
+    #[test]
+    fn freebsd_v4_upcalls_are_copied_ip_headers() {
+        let src = Ipv4Addr::new(198, 51, 100, 7);
+        let grp = Ipv4Addr::new(239, 1, 2, 3);
+        for (code, kind) in [(1, UpcallKind::NoCache), (2, UpcallKind::WrongVif)] {
+            let b = freebsd_v4_upcall(&UDP_HEADER, code, 3);
+            assert_eq!(b[11], 0xcd, "byte 11 is the checksum's low byte");
+            let want = Upcall::V4 {
+                kind,
+                vif: VifId(3),
+                source: src,
+                group: grp,
+            };
+            assert_eq!(decode_v4(&b, Layout::FreeBsd), Ok(want));
+            // Linux would take byte 11 as im_vif_hi.
+            assert_eq!(decode_v4(&b, Layout::Linux).unwrap().iif().index(), 0xcd03);
+        }
+        // A header with options (Router Alert, ip_hl 6): 24 bytes copied, same offsets.
+        let mut opt = UDP_HEADER.to_vec();
+        opt[0] = 0x46;
+        opt.extend_from_slice(&[0x94, 0x04, 0, 0]);
+        let b = freebsd_v4_upcall(&opt, 1, 31);
+        assert_eq!(b.len(), 24);
+        assert_eq!(
+            decode_v4(&b, Layout::FreeBsd),
+            Ok(Upcall::V4 {
+                kind: UpcallKind::NoCache,
+                vif: VifId(31),
+                source: src,
+                group: grp,
+            })
+        );
+        // Type 4 is FreeBSD's bandwidth upcall (struct bw_upcall), not WRVIFWHOLE.
+        let b = freebsd_v4_upcall(&UDP_HEADER, 4, 0);
+        assert_eq!(
+            decode_v4(&b, Layout::FreeBsd),
+            Err(WireError::UnknownUpcall(4))
+        );
+    }
+
+    /// What FreeBSD's `X_ip6_mforward()` hands the daemon: `m_copym()` of the 40-byte IPv6
+    /// header with `im6_mbz`, `im6_msgtype` and `im6_mif` (host order) written over bytes
+    /// 0..4; `im6_pad` (4..8) keeps the payload length, next header and hop limit.
+    #[test]
+    fn freebsd_v6_upcalls_are_copied_ipv6_headers() {
+        let src: Ipv6Addr = "2001:db8::10".parse().unwrap();
+        let grp: Ipv6Addr = "ff0e::1:2".parse().unwrap();
+        let mut h = vec![0x60, 0x0a, 0xbc, 0xde, 0x00, 0x10, 0x11, 0x3f];
+        h.extend_from_slice(&src.octets());
+        h.extend_from_slice(&grp.octets());
+        for (code, kind) in [(1, UpcallKind::NoCache), (2, UpcallKind::WrongVif)] {
+            let mut b = h.clone();
+            b[0] = 0;
+            b[1] = code;
+            b[2..4].copy_from_slice(&5u16.to_ne_bytes());
+            let want = Upcall::V6 {
+                kind,
+                mif: MifId(5),
+                source: src,
+                group: grp,
+            };
+            assert_eq!(decode_v6(&b, Layout::FreeBsd), Ok(want));
+        }
+        // Unchanged, the header is not an upcall (its first byte is the version).
+        assert_eq!(decode_v6(&h, Layout::FreeBsd), Err(WireError::NotAnUpcall));
+    }
+
     proptest! {
         #[test]
         fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {

@@ -390,3 +390,21 @@ impl Default for mfcctl {
         }
     }
 }
+
+// SAFETY: each is a #[repr(C)] aggregate of integers, integer arrays, in_addr/in6_addr and
+// (vifctl) a union of an in_addr and an int: no pointers, every bit pattern valid.
+unsafe impl crate::sys::unix::Plain for vifctl {}
+// SAFETY: as above.
+unsafe impl crate::sys::unix::Plain for mfcctl {}
+// SAFETY: as above.
+unsafe impl crate::sys::unix::Plain for mif6ctl {}
+// SAFETY: as above.
+unsafe impl crate::sys::unix::Plain for mf6cctl {}
+// SAFETY: as above.
+unsafe impl crate::sys::unix::Plain for sioc_sg_req {}
+// SAFETY: as above.
+unsafe impl crate::sys::unix::Plain for sioc_vif_req {}
+// SAFETY: as above.
+unsafe impl crate::sys::unix::Plain for sioc_sg_req6 {}
+// SAFETY: as above.
+unsafe impl crate::sys::unix::Plain for sioc_mif_req6 {}

@@ -1,12 +1,11 @@
-//! Compares every size and field offset of `mcroute::abi::linux` with what the C compiler
+//! Compares every size and field offset of `sys::abi::linux` with what the C compiler
 //! says for `/usr/include/linux/mroute.h` and `mroute6.h`.
-#![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 use std::process::Command;
 
-use mcroute::abi::linux::*;
+use super::linux::*;
 
 const C_PROGRAM: &str = r#"
 #include <stdio.h>
