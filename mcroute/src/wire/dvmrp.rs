@@ -514,16 +514,6 @@ impl Repr {
         out[6] = self.minor;
         out[7] = self.major;
         let b = &mut out[HEADER_LEN..];
-        let put = |b: &mut [u8], at: usize, a: Ipv4Addr| b[at..at + 4].copy_from_slice(&a.octets());
-        let put_mask = |b: &mut [u8], at: usize, p: Option<u8>| -> Result<(), WireError> {
-            if let Some(l) = p {
-                if l > 32 {
-                    return Err(WireError::Unencodable("prefix length above 32"));
-                }
-                b[at..at + 4].copy_from_slice(&prefix_to_mask(l).to_be_bytes());
-            }
-            Ok(())
-        };
         match &self.body {
             Body::Probe {
                 generation_id,
@@ -534,52 +524,10 @@ impl Repr {
                     put(b, 4 + 4 * i, *n);
                 }
             }
-            Body::Report { routes } => {
-                let mut at = 0;
-                for (i, r) in routes.iter().enumerate() {
-                    if !r.is_encodable() {
-                        return Err(WireError::Unencodable(
-                            "route prefix length 1..=7, host bits, or metric above 127",
-                        ));
-                    }
-                    let l = r.origin.prefix_len();
-                    let first = i == 0 || routes[i - 1].origin.prefix_len() != l;
-                    let last = routes.get(i + 1).map(|n| n.origin.prefix_len()) != Some(l);
-                    if first {
-                        // The default route goes in a 00 00 00 block, like a /8.
-                        let m = prefix_to_mask(l.max(8)).to_be_bytes();
-                        b[at..at + 3].copy_from_slice(&m[1..]);
-                        at += 3;
-                    }
-                    let w = r.origin_width();
-                    b[at..at + w].copy_from_slice(&r.origin.addr().octets()[..w]);
-                    b[at + w] = r.metric | if last { END_OF_BLOCK } else { 0 };
-                    at += w + 1;
-                }
-            }
+            Body::Report { routes } => emit_report(routes, b)?,
             Body::AskNeighbors | Body::AskNeighbors2 => {}
-            Body::Neighbors { blocks } | Body::Neighbors2 { blocks } => {
-                let flags = matches!(self.body, Body::Neighbors2 { .. });
-                let mut at = 0;
-                for blk in blocks {
-                    let n = u8::try_from(blk.neighbors.len())
-                        .map_err(|_| WireError::Unencodable("more than 255 neighbours"))?;
-                    put(b, at, blk.local);
-                    b[at + 4] = blk.metric;
-                    b[at + 5] = blk.threshold;
-                    at += 6;
-                    if flags {
-                        b[at] = blk.flags;
-                        at += 1;
-                    }
-                    b[at] = n;
-                    at += 1;
-                    for a in &blk.neighbors {
-                        put(b, at, *a);
-                        at += 4;
-                    }
-                }
-            }
+            Body::Neighbors { blocks } => emit_neighbors(blocks, false, b)?,
+            Body::Neighbors2 { blocks } => emit_neighbors(blocks, true, b)?,
             Body::Prune {
                 source,
                 group,
@@ -622,6 +570,73 @@ impl Repr {
         self.emit(&mut v)?;
         Ok(v)
     }
+}
+
+/// Writes `a` at `b[at..at + 4]` (the caller sized `b` with [`Repr::buffer_len`]).
+fn put(b: &mut [u8], at: usize, a: Ipv4Addr) {
+    b[at..at + 4].copy_from_slice(&a.octets());
+}
+
+/// Writes the mask of prefix length `p`, if any, at `b[at..at + 4]`.
+fn put_mask(b: &mut [u8], at: usize, p: Option<u8>) -> Result<(), WireError> {
+    if let Some(l) = p {
+        if l > 32 {
+            return Err(WireError::Unencodable("prefix length above 32"));
+        }
+        b[at..at + 4].copy_from_slice(&prefix_to_mask(l).to_be_bytes());
+    }
+    Ok(())
+}
+
+/// The body of a report: routes grouped in blocks of one mask, each origin in as few bytes
+/// as its prefix needs, the last of a block flagged.
+fn emit_report(routes: &[ReportRoute], b: &mut [u8]) -> Result<(), WireError> {
+    let mut at = 0;
+    for (i, r) in routes.iter().enumerate() {
+        if !r.is_encodable() {
+            return Err(WireError::Unencodable(
+                "route prefix length 1..=7, host bits, or metric above 127",
+            ));
+        }
+        let l = r.origin.prefix_len();
+        let first = i == 0 || routes[i - 1].origin.prefix_len() != l;
+        let last = routes.get(i + 1).map(|n| n.origin.prefix_len()) != Some(l);
+        if first {
+            // The default route goes in a 00 00 00 block, like a /8.
+            let m = prefix_to_mask(l.max(8)).to_be_bytes();
+            b[at..at + 3].copy_from_slice(&m[1..]);
+            at += 3;
+        }
+        let w = r.origin_width();
+        b[at..at + w].copy_from_slice(&r.origin.addr().octets()[..w]);
+        b[at + w] = r.metric | if last { END_OF_BLOCK } else { 0 };
+        at += w + 1;
+    }
+    Ok(())
+}
+
+/// The body of a Neighbors (or, with `flags`, Neighbors2) reply.
+fn emit_neighbors(blocks: &[NeighborBlock], flags: bool, b: &mut [u8]) -> Result<(), WireError> {
+    let mut at = 0;
+    for blk in blocks {
+        let n = u8::try_from(blk.neighbors.len())
+            .map_err(|_| WireError::Unencodable("more than 255 neighbours"))?;
+        put(b, at, blk.local);
+        b[at + 4] = blk.metric;
+        b[at + 5] = blk.threshold;
+        at += 6;
+        if flags {
+            b[at] = blk.flags;
+            at += 1;
+        }
+        b[at] = n;
+        at += 1;
+        for a in &blk.neighbors {
+            put(b, at, *a);
+            at += 4;
+        }
+    }
+    Ok(())
 }
 
 /// Encodes `routes` as report messages of at most `max_len` bytes each (header included),
