@@ -147,7 +147,13 @@ fn add_and_del_routes_forward_and_show_matches_kernel() {
     let err = fails(&s.socket, &["del", "r0", "192.0.2.1", "225.4.4.4"]);
     assert!(err.contains("no such route"), "{err}");
     let err = fails(&s.socket, &["add", "nope0", "225.1.1.1", "r1"]);
-    assert!(err.contains("nope0"), "{err}");
+    assert!(err.contains("unknown interface nope0"), "{err}");
+    // A typo in an OIF is refused too (issue 16: it installed a stop filter), exit 1,
+    // nothing installed.
+    let err = fails(&s.socket, &["add", "r0", "192.0.2.1", "225.4.4.9", "nope0"]);
+    assert!(err.contains("unknown interface nope0"), "{err}");
+    assert!(kernel_has(&s.net, "225.4.4.9".parse().unwrap(), SND4).is_none());
+    assert!(!ok(&s.socket, &["show"]).contains("225.4.4.9"));
     // Batch: many routes over one connection.
     let mut batch = String::from("# routes\n");
     for i in 0..2000u32 {

@@ -142,6 +142,10 @@ pub struct RouteRow {
     pub packets: Option<u64>,
     /// Bytes forwarded (with `detail`, kernel routes only).
     pub bytes: Option<u64>,
+    /// The rule's interfaces (inbound, or outbound named without a wildcard) that have no
+    /// VIF (or MIF): more interfaces than the kernel has slots, or `phyint ... disable`.
+    /// The rule cannot forward through them; `show` marks it.
+    pub no_vif: Vec<String>,
 }
 
 /// The three route tables of `show routes`.

@@ -110,6 +110,9 @@ fn route_section(out: &mut String, style: Style, name: &str, rows: &[RouteRow], 
             format!("{sg:<42} {:<4} {oifs}", r.iif)
         };
         out.push_str(line.trim_end());
+        if !r.no_vif.is_empty() {
+            let _ = write!(out, "  (no VIF: {})", r.no_vif.join(" "));
+        }
         out.push('\n');
     }
 }
@@ -404,6 +407,10 @@ fn json_route(r: &RouteRow, counters: bool) -> String {
         json_str(&r.iif),
         oifs.join(",")
     );
+    if !r.no_vif.is_empty() {
+        let no_vif: Vec<String> = r.no_vif.iter().map(|o| json_str(o)).collect();
+        let _ = write!(s, ",\"no_vif\":[{}]", no_vif.join(","));
+    }
     if counters {
         let _ = write!(
             s,
@@ -587,6 +594,7 @@ mod tests {
                 oifs: vec!["a2".into()],
                 packets: None,
                 bytes: None,
+                no_vif: vec![],
             }],
             rules: vec![],
             kernel: vec![
@@ -597,6 +605,7 @@ mod tests {
                     oifs: vec!["a2".into()],
                     packets: Some(3),
                     bytes: Some(180),
+                    no_vif: vec![],
                 },
                 RouteRow {
                     source: Some(net("192.0.2.10")),
@@ -605,9 +614,23 @@ mod tests {
                     oifs: vec![],
                     packets: Some(3),
                     bytes: Some(180),
+                    no_vif: vec![],
                 },
             ],
         }
+    }
+
+    #[test]
+    fn rules_whose_interfaces_have_no_vif_are_marked() {
+        let mut t = tables();
+        t.templates[0].no_vif = vec!["a2".into()];
+        let s = routes(&t, Style::default());
+        assert!(
+            s.contains("\n(*, 225.1.2.0/24)                          a1   a2  (no VIF: a2)\n"),
+            "{s}"
+        );
+        let j = json(&Response::Routes(t), false).unwrap();
+        assert!(j.contains("\"oifs\":[\"a2\"],\"no_vif\":[\"a2\"]"), "{j}");
     }
 
     #[test]

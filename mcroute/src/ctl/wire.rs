@@ -675,6 +675,7 @@ fn route_row(r: &RouteRow) -> Value {
         strs(&r.oifs),
         opt_u64(r.packets),
         opt_u64(r.bytes),
+        strs(&r.no_vif),
     ])
 }
 
@@ -687,6 +688,11 @@ fn get_route_row(v: &Value) -> Result<RouteRow, WireError> {
         oifs: get_strs(field(f, 3, "oifs")?, "oifs")?,
         packets: get_opt_u64(field(f, 4, "packets")?, "packets")?,
         bytes: get_opt_u64(field(f, 5, "bytes")?, "bytes")?,
+        // Added later: a peer of an earlier version leaves it out.
+        no_vif: match f.get(6) {
+            Some(v) => get_strs(v, "no_vif")?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -919,6 +925,7 @@ pub(crate) mod tests {
             oifs: vec!["a2".into()],
             packets: Some(3),
             bytes: Some(180),
+            no_vif: vec!["a2".into()],
         }];
         for r in [
             Response::Ok,

@@ -466,6 +466,7 @@ fn parse_routes(lines: &[ShowLine], detail: bool) -> Option<RouteTables> {
                     oifs: w.map(str::to_string).collect(),
                     packets,
                     bytes,
+                    no_vif: Vec::new(),
                 };
                 match section? {
                     0 => t.templates.push(row),
@@ -690,6 +691,7 @@ mod tests {
             oifs: oifs.iter().map(|o| o.to_string()).collect(),
             packets: c.map(|c| c.0),
             bytes: c.map(|c| c.1),
+            no_vif: Vec::new(),
         }
     }
 

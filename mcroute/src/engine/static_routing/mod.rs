@@ -98,7 +98,7 @@ mod slab;
 pub(crate) mod tests;
 mod vifs;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -242,8 +242,9 @@ pub enum EngineError {
     /// The rule itself is wrong.
     #[error(transparent)]
     Invalid(#[from] RuleError),
-    /// The inbound interface (or the join's interface) matches no interface on the system.
-    #[error("inbound {0} is not a known interface")]
+    /// An interface of a run-time rule (its inbound interface, an outbound interface named
+    /// without a wildcard, or a join's interface) matches no interface on the system.
+    #[error("unknown interface {0}")]
     UnknownInterface(String),
     /// `remove` named a rule the engine does not have.
     #[error("no such route: {0}")]
@@ -398,7 +399,13 @@ pub struct StaticEngine {
     actions: VecDeque<Action>,
     counter_requests: VecDeque<SgKey>,
     startup: Option<Startup>,
+    /// The interfaces that want a VIF (or MIF) and found no free slot, already warned about:
+    /// the warning is logged once, not at every interface event.
+    starved: BTreeSet<(Family, String)>,
 }
+
+/// The VIFs (and MIFs) wanted, by interface name, per family.
+type DesiredVifs = [BTreeMap<String, VifState>; 2];
 
 impl StaticEngine {
     /// An engine with no interfaces and an empty configuration.
@@ -424,6 +431,7 @@ impl StaticEngine {
             actions: VecDeque::new(),
             counter_requests: VecDeque::new(),
             startup: None,
+            starved: BTreeSet::new(),
         }
     }
 
@@ -880,14 +888,24 @@ impl StaticEngine {
     /// `smcroutectl add`: adds a rule at run time, or merges its OIFs into an existing rule
     /// with the same inbound interface, source and group.
     ///
-    /// The inbound interface must exist (wildcards: match one); outbound interfaces that do
-    /// not exist yet wait for it. Queues the actions, or fails with nothing changed.
+    /// The inbound interface must exist (wildcards: match one), and so must every outbound
+    /// interface named without a wildcard (a configuration file's rules may name interfaces
+    /// that come later). Queues the actions, or fails with nothing changed.
     pub fn handle_add_route(&mut self, now: Instant, rule: RouteRule) -> Result<(), EngineError> {
         self.finish_startup();
         self.check_runtime_rule(&rule)?;
         let rule = rule.into_normalized();
         if !self.interfaces.keys().any(|n| rule.iif.matches(n)) {
             return Err(EngineError::UnknownInterface(rule.iif.to_string()));
+        }
+        // A typo in an OIF (`add eth0 S G nope0`) is refused, not installed as a stop
+        // filter; a wildcard OIF waits for its interfaces.
+        if let Some(oif) = rule
+            .oifs
+            .iter()
+            .find(|o| !o.is_wildcard() && !self.interfaces.contains_key(o.name()))
+        {
+            return Err(EngineError::UnknownInterface(oif.to_string()));
         }
         let scope = scope_of(&rule);
         self.insert_rule(rule, Origin::Runtime);
@@ -1302,7 +1320,9 @@ impl StaticEngine {
         self.phyints.iter().rev().find(|p| p.pattern.matches(name))
     }
 
-    fn desired_vifs(&self) -> [BTreeMap<String, VifState>; 2] {
+    /// The VIFs wanted, and the interfaces that want one but find no free slot.
+    fn desired_vifs(&self) -> (DesiredVifs, BTreeSet<(Family, String)>) {
+        let mut starved = BTreeSet::new();
         let mut out = [BTreeMap::new(), BTreeMap::new()];
         let mut by_index: Vec<&Interface> = self.interfaces.values().collect();
         by_index.sort_by_key(|i| (i.index, i.name.as_str()));
@@ -1331,7 +1351,7 @@ impl StaticEngine {
             }
             if first.len() > max {
                 for (i, _) in &first[max..] {
-                    log::warn!("not enough {family} interface slots for {}", i.name);
+                    starved.insert((family, i.name.clone()));
                 }
             }
             for (iface, phy) in first.into_iter().chain(rest).take(max) {
@@ -1345,13 +1365,18 @@ impl StaticEngine {
                 );
             }
         }
-        out
+        (out, starved)
     }
 
     /// Brings the VIFs to the desired state: the actions to take before the routes
     /// (`pre`), after them (`post`), and what changed for the routes, per family.
     fn update_vifs(&mut self) -> (Vec<Action>, Vec<Action>, [Change; 2], bool) {
-        let desired = self.desired_vifs();
+        let (desired, starved) = self.desired_vifs();
+        for (family, name) in starved.difference(&self.starved) {
+            log::warn!("not enough {family} interface slots for {name}: it gets no VIF");
+        }
+        // An interface that got its slot (or went) is warned about again if it loses it.
+        self.starved = starved;
         let mut pre = Vec::new();
         let mut post = Vec::new();
         let mut changes = [Change::default(), Change::default()];

@@ -1088,11 +1088,25 @@ fn ctl_add_errors_and_runtime_rules_vanish_on_reload() {
             "192.0.2.1"
         ))))
     );
-    // A missing OIF is fine: it waits.
+    // An OIF that does not exist is a typo, refused with nothing installed (issue 16: it
+    // used to become a stop filter)...
     assert_eq!(
         e.add_route(
             t0,
-            rule("a1", Some("192.0.2.1"), "225.9.9.9", &["a2", "wg0"])
+            rule("a1", Some("192.0.2.1"), "225.9.9.9", &["a2", "nope0"])
+        ),
+        Err(EngineError::UnknownInterface("nope0".into()))
+    );
+    assert_eq!(e.sg_rules().count(), 0);
+    assert_eq!(
+        EngineError::UnknownInterface("nope0".into()).to_string(),
+        "unknown interface nope0"
+    );
+    // ...while a wildcard OIF matching nothing yet waits for its interfaces.
+    assert_eq!(
+        e.add_route(
+            t0,
+            rule("a1", Some("192.0.2.1"), "225.9.9.9", &["a2", "wg+"])
         )
         .unwrap(),
         vec![add("192.0.2.1", "225.9.9.9", "a1", &[("a2", 1)])]

@@ -727,6 +727,17 @@ impl<P: Platform> StaticService<P> {
     }
 
     fn route_tables(&self, detail: bool) -> RouteTables {
+        // The rule's interfaces named without a wildcard that have no VIF: it cannot
+        // forward through them (more interfaces than slots, a disabled phyint, no such
+        // interface yet).
+        let no_vif = |r: &RouteRule| -> Vec<String> {
+            let family = r.family();
+            std::iter::once(&r.iif)
+                .chain(&r.oifs)
+                .filter(|p| !p.is_wildcard() && !self.engine.has_vif(family, p.name()))
+                .map(|p| p.to_string())
+                .collect()
+        };
         let row = |r: &RouteRule| RouteRow {
             source: r.source,
             group: r.group,
@@ -734,6 +745,7 @@ impl<P: Platform> StaticService<P> {
             oifs: r.oifs.iter().map(|o| o.to_string()).collect(),
             packets: None,
             bytes: None,
+            no_vif: no_vif(r),
         };
         let host = |a: IpAddr| IpNet::from(a);
         let mut kernel = self.engine.kernel_routes();
@@ -759,6 +771,7 @@ impl<P: Platform> StaticService<P> {
                         oifs: k.route.oifs.iter().map(|(n, _)| n.clone()).collect(),
                         packets: c.map(|c| c.packets),
                         bytes: c.map(|c| c.bytes),
+                        no_vif: Vec::new(),
                     }
                 })
                 .collect(),
