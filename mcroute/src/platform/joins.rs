@@ -42,6 +42,35 @@ fn describe(ifindex: u32, group: IpAddr, source: Option<IpAddr>) -> String {
     }
 }
 
+const FREEBSD: bool = cfg!(target_os = "freebsd");
+
+/// What a failed join means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JoinError {
+    /// The socket holds as many memberships as the kernel allows: use another.
+    Full,
+    /// No such interface.
+    NoInterface,
+    /// Already joined.
+    Exists,
+    /// Anything else.
+    Other,
+}
+
+/// Sorts a join's errno. Linux says ENOBUFS for a full socket and ENODEV for a bad
+/// interface index; FreeBSD's in_mcast.c says ETOOMANYREFS or ENOMEM (the membership array
+/// cannot grow) for the first and EADDRNOTAVAIL (no such ifnet) for the second.
+fn join_error(errno: Option<i32>, freebsd: bool) -> JoinError {
+    match errno {
+        Some(libc::ENOBUFS) | Some(libc::ETOOMANYREFS) => JoinError::Full,
+        Some(libc::ENOMEM) if freebsd => JoinError::Full,
+        Some(libc::ENODEV) | Some(libc::ENXIO) => JoinError::NoInterface,
+        Some(libc::EADDRNOTAVAIL) if freebsd => JoinError::NoInterface,
+        Some(libc::EADDRINUSE) => JoinError::Exists,
+        _ => JoinError::Other,
+    }
+}
+
 impl Memberships {
     /// A pool that puts at most `per_socket` memberships on one socket.
     pub(crate) fn new(per_socket: usize) -> Memberships {
@@ -87,10 +116,7 @@ impl Memberships {
                     return Ok(());
                 }
                 Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ENOBUFS) | Some(libc::ETOOMANYREFS)
-                    ) && !opened_new =>
+                    if join_error(e.raw_os_error(), FREEBSD) == JoinError::Full && !opened_new =>
                 {
                     // The kernel's per-socket limit is lower than assumed: this one is full.
                     pool.sockets[idx].1 = usize::MAX / 2;
@@ -98,14 +124,16 @@ impl Memberships {
                 }
                 Err(e) => {
                     let what = describe(ifindex, group, source);
-                    return Err(match e.raw_os_error() {
-                        Some(libc::ENODEV) | Some(libc::ENXIO) => {
+                    return Err(match join_error(e.raw_os_error(), FREEBSD) {
+                        JoinError::NoInterface => {
                             Error::NoSuchInterface(format!("index {ifindex}"))
                         }
-                        Some(libc::EADDRINUSE) => {
+                        JoinError::Exists => {
                             Error::already_exists(membership(ifindex, group, source))
                         }
-                        _ => Error::io(format!("joining {what}"), e),
+                        JoinError::Full | JoinError::Other => {
+                            Error::io(format!("joining {what}"), e)
+                        }
                     });
                 }
             }
@@ -131,5 +159,38 @@ impl Memberships {
         *n = n.saturating_sub(1).min(self.per_socket.saturating_sub(1));
         sys::membership(sock.as_fd(), false, ifindex, group, source)
             .map_err(|e| Error::io(format!("leaving {}", what()), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_errors_per_os() {
+        for (errno, linux, freebsd) in [
+            (libc::ENOBUFS, JoinError::Full, JoinError::Full),
+            (libc::ETOOMANYREFS, JoinError::Full, JoinError::Full),
+            (libc::ENOMEM, JoinError::Other, JoinError::Full),
+            (libc::ENODEV, JoinError::NoInterface, JoinError::NoInterface),
+            (
+                libc::EADDRNOTAVAIL,
+                JoinError::Other,
+                JoinError::NoInterface,
+            ),
+            (libc::EADDRINUSE, JoinError::Exists, JoinError::Exists),
+            (libc::EPERM, JoinError::Other, JoinError::Other),
+        ] {
+            assert_eq!(
+                join_error(Some(errno), false),
+                linux,
+                "Linux, errno {errno}"
+            );
+            assert_eq!(
+                join_error(Some(errno), true),
+                freebsd,
+                "FreeBSD, errno {errno}"
+            );
+        }
     }
 }

@@ -129,14 +129,52 @@ fn parse_link(body: &[u8], removed: bool) -> Option<LinkEvent> {
     })
 }
 
-/// Decodes FreeBSD routing-socket messages (`struct rt_msghdr` and friends start with
-/// `u_short msglen; u_char version; u_char type`): interface announcements, interface
-/// state and address changes become [`LinkEvent::Changed`].
+/// `RTM_VERSION` of FreeBSD 5 and later (`net/route.h`).
+const RTM_VERSION: u8 = 5;
+const BSD_RTM_NEWADDR: u8 = 0xc;
+const BSD_RTM_DELADDR: u8 = 0xd;
+const RTM_IFINFO: u8 = 0xe;
+const RTM_IFANNOUNCE: u8 = 0x11;
+/// `IFF_UP` and `IFF_MULTICAST` as FreeBSD numbers them (`net/if.h`).
+const BSD_IFF_UP: u32 = 0x1;
+const BSD_IFF_MULTICAST: u32 = 0x8000;
+/// `AF_INET` and `AF_INET6` on FreeBSD.
+const BSD_AF_INET: u8 = 2;
+const BSD_AF_INET6: u8 = 28;
+/// `RTAX_IFA`: the interface address among the sockaddrs after an `ifa_msghdr`.
+const RTAX_IFA: u32 = 5;
+const RTAX_MAX: u32 = 8;
+/// `sizeof(struct ifa_msghdr)`: msglen, version, type, addrs, flags, index, spare, metric.
+const IFA_MSGHDR_LEN: usize = 20;
+/// `IFNAMSIZ`.
+const BSD_IFNAMSIZ: usize = 16;
+/// `if_announcemsghdr.ifan_what` of a departing interface.
+const IFAN_DEPARTURE: u16 = 1;
+
+/// `SA_SIZE()` of `net/route.h`: a sockaddr in a routing message takes its length rounded
+/// up to a `long`, and a zero-length one a whole `long`.
+fn sa_size(len: usize) -> usize {
+    let w = core::mem::size_of::<core::ffi::c_long>();
+    if len == 0 {
+        w
+    } else {
+        1 + ((len - 1) | (w - 1))
+    }
+}
+
+/// Decodes FreeBSD routing-socket messages (`struct if_msghdr`, `ifa_msghdr`,
+/// `if_announcemsghdr`, each starting `u_short msglen; u_char version; u_char type`):
+///
+/// - `RTM_IFINFO` becomes [`LinkEvent::Link`] with the interface's index and its `IFF_UP`
+///   and `IFF_MULTICAST` flags (no name);
+/// - `RTM_IFANNOUNCE` of a departure becomes a removed [`LinkEvent::Link`] with the name, an
+///   arrival [`LinkEvent::Changed`] (its flags come with the `RTM_IFINFO` that follows);
+/// - `RTM_NEWADDR`/`RTM_DELADDR` become [`LinkEvent::Address`] with the family of the
+///   address (`RTAX_IFA`), or [`LinkEvent::Changed`] when it is neither IPv4 nor IPv6.
+///
+/// Other messages (routes) and messages of another `RTM_VERSION` are skipped; a length that
+/// points past the buffer ends the walk.
 pub fn parse_route_socket(buf: &[u8]) -> Vec<LinkEvent> {
-    const RTM_NEWADDR: u8 = 0xc;
-    const RTM_DELADDR: u8 = 0xd;
-    const RTM_IFINFO: u8 = 0xe;
-    const RTM_IFANNOUNCE: u8 = 0x11;
     let mut out = Vec::new();
     let mut off = 0;
     while off + 4 <= buf.len() {
@@ -146,16 +184,77 @@ pub fn parse_route_socket(buf: &[u8]) -> Vec<LinkEvent> {
         if len < 4 || off + len > buf.len() {
             break;
         }
-        if matches!(
-            buf[off + 3],
-            RTM_NEWADDR | RTM_DELADDR | RTM_IFINFO | RTM_IFANNOUNCE
-        ) && out.last() != Some(&LinkEvent::Changed)
-        {
-            out.push(LinkEvent::Changed);
-        }
+        let msg = &buf[off..off + len];
         off += len;
+        if msg[2] == RTM_VERSION {
+            if let Some(e) = route_message(msg) {
+                out.push(e);
+            }
+        }
     }
     out
+}
+
+fn route_message(m: &[u8]) -> Option<LinkEvent> {
+    match m[3] {
+        RTM_IFINFO => {
+            let flags = u32_at(m, 8)?;
+            Some(LinkEvent::Link {
+                index: u32::from(u16_at(m, 12)?),
+                name: None,
+                up: flags & BSD_IFF_UP != 0,
+                multicast: flags & BSD_IFF_MULTICAST != 0,
+                removed: false,
+            })
+        }
+        RTM_IFANNOUNCE => {
+            let index = u32::from(u16_at(m, 4)?);
+            let name = m.get(6..6 + BSD_IFNAMSIZ)?;
+            let name = name.split(|&c| c == 0).next().unwrap_or(&[]);
+            if u16_at(m, 6 + BSD_IFNAMSIZ)? != IFAN_DEPARTURE {
+                return Some(LinkEvent::Changed);
+            }
+            Some(LinkEvent::Link {
+                index,
+                name: std::str::from_utf8(name).ok().map(str::to_string),
+                up: false,
+                multicast: false,
+                removed: true,
+            })
+        }
+        kind @ (BSD_RTM_NEWADDR | BSD_RTM_DELADDR) => {
+            let addrs = u32_at(m, 4)?;
+            let index = u32::from(u16_at(m, 12)?);
+            let family = m.get(IFA_MSGHDR_LEN..).and_then(|sa| ifa_family(sa, addrs));
+            Some(match family {
+                Some(family) => LinkEvent::Address {
+                    index,
+                    family,
+                    removed: kind == BSD_RTM_DELADDR,
+                },
+                None => LinkEvent::Changed,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The family of the `RTAX_IFA` sockaddr among those `addrs` says follow.
+fn ifa_family(mut sa: &[u8], addrs: u32) -> Option<Family> {
+    for i in 0..RTAX_MAX {
+        if addrs & (1 << i) == 0 {
+            continue;
+        }
+        if i == RTAX_IFA {
+            return match *sa.get(1)? {
+                BSD_AF_INET => Some(Family::V4),
+                BSD_AF_INET6 => Some(Family::V6),
+                _ => None,
+            };
+        }
+        sa = sa.get(sa_size(usize::from(*sa.first()?))..)?;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -230,14 +329,110 @@ mod tests {
         assert!(parse_rtnetlink(&bad).is_empty());
     }
 
+    // FreeBSD routing-socket fixtures (amd64, little-endian), every byte from the field
+    // offsets of `struct if_msghdr`, `ifa_msghdr` and `if_announcemsghdr` in `net/if.h`, and
+    // the sockaddrs as `rtsock.c` lays them out (each `SA_SIZE()`, a multiple of 8).
+
+    /// `RTM_IFINFO` for index 3 with IFF_UP|BROADCAST|RUNNING|SIMPLEX|MULTICAST (0x8843), as
+    /// `if_allmulti()` also sends it; the 152-byte `struct if_data` follows, zeroed here.
+    fn bsd_ifinfo(index: u8, flags: [u8; 4]) -> Vec<u8> {
+        let mut m = vec![168, 0, 5, 0x0e, 0, 0, 0, 0];
+        m.extend_from_slice(&flags);
+        m.extend_from_slice(&[index, 0, 0, 0]);
+        m.resize(168, 0);
+        m
+    }
+
     #[test]
-    fn freebsd_route_socket_messages() {
-        // rt_msghdr-like: msglen 8, version 5, type RTM_IFANNOUNCE; then RTM_ADD (1).
-        let buf = [8u8, 0, 5, 0x11, 0, 0, 0, 0, 8, 0, 5, 0x1, 0, 0, 0, 0];
-        let mut b = buf;
-        b[0..2].copy_from_slice(&8u16.to_ne_bytes());
-        b[8..10].copy_from_slice(&8u16.to_ne_bytes());
-        assert_eq!(parse_route_socket(&b), vec![LinkEvent::Changed]);
+    #[cfg(all(target_endian = "little", target_pointer_width = "64"))]
+    fn freebsd_route_socket_fixtures() {
+        let mut buf = bsd_ifinfo(3, [0x43, 0x88, 0, 0]);
+        // RTM_IFANNOUNCE, departure of index 4 "em1".
+        let mut ann = vec![24, 0, 5, 0x11, 4, 0];
+        let mut name = [0u8; 16];
+        name[..3].copy_from_slice(b"em1");
+        ann.extend_from_slice(&name);
+        ann.extend_from_slice(&[1, 0]); // IFAN_DEPARTURE
+        buf.extend_from_slice(&ann);
+        // RTM_NEWADDR of 192.0.2.1/24 on index 1: addrs NETMASK|IFP|IFA|BRD (0xb4).
+        let mut na = vec![
+            0, 0, 5, 0x0c, 0xb4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        na.extend_from_slice(&[7, 2, 0, 0, 255, 255, 255, 0]); // netmask, sa_len 7 -> 8
+        let mut dl = vec![17, 18, 1, 0, 6, 3, 6, 0]; // sockaddr_dl "em0", 6-byte MAC
+        dl.extend_from_slice(b"em0");
+        dl.extend_from_slice(&[2, 0, 0, 0, 0, 1]);
+        dl.resize(24, 0); // sa_len 17 -> 24
+        na.extend_from_slice(&dl);
+        na.extend_from_slice(&[16, 2, 0, 0, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0]); // IFA
+        na.extend_from_slice(&[16, 2, 0, 0, 192, 0, 2, 255, 0, 0, 0, 0, 0, 0, 0, 0]); // BRD
+        na[0] = na.len() as u8;
+        buf.extend_from_slice(&na);
+        // RTM_DELADDR of 2001:db8::1 on index 2: addrs IFA only, a 28-byte sockaddr_in6.
+        let mut da = vec![
+            0, 0, 5, 0x0d, 0x20, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        da.extend_from_slice(&[28, 28, 0, 0, 0, 0, 0, 0]);
+        da.extend_from_slice(
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        da.extend_from_slice(&[0; 4]);
+        da[0] = da.len() as u8;
+        buf.extend_from_slice(&da);
+        // RTM_ADD (a route) and a message of another RTM_VERSION: skipped.
+        buf.extend_from_slice(&[8, 0, 5, 0x01, 0, 0, 0, 0]);
+        buf.extend_from_slice(&[8, 0, 4, 0x0e, 0, 0, 0, 0]);
+        assert_eq!(
+            parse_route_socket(&buf),
+            vec![
+                LinkEvent::Link {
+                    index: 3,
+                    name: None,
+                    up: true,
+                    multicast: true,
+                    removed: false
+                },
+                LinkEvent::Link {
+                    index: 4,
+                    name: Some("em1".into()),
+                    up: false,
+                    multicast: false,
+                    removed: true
+                },
+                LinkEvent::Address {
+                    index: 1,
+                    family: Family::V4,
+                    removed: false
+                },
+                LinkEvent::Address {
+                    index: 2,
+                    family: Family::V6,
+                    removed: true
+                },
+            ]
+        );
+        // An arrival, and an address message whose IFA is cut off, say only "changed".
+        let mut arrive = ann.clone();
+        arrive[22] = 0;
+        assert_eq!(parse_route_socket(&arrive), vec![LinkEvent::Changed]);
+        let cut = &na[..na.len() - 32]; // neither IFA nor BRD
+        let mut cut = cut.to_vec();
+        cut[0] = cut.len() as u8;
+        assert_eq!(parse_route_socket(&cut), vec![LinkEvent::Changed]);
+        // Linux's IFF_MULTICAST bit (0x1000) is not FreeBSD's.
+        assert_eq!(
+            parse_route_socket(&bsd_ifinfo(9, [0x01, 0x10, 0, 0])),
+            vec![LinkEvent::Link {
+                index: 9,
+                name: None,
+                up: true,
+                multicast: false,
+                removed: false
+            }]
+        );
     }
 
     proptest! {
