@@ -1,9 +1,9 @@
 //! Adding many routes at once: [`Router::batch`].
 
-use std::collections::hash_map::Entry;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
+use super::table::Held;
 use super::Router;
 use crate::error::{Error, Result};
 use crate::model::MfcEntry;
@@ -190,15 +190,15 @@ impl<'r, P: Platform> RouteBatch<'r, P> {
                 }
             }
         }
-        // One probe of the table: a new route is listed at once and queued.
-        match self.router.routes.entry(entry.key()) {
-            Entry::Vacant(v) => {
-                v.insert(entry.clone());
-            }
-            Entry::Occupied(o) if *o.get() == entry => return Ok(()),
+        // A new route is listed at once and queued.
+        match self.router.routes.held(&entry) {
+            Held::Same => return Ok(()),
             // A replacement goes in directly: if the kernel refuses it, the old route
             // stays, in the kernel and in the table.
-            Entry::Occupied(_) => return self.router().add_route(entry),
+            Held::Other => return self.router().add_route(entry),
+            Held::No => {
+                self.router.routes.insert(&entry);
+            }
         }
         let Mode::Writer(w) = &mut self.mode else {
             unreachable!("the writer was just started");
@@ -232,10 +232,8 @@ impl<'r, P: Platform> RouteBatch<'r, P> {
     /// Takes refused routes out of the Router's table and keeps them for the caller.
     fn forget(&mut self, failed: Vec<(MfcEntry, Error)>) {
         for (e, err) in failed {
-            if let Entry::Occupied(o) = self.router.routes.entry(e.key()) {
-                if *o.get() == e {
-                    o.remove();
-                }
+            if self.router.routes.holds(&e) {
+                self.router.routes.remove(e.source(), e.group());
             }
             self.failed.push((e, err));
         }

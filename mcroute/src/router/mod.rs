@@ -1,6 +1,5 @@
 //! The Router: the typed API over any [`Platform`].
 
-use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -14,7 +13,9 @@ use crate::platform::{IgmpSend, Incoming, Platform, DEFAULT_TABLE};
 use crate::wire::upcall::Upcall;
 
 mod batch;
+mod table;
 pub use batch::RouteBatch;
+use table::RouteTable;
 
 /// What a [`Router`] opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +114,7 @@ pub struct Router<P: Platform> {
     by_ifindex: FastMap<(Family, u32), VifIndex>,
     /// The slots of each interface name, per family (IPv4 first), ascending.
     by_name: [FastMap<String, Vec<VifIndex>>; 2],
-    routes: FastMap<(IpAddr, IpAddr), MfcEntry>,
+    routes: RouteTable,
     joins: FastSet<Membership>,
     next_family: usize,
 }
@@ -140,7 +141,7 @@ impl<P: Platform> Router<P> {
             vifs: BTreeMap::new(),
             by_ifindex: FastMap::default(),
             by_name: [FastMap::default(), FastMap::default()],
-            routes: FastMap::default(),
+            routes: RouteTable::default(),
             joins: FastSet::default(),
             next_family: 0,
         })
@@ -271,13 +272,13 @@ impl<P: Platform> Router<P> {
         let affected: Vec<(IpAddr, IpAddr)> = self
             .routes
             .iter()
-            .filter(|(_, e)| {
+            .filter(|e| {
                 e.iif() == id || (e.family() == id.family() && e.oifs().contains(id.index()))
             })
-            .map(|(k, _)| *k)
+            .map(|e| e.key())
             .collect();
         for key in affected {
-            let Some(mut e) = self.routes.get(&key).cloned() else {
+            let Some(mut e) = self.routes.get(key.0, key.1) else {
                 continue;
             };
             if e.iif() == id {
@@ -342,19 +343,12 @@ impl<P: Platform> Router<P> {
     /// The inbound and outbound interfaces must be VIFs this router added.
     pub fn add_route(&mut self, entry: MfcEntry) -> Result<()> {
         self.check_route_vifs(&entry)?;
-        match self.routes.entry(entry.key()) {
-            Entry::Occupied(o) if *o.get() == entry => Ok(()),
-            Entry::Occupied(mut o) => {
-                self.platform.add_mfc(&entry)?;
-                o.insert(entry);
-                Ok(())
-            }
-            Entry::Vacant(v) => {
-                self.platform.add_mfc(&entry)?;
-                v.insert(entry);
-                Ok(())
-            }
+        if self.routes.holds(&entry) {
+            return Ok(());
         }
+        self.platform.add_mfc(&entry)?;
+        self.routes.insert(&entry);
+        Ok(())
     }
 
     /// Adds many routes through a [`RouteBatch`]: the same checks and results as
@@ -402,23 +396,25 @@ impl<P: Platform> Router<P> {
     pub fn remove_route(&mut self, source: IpAddr, group: IpAddr) -> Result<MfcEntry> {
         let e = self
             .routes
-            .get(&(source, group))
+            .get(source, group)
             .ok_or_else(|| Error::not_found(Object::Route { source, group }))?;
-        match self.platform.del_mfc(e) {
+        match self.platform.del_mfc(&e) {
             Ok(()) | Err(Error::NotFound { .. }) => {}
             Err(err) => return Err(err),
         }
-        Ok(self.routes.remove(&(source, group)).expect("present"))
+        self.routes.remove(source, group);
+        Ok(e)
     }
 
     /// The route (S,G), if installed.
-    pub fn route(&self, source: IpAddr, group: IpAddr) -> Option<&MfcEntry> {
-        self.routes.get(&(source, group))
+    pub fn route(&self, source: IpAddr, group: IpAddr) -> Option<MfcEntry> {
+        self.routes.get(source, group)
     }
 
-    /// Every installed route, in no particular order.
-    pub fn routes(&self) -> impl Iterator<Item = &MfcEntry> {
-        self.routes.values()
+    /// Every installed route, in no particular order. (The Router keeps them compact: each
+    /// is rebuilt as it is listed.)
+    pub fn routes(&self) -> impl Iterator<Item = MfcEntry> + '_ {
+        self.routes.iter()
     }
 
     /// The number of installed routes.
