@@ -500,7 +500,10 @@ impl<P: Platform> StaticService<P> {
         mut loaded: LoadedConfig,
     ) -> std::result::Result<usize, Vec<String>> {
         let config = std::mem::take(&mut loaded.config);
-        self.apply_owned(now, config).map_err(|e| loaded.locate(&e))
+        let applied = self.apply_moved(now, config).map_err(|e| loaded.locate(&e));
+        drop(loaded);
+        crate::sys::release_free_memory();
+        applied
     }
 
     /// [`StaticService::apply`] for a configuration the caller no longer needs: the rules
@@ -508,6 +511,20 @@ impl<P: Platform> StaticService<P> {
     /// as the engine knows it ([`StaticEngine::poll_action`] at start-up), so no list of 100,000
     /// pending routes is built first. This is the start-up and reload path of the daemon.
     pub fn apply_owned(
+        &mut self,
+        now: Instant,
+        config: StaticConfig,
+    ) -> std::result::Result<usize, Vec<crate::engine::static_routing::ConfigError>> {
+        let applied = self.apply_moved(now, config);
+        // Reading a file leaves many freed pages behind (the parser's and the rules' own
+        // allocations); hand them back, or a daemon of 100,000 routes keeps twice the
+        // memory it uses.
+        crate::sys::release_free_memory();
+        applied
+    }
+
+    /// [`StaticService::apply_owned`] without giving memory back.
+    fn apply_moved(
         &mut self,
         now: Instant,
         config: StaticConfig,
