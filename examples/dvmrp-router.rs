@@ -27,7 +27,8 @@ use mcroute::Platform;
 
 const USAGE: &str = "\
 Usage: dvmrp-router [-fhMNprv] [-c FILE] [-d [LEVEL[,LEVEL...]]] [--ident NAME]
-                    [--pidfile FILE] [--socket FILE]
+                    [--pidfile FILE] [--socket FILE] [--max-routes N]
+                    [--max-neighbor-routes N]
 
 A DVMRP multicast router (mrouted) on mcroute.
 
@@ -49,6 +50,10 @@ Options:
                          /run/NAME/NAME.dump and .cache (default mrouted)
       --pidfile=FILE     PID file (default /run/NAME.pid)
       --socket=FILE      Control socket for mcroutectl (default /run/NAME.sock)
+      --max-routes=N     Most routes in the table (default 500000); more are ignored,
+                         counted and logged once
+      --max-neighbor-routes=N
+                         Most routes learned through one neighbour (default 250000)
 
 Signals: HUP reload, INT/TERM stop (routes withdrawn), USR1 route dump, USR2 cache dump,
 QUIT the routing tables to stderr (with -d; ignored otherwise).
@@ -73,6 +78,8 @@ const CLI: Cli = Cli {
         ("ident", LongArg::Required),
         ("pidfile", LongArg::Required),
         ("socket", LongArg::Required),
+        ("max-routes", LongArg::Required),
+        ("max-neighbor-routes", LongArg::Required),
     ],
 };
 
@@ -88,6 +95,14 @@ struct Args {
     socket: Option<PathBuf>,
 }
 
+/// A route cap: a positive number.
+fn count(v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("expected a positive number of routes, found {v:?}"))
+}
+
 fn parse_args(args: &[String]) -> Result<(Args, Paths), ExitCode> {
     let mut a = CLI.parse(args, Args::default(), |a, opt, value| {
         match (opt, value) {
@@ -101,6 +116,8 @@ fn parse_args(args: &[String]) -> Result<(Args, Paths), ExitCode> {
             ("ident", Some(v)) => a.ident = Some(v),
             ("pidfile", Some(v)) => a.pidfile = Some(v.into()),
             ("socket", Some(v)) => a.socket = Some(v.into()),
+            ("max-routes", Some(v)) => a.plan.max_routes = count(&v)?,
+            ("max-neighbor-routes", Some(v)) => a.plan.max_routes_per_neighbor = count(&v)?,
             (other, _) => return Err(format!("unexpected option {other}")),
         }
         Ok(())

@@ -119,9 +119,14 @@ enum Misc {
 enum Due {
     Misc(Misc),
     Neighbor(VifId, Ipv4Addr),
-    Route(Ipv4Net),
+    /// Route deadlines passed: scan the table.
+    Routes,
     Flow(Ipv4Addr, Ipv4Addr),
 }
+
+/// Route deadlines are checked at most this often (ms): one scan of the table a second at
+/// most, however the deadlines are spread.
+const ROUTE_SCAN_INTERVAL_MS: Tick = 1000;
 
 /// The DVMRP protocol engine (sans-IO). See the [module documentation](super).
 #[derive(Debug)]
@@ -139,12 +144,15 @@ pub struct Engine {
     report_scheduled: bool,
     /// Timers: every index holds exactly one entry per object with a deadline (a new
     /// deadline moves the entry), so none grows beyond the objects it times. Route
-    /// deadlines live in the route table, in [`Tick`]s since `epoch`.
+    /// deadlines live in the routes themselves, in [`Tick`]s since `epoch`, found by a scan
+    /// once the earliest has passed (no index entry per route at all).
     misc: BTreeMap<Misc, Instant>,
     neighbor_timers: BTreeSet<(Instant, VifId, Ipv4Addr)>,
     flow_timers: BTreeSet<(Instant, Ipv4Addr, Ipv4Addr)>,
     /// The first time the engine was given: route deadlines count from it.
     epoch: Option<Instant>,
+    /// When the route table was last scanned for passed deadlines.
+    last_route_scan: Option<Tick>,
     /// Whether the total route cap was logged since the table was last below it.
     route_cap_logged: bool,
     transmits: VecDeque<Transmit>,
@@ -183,6 +191,7 @@ impl Engine {
             neighbor_timers: BTreeSet::new(),
             flow_timers: BTreeSet::new(),
             epoch: None,
+            last_route_scan: None,
             route_cap_logged: false,
             transmits: VecDeque::new(),
             mfc: VecDeque::new(),
@@ -234,10 +243,7 @@ impl Engine {
     /// Entries in every timer index (for tests: never more than the objects timed).
     #[cfg(test)]
     pub(crate) fn timer_entries(&self) -> usize {
-        self.misc.len()
-            + self.neighbor_timers.len()
-            + self.flow_timers.len()
-            + self.routes.index_sizes().0
+        self.misc.len() + self.neighbor_timers.len() + self.flow_timers.len()
     }
 
     // ----------------------------------------------------------------------------------
@@ -266,9 +272,13 @@ impl Engine {
             .neighbor_timers
             .first()
             .map(|&(t, v, a)| (t, Due::Neighbor(v, a)));
+        // Route deadlines: one scan when the earliest has passed, at most once a second.
         let route = self.routes.next_deadline().and_then(|t| {
-            let o = self.routes.due(t)?;
-            Some((self.instant(t)?, Due::Route(o)))
+            let t = t.max(
+                self.last_route_scan
+                    .map_or(0, |s| s + ROUTE_SCAN_INTERVAL_MS),
+            );
+            Some((self.instant(t)?, Due::Routes))
         });
         let flow = self
             .flow_timers
@@ -677,7 +687,13 @@ impl Engine {
                         self.recompute_all_flows(now);
                     }
                 }
-                Due::Route(origin) => self.route_timer(now, origin),
+                Due::Routes => {
+                    let t = self.clock(now);
+                    self.last_route_scan = Some(t);
+                    for origin in self.routes.expired(t) {
+                        self.route_timer(now, origin);
+                    }
+                }
                 Due::Flow(s, g) => {
                     self.flow_timers.remove(&(t, s, g));
                     if let Some(f) = self.flows.get_mut(&(s, g)) {
@@ -956,8 +972,7 @@ impl Engine {
         self.recompute_origin(now, origin);
     }
 
-    /// A route's deadline passed (the deadline index names only routes whose deadline it
-    /// holds, so this always moves or removes the route's entry).
+    /// A route's deadline passed: it becomes unreachable, or, after hold-down, goes.
     fn route_timer(&mut self, now: Instant, origin: Ipv4Net) {
         let Some(r) = self.routes.get(&origin) else {
             return;

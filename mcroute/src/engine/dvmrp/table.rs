@@ -5,11 +5,13 @@
 //! kept as small as the protocol allows (32 bytes plus its key): the parent VIF in a byte,
 //! one deadline in milliseconds since the table's epoch, and the other routers that report
 //! it (for the forwarder election and poison reverse) inline when there is one, on the heap
-//! only when there are more. The route timers are an ordered index of `(deadline, origin)`
-//! with exactly one entry per route that has a deadline: a refresh moves the entry, so the
-//! index never holds a stale one, and its size follows the table's as routes come and go.
+//! only when there are more. The route timers are those deadlines and nothing else: no
+//! index entry per route, so nothing can go stale and a refresh costs no allocation. The
+//! table keeps a lower bound of the earliest deadline; when it passes, one scan ages every
+//! route whose deadline passed and finds the next earliest (the engine scans at most once a
+//! second, as mrouted ages its table on a timer tick).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -220,8 +222,10 @@ pub(crate) struct RouteTable {
     map: BTreeMap<Ipv4Net, Route>,
     /// How many routes there are of each prefix length.
     per_len: [u32; 33],
-    /// One entry per route with a deadline (`Live` or `HoldDown`).
-    deadlines: BTreeSet<(Tick, Ipv4Net)>,
+    /// At or before the earliest deadline of a `Live` or `HoldDown` route (`None`: no
+    /// route has one). Refreshes only move deadlines later, so it stays a lower bound;
+    /// [`RouteTable::expired`] makes it exact again.
+    earliest: Option<Tick>,
     /// Routes per gateway (learned routes only, hold-down included).
     per_gateway: HashMap<(u8, Ipv4Addr), Count>,
 }
@@ -231,7 +235,7 @@ impl Default for RouteTable {
         RouteTable {
             map: BTreeMap::new(),
             per_len: [0; 33],
-            deadlines: BTreeSet::new(),
+            earliest: None,
             per_gateway: HashMap::new(),
         }
     }
@@ -253,12 +257,12 @@ impl RouteTable {
         let (gw, parent) = (route.gateway, route.parent);
         let deadline = route.timed().then_some(route.deadline);
         if let Some(old) = self.map.insert(origin, route) {
-            self.unindex(origin, &old);
+            self.unindex(&old);
         } else {
             self.per_len[usize::from(origin.prefix_len())] += 1;
         }
         if let Some(t) = deadline {
-            self.deadlines.insert((t, origin));
+            self.lower_earliest(t);
         }
         if let Some(g) = gw {
             self.per_gateway.entry((parent, g)).or_default().routes += 1;
@@ -268,18 +272,16 @@ impl RouteTable {
     pub fn remove(&mut self, origin: &Ipv4Net) -> Option<Route> {
         let r = self.map.remove(origin)?;
         self.per_len[usize::from(origin.prefix_len())] -= 1;
-        self.unindex(*origin, &r);
+        self.unindex(&r);
         if self.map.is_empty() {
             // Give the indexes' memory back with the last route.
             self.per_gateway = HashMap::new();
+            self.earliest = None;
         }
         Some(r)
     }
 
-    fn unindex(&mut self, origin: Ipv4Net, r: &Route) {
-        if r.timed() {
-            self.deadlines.remove(&(r.deadline, origin));
-        }
+    fn unindex(&mut self, r: &Route) {
         if let Some(g) = r.gateway {
             self.uncount(r.parent, g);
         }
@@ -319,37 +321,45 @@ impl RouteTable {
         }
     }
 
-    /// Sets a route's phase and deadline, moving its entry in the deadline index.
+    /// Sets a route's phase and deadline.
     pub fn set_deadline(&mut self, origin: &Ipv4Net, phase: Phase, deadline: Tick) {
         let Some(r) = self.map.get_mut(origin) else {
             return;
         };
-        let old = r.timed().then_some(r.deadline);
         r.phase = phase;
         r.deadline = deadline;
-        let new = r.timed().then_some(deadline);
-        if old != new {
-            if let Some(t) = old {
-                self.deadlines.remove(&(t, *origin));
-            }
-            if let Some(t) = new {
-                self.deadlines.insert((t, *origin));
-            }
+        if r.timed() {
+            self.lower_earliest(deadline);
         }
     }
 
-    /// The earliest route deadline.
-    pub fn next_deadline(&self) -> Option<Tick> {
-        self.deadlines.first().map(|(t, _)| *t)
+    fn lower_earliest(&mut self, t: Tick) {
+        self.earliest = Some(self.earliest.map_or(t, |e| e.min(t)));
     }
 
-    /// The route whose deadline is earliest, if it is at or before `now`. Its entry stays
-    /// until the caller changes the route's deadline or removes it.
-    pub fn due(&self, now: Tick) -> Option<Ipv4Net> {
-        self.deadlines
-            .first()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, o)| *o)
+    /// At or before the earliest route deadline (`None`: no route has one).
+    pub fn next_deadline(&self) -> Option<Tick> {
+        self.earliest
+    }
+
+    /// The routes whose deadline is at or before `now`, by one scan of the table, which also
+    /// finds the earliest deadline after `now`. The caller gives each a new deadline or
+    /// removes it.
+    pub fn expired(&mut self, now: Tick) -> Vec<Ipv4Net> {
+        let mut due = Vec::new();
+        let mut next: Option<Tick> = None;
+        for (o, r) in &self.map {
+            if !r.timed() {
+                continue;
+            }
+            if r.deadline <= now {
+                due.push(*o);
+            } else {
+                next = Some(next.map_or(r.deadline, |n| n.min(r.deadline)));
+            }
+        }
+        self.earliest = next;
+        due
     }
 
     /// How many routes `gateway` on `vif` gave us (hold-down included).
@@ -399,10 +409,10 @@ impl RouteTable {
         None
     }
 
-    /// Sizes of the indexes, for tests: (deadline entries, gateways counted).
+    /// Gateways with routes counted, for tests.
     #[cfg(test)]
-    pub fn index_sizes(&self) -> (usize, usize) {
-        (self.deadlines.len(), self.per_gateway.len())
+    pub fn gateways_counted(&self) -> usize {
+        self.per_gateway.len()
     }
 }
 
@@ -448,27 +458,33 @@ mod tests {
     }
 
     #[test]
-    fn one_deadline_entry_per_route_however_often_it_is_refreshed() {
+    fn deadlines_are_found_by_one_scan_and_refreshes_cost_nothing() {
         let mut t = RouteTable::default();
         let gw = Ipv4Addr::new(192, 0, 2, 2);
         let o: Ipv4Net = "198.18.4.0/24".parse().unwrap();
+        let p: Ipv4Net = "198.18.5.0/24".parse().unwrap();
         t.insert(o, Route::new(2, VifId(0), Some(gw)));
+        t.insert(p, Route::new(2, VifId(0), Some(gw)));
         for i in 0..1000 {
             t.set_deadline(&o, Phase::Live, 140_000 + i * 10);
         }
-        assert_eq!(t.index_sizes(), (1, 1));
-        assert_eq!(t.next_deadline(), Some(140_000 + 999 * 10));
-        assert_eq!(t.due(140_000), None);
-        assert_eq!(t.due(200_000), Some(o));
+        t.set_deadline(&p, Phase::Live, 150_000);
+        // A lower bound until a scan makes it exact.
+        assert_eq!(t.next_deadline(), Some(140_000));
+        assert_eq!(t.expired(140_000), Vec::<Ipv4Net>::new());
+        assert_eq!(t.next_deadline(), Some(149_990));
+        assert_eq!(t.expired(149_995), vec![o]);
+        assert_eq!(t.next_deadline(), Some(150_000));
         t.set_deadline(&o, Phase::HoldDown, 300_000);
-        assert_eq!(t.index_sizes(), (1, 1));
-        assert_eq!(t.routes_from(VifId(0), gw), 1);
+        assert_eq!(t.routes_from(VifId(0), gw), 2);
         t.set_upstream(&o, VifId(1), Some(Ipv4Addr::new(198, 51, 100, 2)));
-        assert_eq!(t.routes_from(VifId(0), gw), 0);
+        assert_eq!(t.routes_from(VifId(0), gw), 1);
         t.remove(&o);
-        assert_eq!(t.index_sizes(), (0, 0));
+        t.remove(&p);
+        assert_eq!(t.gateways_counted(), 0);
         assert_eq!(t.next_deadline(), None);
     }
+
     #[test]
     fn longest_prefix_wins_and_unreachable_is_skipped() {
         let mut t = RouteTable::default();

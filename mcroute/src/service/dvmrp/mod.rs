@@ -84,6 +84,12 @@ pub struct PlanOptions {
     pub no_interfaces: bool,
     /// The generation id to announce ([`new_generation_id`] at each start).
     pub generation_id: u32,
+    /// dvmrp-router `--max-routes`: the most routes in the table (mrouted.conf has no such
+    /// keyword); [`Config::max_routes`].
+    pub max_routes: usize,
+    /// dvmrp-router `--max-neighbor-routes`: the most routes learned through one
+    /// neighbour; [`Config::max_routes_per_neighbor`].
+    pub max_routes_per_neighbor: usize,
 }
 
 impl Default for PlanOptions {
@@ -92,6 +98,8 @@ impl Default for PlanOptions {
             missing_ok: false,
             no_interfaces: false,
             generation_id: new_generation_id(),
+            max_routes: crate::engine::dvmrp::DEFAULT_MAX_ROUTES,
+            max_routes_per_neighbor: crate::engine::dvmrp::DEFAULT_MAX_ROUTES_PER_NEIGHBOR,
         }
     }
 }
@@ -256,6 +264,8 @@ pub fn plan(
             prune_lifetime: secs(config.prune_lifetime()),
             cache_lifetime: secs(config.cache_lifetime()),
             pruning: true,
+            max_routes: options.max_routes,
+            max_routes_per_neighbor: options.max_routes_per_neighbor,
             ..Config::default()
         },
         router_alert: config.router_alert(),
@@ -517,6 +527,8 @@ pub struct Service<P: Platform> {
     neighbors_seen: BTreeMap<(VifId, Ipv4Addr), Instant>,
     flows_created: HashMap<(Ipv4Addr, Ipv4Addr), Instant>,
     stats: ServiceStats,
+    /// The most routes since the heap was last trimmed ([`Service::handle_timeout`]).
+    route_peak: usize,
 }
 
 impl<P: Platform> Service<P> {
@@ -535,6 +547,7 @@ impl<P: Platform> Service<P> {
             neighbors_seen: BTreeMap::new(),
             flows_created: HashMap::new(),
             stats: ServiceStats::default(),
+            route_peak: 0,
         };
         s.setup(now)?;
         Ok(s)
@@ -698,6 +711,21 @@ impl<P: Platform> Service<P> {
             s.querier.handle_timeout(now);
         }
         self.pump(now);
+        self.release_memory();
+    }
+
+    /// Once the routing table has shrunk to half of a peak of 10,000 routes or more (a
+    /// neighbour's routes expired), gives the freed heap pages back to the kernel: the
+    /// table's maps free their nodes as routes go, but the C allocator keeps the pages.
+    fn release_memory(&mut self) {
+        let n = self.engine.route_count();
+        self.route_peak = self.route_peak.max(n);
+        if self.route_peak >= 10_000 && n <= self.route_peak / 2 {
+            self.flows_created.shrink_to_fit();
+            #[cfg(target_os = "linux")]
+            crate::sys::linux::release_free_heap();
+            self.route_peak = n;
+        }
     }
 
     /// Handles the queued upcalls and control packets (up to a batch; call again while the
