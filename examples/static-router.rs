@@ -9,14 +9,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use mcroute::config::FileSystem;
 use mcroute::daemon::cli::{number, Cli};
 use mcroute::daemon::{
-    drop_privileges, exit, exit_code, LogOptions, Logger, Paths, Runtime, Scripts,
+    check_pidfile, drop_privileges, exit, exit_code, LogOptions, Logger, Paths, Runtime, Scripts,
+    Signals,
 };
 use mcroute::engine::mrdisc::MrdiscConfig;
 use mcroute::engine::static_routing::EngineOptions;
 use mcroute::platform::Native;
-use mcroute::service::static_router::{check_file, read_config, Control, StaticService};
+use mcroute::service::static_router::{
+    check_file, read_config, reread_config, Control, StaticService,
+};
 use mcroute::{Router, RouterOptions};
 
 const USAGE: &str = "Usage: static-router [-nNhsv] [-c SEC] [-d SEC] [-e CMD] [-f FILE] [-F FILE]
@@ -135,6 +139,15 @@ fn parse_args(args: &[String]) -> Result<Opts, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Signals first: a SIGHUP or SIGTERM during start-up (a large file takes a while) is
+    // kept for later instead of killing the process with exit 129 or 143.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("static-router: signal handlers: {e}");
+            return ExitCode::from(exit::OSERR);
+        }
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let o = match parse_args(&args) {
         Ok(o) => o,
@@ -159,22 +172,28 @@ fn main() -> ExitCode {
         syslog: o.syslog || !o.foreground,
         ..LogOptions::new(&o.paths.ident, o.level, o.foreground)
     });
+    // Another instance running: leave its sockets and routes alone (smcrouted's 69).
+    if let Err(e) = check_pidfile(&o.paths.pidfile) {
+        log::error!("{e}");
+        return ExitCode::from(exit::UNAVAILABLE);
+    }
     if !o.foreground {
         if let Err(e) = mcroute::daemon::detach() {
             log::error!("cannot detach: {e}");
             return ExitCode::from(exit::OSERR);
         }
     }
-    if o.delay > 0 {
-        std::thread::sleep(Duration::from_secs(o.delay));
+    if o.delay > 0 && signals.sleep(Duration::from_secs(o.delay)) {
+        log::info!("exiting: stopped during the start-up delay");
+        return ExitCode::SUCCESS;
     }
-    match run(&o) {
+    match run(&o, signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => ExitCode::from(code),
     }
 }
 
-fn run(o: &Opts) -> Result<(), u8> {
+fn run(o: &Opts, signals: Signals) -> Result<(), u8> {
     let router = Router::open(
         Native::new().map_err(|e| fatal(&e, exit_code(&e)))?,
         RouterOptions::dual_stack().table(o.table),
@@ -208,7 +227,12 @@ fn run(o: &Opts) -> Result<(), u8> {
     svc.apply_loaded(Instant::now(), cfg)
         .map_err(|errors| config_errors(o, &errors))?;
     // Interfaces that appear or go later get their VIFs and routes without a SIGHUP.
-    let mut rt = Runtime::start(&o.paths.socket).map_err(|e| fatal(&e, exit::OSERR))?;
+    if signals.stop_requested() {
+        log::info!("exiting: stopped during start-up");
+        return Ok(());
+    }
+    let mut rt =
+        Runtime::start_with(signals, &o.paths.socket).map_err(|e| fatal(&e, exit::OSERR))?;
     for e in svc.take_script_events() {
         scripts.run(&e);
     }
@@ -276,8 +300,9 @@ fn reload(o: &Opts, svc: &mut StaticService<Native>) {
     if let Err(e) = svc.refresh_interfaces(now) {
         log::error!("reload: {e}");
     }
-    let result =
-        read_config(&o.paths.config, !o.no_vifs).and_then(|cfg| svc.apply_loaded(now, cfg));
+    // A file that is gone is refused like one with errors: the running routes stay.
+    let result = reread_config(&o.paths.config, !o.no_vifs, &mut FileSystem)
+        .and_then(|cfg| svc.apply_loaded(now, cfg));
     match result {
         Ok(n) => log::info!("reloaded {}: {n} change(s)", o.paths.config.display()),
         Err(errors) => {

@@ -105,16 +105,59 @@ impl Paths {
     }
 }
 
-/// Writes `text` to `path` atomically (a temporary file renamed over it), creating the
-/// directory if needed.
+/// Writes `text` to `path` atomically, creating the directory if needed: into a new file
+/// with a random name in the same directory (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0644), then
+/// renamed over `path`. Nothing planted beforehand is followed or overwritten: a symbolic
+/// link at `path` is replaced, not written through, and the temporary name cannot be
+/// guessed (a predictable `FILE.tmp` let anyone who can write to `/tmp` make a root daemon
+/// overwrite any file).
 pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    use std::hash::{BuildHasher, Hasher};
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
+        .to_string_lossy();
+    for _ in 0..16 {
+        // RandomState's keys are random: the name cannot be predicted.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        let tmp = dir.join(format!(".{name}.{:016x}", h.finish()));
+        let mut f = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let written = f
+            .write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        return written;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary name",
+    ))
 }
 
 /// Detaches from the terminal (fork, new session, stdio to /dev/null), as a daemon started
@@ -153,18 +196,71 @@ pub fn request_dump(pidfile: &Path, dump: &Path) -> Result<String, String> {
     ))
 }
 
-/// A PID file, removed when dropped.
+/// A PID file names a live process other than this one: the daemon is already running
+/// (exit [`exit::UNAVAILABLE`], 69, as smcrouted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "already running as PID {pid} (PID file {}); stop it, or remove the file if that process is not this daemon",
+    .path.display()
+)]
+pub struct AlreadyRunning {
+    /// The live process the file names.
+    pub pid: i32,
+    /// The PID file.
+    pub path: PathBuf,
+}
+
+/// The process id a PID file holds, read without following a symbolic link or blocking on
+/// a FIFO (`None` if there is no such file, or it holds no process id).
+pub fn read_pidfile(path: &Path) -> Option<i32> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.take(32).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok().filter(|p: &i32| *p > 0)
+}
+
+/// Whether process `pid` exists (it may belong to another user).
+fn alive(pid: i32) -> bool {
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+/// Fails with [`AlreadyRunning`] when the PID file at `path` names a live process other than
+/// this one. A daemon calls it before it takes its sockets, so that a second instance
+/// leaves the first alone; a stale file (its process gone) is no obstacle.
+pub fn check_pidfile(path: &Path) -> Result<(), AlreadyRunning> {
+    match read_pidfile(path) {
+        Some(pid) if pid != std::process::id() as i32 && alive(pid) => Err(AlreadyRunning {
+            pid,
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A PID file, removed when dropped (if it still names this process).
 #[derive(Debug)]
 pub struct PidFile {
     path: PathBuf,
 }
 
 impl PidFile {
-    /// Writes the current process id to `path` (atomically: a temporary file renamed).
+    /// Writes the current process id to `path` ([`write_atomic`]: a temporary file with a
+    /// random name, created exclusively, renamed). Fails if the file names another live
+    /// process ([`check_pidfile`]; the error's kind is `AlreadyExists`).
     pub fn create(path: &Path) -> io::Result<PidFile> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+        check_pidfile(path).map_err(|e| io::Error::new(io::ErrorKind::AlreadyExists, e))?;
         write_atomic(path, &format!("{}\n", std::process::id()))?;
         Ok(PidFile {
             path: path.to_path_buf(),
@@ -179,7 +275,10 @@ impl PidFile {
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        // Another instance may have taken the file since: leave its file alone.
+        if read_pidfile(&self.path) == Some(std::process::id() as i32) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -81,6 +81,31 @@ impl Signals {
     fn take(flag: &AtomicBool) -> bool {
         flag.swap(false, Ordering::SeqCst)
     }
+
+    /// Whether SIGINT or SIGTERM arrived (and was not yet reported by [`Runtime::wait`]):
+    /// a daemon checks between the steps of its start-up and exits cleanly.
+    pub fn stop_requested(&self) -> bool {
+        self.term.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps for `d` (a start-up delay), or less if SIGINT or SIGTERM arrives: returns
+    /// whether one did. Other signals stay pending for the event loop.
+    pub fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        loop {
+            if self.stop_requested() {
+                return true;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let ms = left.as_millis().clamp(1, 60_000) as u16;
+            let mut pfd = [PollFd::new(self.fd(), PollFlags::POLLIN)];
+            let _ = nix::poll::poll(&mut pfd, PollTimeout::from(ms));
+            self.drain();
+        }
+    }
 }
 
 /// What happened while [`Runtime::wait`] waited.
@@ -120,6 +145,14 @@ impl Runtime {
     /// monitor and reads the service manager's environment.
     pub fn start(socket: &Path) -> Result<Runtime, String> {
         let signals = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;
+        Self::start_with(signals, socket)
+    }
+
+    /// [`Runtime::start`] with handlers installed earlier: a daemon installs them on the
+    /// first line of `main` ([`Signals::install`]) so that a SIGHUP during start-up is a
+    /// reload once start-up is done, and a SIGTERM a clean exit, instead of the default
+    /// action (death, exit 129 or 143).
+    pub fn start_with(signals: Signals, socket: &Path) -> Result<Runtime, String> {
         let ctl = CtlServer::bind(socket, Access::default()).map_err(|e| e.to_string())?;
         let links = LinkMonitor::open().map_err(|e| e.to_string())?;
         Ok(Runtime {
@@ -154,7 +187,14 @@ impl Runtime {
         .into_iter()
         .flatten()
         .min();
+        // A signal already flagged (during start-up, its wake-up drained by Signals::sleep)
+        // is reported at once.
+        let s = &self.signals;
+        let pending = [&s.hup, &s.term, &s.usr1, &s.usr2, &s.quit]
+            .iter()
+            .any(|f| f.load(Ordering::SeqCst));
         let timeout = match deadline {
+            _ if pending => PollTimeout::ZERO,
             None => PollTimeout::NONE,
             Some(d) => {
                 let ms = d

@@ -189,7 +189,20 @@ pub fn read_config(
     path: &Path,
     default_enable: bool,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
-    read(path, default_enable, true)
+    read(path, default_enable, true, &mut crate::config::FileSystem)
+}
+
+/// Reads smcroute.conf again for a reload (SIGHUP, `mcroutectl reload`), from `source`:
+/// the file system, or a [`Replay`](crate::config::Replay) of what a process that kept
+/// its privileges read. Unlike at start-up, a file that does not exist (or cannot be read)
+/// is an error: the caller keeps the running configuration rather than removing every
+/// route. An empty file is an empty configuration.
+pub fn reread_config(
+    path: &Path,
+    default_enable: bool,
+    source: &mut dyn crate::config::Source,
+) -> std::result::Result<LoadedConfig, Vec<String>> {
+    read(path, default_enable, false, source)
 }
 
 /// Reads `path` with its includes and turns it into the engine's state, every parse error
@@ -199,8 +212,9 @@ fn read(
     path: &Path,
     default_enable: bool,
     missing_ok: bool,
+    source: &mut dyn crate::config::Source,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
-    let (loaded, errors) = conf::load_partial_with(path, &parse_source_parallel);
+    let (loaded, errors) = conf::load_from(path, &parse_source_parallel, source);
     if missing_ok
         && errors.len() == 1
         && errors[0].line == 0
@@ -803,7 +817,7 @@ pub fn check_file(
     default_enable: bool,
 ) -> std::result::Result<LoadedConfig, Vec<String>> {
     let ifs = crate::platform::ifaddrs::list_interfaces().unwrap_or_default();
-    let cfg = read(path, default_enable, false)?;
+    let cfg = read(path, default_enable, false, &mut crate::config::FileSystem)?;
     crate::engine::static_routing::validate(&cfg.config, &ifs).map_err(|e| cfg.locate(&e))?;
     Ok(cfg)
 }
