@@ -41,6 +41,9 @@ struct TableState {
     owner: u64,
     vifs: BTreeMap<u16, (Vif, VifCounters)>,
     mfc: HashMap<(IpAddr, IpAddr), (MfcEntry, RouteCounters)>,
+    /// WRONGVIF upcalls asked for ([`Platform::set_wrong_vif_upcalls`]); off, as in the
+    /// kernels, until then.
+    wrong_vif_upcalls: bool,
 }
 
 /// A message queued on a routing socket.
@@ -83,7 +86,8 @@ pub enum Delivery {
     NoCache,
     /// The route's inbound interface is another one: a WRONGVIF upcall was queued.
     WrongVif,
-    /// Not routed: no table owner, no VIF on the interface, or a stop filter.
+    /// Not routed: no table owner, no VIF on the interface, a stop filter, or the wrong
+    /// inbound interface while WRONGVIF upcalls are off.
     Dropped,
 }
 
@@ -323,6 +327,9 @@ impl FakeKernel {
             }
             Some((_, c)) => {
                 c.wrong_if += 1;
+                if !t.wrong_vif_upcalls {
+                    return Delivery::Dropped;
+                }
                 UpcallKind::WrongVif
             }
             None => UpcallKind::NoCache,
@@ -652,6 +659,15 @@ impl Platform for Fake {
 
     fn upcall_fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
+    }
+
+    fn set_wrong_vif_upcalls(&mut self, family: Family, on: bool) -> Result<()> {
+        let table = self.tables[family.slot()];
+        self.kernel
+            .state()
+            .table_mut(family, table)?
+            .wrong_vif_upcalls = on;
+        Ok(())
     }
 
     fn lost_upcalls(&self, _family: Family) -> u64 {

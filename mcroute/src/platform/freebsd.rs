@@ -431,6 +431,18 @@ impl Platform for FreeBsd {
         super::unix::send_igmp(fd, &mut self.igmp_send_ready, packet)
     }
 
+    fn set_wrong_vif_upcalls(&mut self, family: Family, on: bool) -> Result<()> {
+        // ip_mdq() sends WRONGVIF only with V_pim_assert_enabled (MRT_ASSERT), ip6_mdq()
+        // WRONGMIF only with V_pim6 (MRT6_PIM).
+        let (opt, name) = match family {
+            Family::V4 => (abi::MRT_ASSERT, "MRT_ASSERT"),
+            Family::V6 => (abi::MRT6_PIM, "MRT6_PIM"),
+        };
+        let v = c_int::from(on);
+        sys::setsockopt(self.sock(family)?, level(family), opt, &v)
+            .map_err(|e| Error::io(format!("setting {name} to {v}"), e))
+    }
+
     fn upcall_fd(&self) -> BorrowedFd<'_> {
         self.kq.as_fd()
     }

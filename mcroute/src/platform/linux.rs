@@ -615,6 +615,30 @@ impl Platform for Linux {
         self.epoll.as_fd()
     }
 
+    fn set_wrong_vif_upcalls(&mut self, family: Family, on: bool) -> Result<()> {
+        let sock = self.sock(family)?;
+        let (pim, assert) = match family {
+            Family::V4 => (abi::MRT_PIM, abi::MRT_ASSERT),
+            Family::V6 => (abi::MRT6_PIM, abi::MRT6_ASSERT),
+        };
+        let v = c_int::from(on);
+        match sys::setsockopt(sock, level(family), pim, &v) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+                // No CONFIG_IP_PIMSM_V1/V2 (IPV6_PIMSM_V2): assert mode alone.
+                if on {
+                    log::warn!(
+                        "{family}: the kernel has no PIM support; WRONGVIF upcalls come only \
+                         for arrivals on one of a route's outbound interfaces"
+                    );
+                }
+                sys::setsockopt(sock, level(family), assert, &v)
+                    .map_err(|e| Error::io(format!("setting {family} MRT_ASSERT to {v}"), e))
+            }
+            Err(e) => Err(Error::io(format!("setting {family} MRT_PIM to {v}"), e)),
+        }
+    }
+
     fn lost_upcalls(&self, family: Family) -> u64 {
         self.drops[family.slot()].1
     }

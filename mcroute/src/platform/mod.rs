@@ -173,7 +173,25 @@ pub trait Platform {
     }
 
     /// A file descriptor that becomes readable when an upcall of any open family is queued.
+    /// The same descriptor for the platform's whole life.
     fn upcall_fd(&self) -> BorrowedFd<'_>;
+
+    /// Asks the kernel for WRONGVIF (IPv4) or WRONGMIF (IPv6) upcalls on `family`'s table, or
+    /// stops them: a packet of an (S,G) whose route comes in on another VIF is reported, at
+    /// most once every 3 seconds per route. Kernels send none until asked. The static
+    /// router asks, so a learned route follows its traffic to another interface (smcroute
+    /// #143); the DVMRP router does not.
+    ///
+    /// - Linux: `MRT_PIM`/`MRT6_PIM`, which also sets `mroute_do_assert` and reports an
+    ///   arrival on any VIF. A kernel without PIM support gets `MRT_ASSERT`/`MRT6_ASSERT`
+    ///   instead (logged), which reports only arrivals on one of the route's outbound VIFs.
+    /// - FreeBSD: `MRT_ASSERT` (IPv4, any VIF) and `MRT6_PIM` (IPv6, any MIF).
+    ///
+    /// The default fails with [`Error::Unsupported`].
+    fn set_wrong_vif_upcalls(&mut self, family: Family, on: bool) -> Result<()> {
+        let _ = (family, on);
+        Err(Error::Unsupported("WRONGVIF upcalls on this platform"))
+    }
 
     /// Upcalls of `family` the kernel dropped because the routing socket's receive buffer
     /// was full (detected with `SO_RXQ_OVFL` on Linux; 0 where the platform cannot tell).

@@ -609,7 +609,14 @@ mod tests {
         assert_eq!((c.packets, c.bytes), (1, 100));
         let vc = r.vif_counters(a2.into()).unwrap();
         assert_eq!(vc.out_packets, 1);
-        // Wrong interface counts and raises WRONGVIF.
+        // Wrong interface counts and, once asked for, raises WRONGVIF.
+        assert_eq!(
+            k.receive(0, a2_idx, ip("192.0.2.10"), ip("225.1.2.3"), 100),
+            Delivery::Dropped
+        );
+        r.platform_mut()
+            .set_wrong_vif_upcalls(Family::V4, true)
+            .unwrap();
         assert_eq!(
             k.receive(0, a2_idx, ip("192.0.2.10"), ip("225.1.2.3"), 100),
             Delivery::WrongVif
@@ -620,7 +627,7 @@ mod tests {
             r.route_counters(ip("192.0.2.10"), ip("225.1.2.3"))
                 .unwrap()
                 .wrong_if,
-            1
+            2
         );
     }
 

@@ -381,7 +381,19 @@ pub struct StaticService<P: Platform> {
 
 impl<P: Platform> StaticService<P> {
     /// A service over an open router.
-    pub fn new(router: Router<P>, options: EngineOptions) -> StaticService<P> {
+    ///
+    /// Asks the kernel for WRONGVIF upcalls on every open table
+    /// ([`Platform::set_wrong_vif_upcalls`]): a learned route moves to the interface its
+    /// traffic arrives on (smcroute #143). Where the platform cannot, that is logged and
+    /// routes stay where their first packet came in.
+    pub fn new(mut router: Router<P>, options: EngineOptions) -> StaticService<P> {
+        for family in [Family::V4, Family::V6] {
+            if router.is_open(family) {
+                if let Err(e) = router.platform_mut().set_wrong_vif_upcalls(family, true) {
+                    log::warn!("{family}: {e}: learned routes will not follow their traffic");
+                }
+            }
+        }
         StaticService {
             router,
             engine: StaticEngine::new(options),

@@ -216,3 +216,40 @@ fn recreated_interface_on_router() {
         Delivery::Forwarded(vec![a1_again])
     );
 }
+
+/// The service asks for WRONGVIF upcalls, so a learned route follows its traffic to the
+/// interface it really arrives on (smcroute #143); the fake kernel, like the real ones,
+/// sends none unless asked.
+#[test]
+fn the_service_asks_for_wrongvif_and_a_learned_route_moves() {
+    use super::StaticService;
+    let kernel = FakeKernel::new();
+    let a1 = kernel.add_interface("a1");
+    let a2 = kernel.add_interface("a2");
+    let a3 = kernel.add_interface("a3");
+    let router = Router::open(kernel.platform(), RouterOptions::default()).unwrap();
+    let mut svc = StaticService::new(router, EngineOptions::default());
+    let t0 = Instant::now();
+    svc.refresh_interfaces(t0).unwrap();
+    let config = cfg(vec![
+        rule("a1", None, "225.5.0.0/16", &["a3"]),
+        rule("a2", None, "225.5.0.0/16", &["a3"]),
+    ]);
+    svc.apply(t0, &config).unwrap();
+    let (s, g) = (ip("192.0.2.7"), ip("225.5.1.1"));
+    assert_eq!(kernel.receive(0, a1, s, g, 100), Delivery::NoCache);
+    svc.handle_upcalls(t0).unwrap();
+    assert_eq!(
+        kernel.receive(0, a1, s, g, 100),
+        Delivery::Forwarded(vec![a3])
+    );
+    // The same (S,G) now comes in on a2: the kernel says so, and the route moves there.
+    assert_eq!(kernel.receive(0, a2, s, g, 100), Delivery::WrongVif);
+    svc.handle_upcalls(t0).unwrap();
+    let v2 = svc.router().vif_by_name(Family::V4, "a2").unwrap().id;
+    assert_eq!(svc.router().route(s, g).unwrap().iif(), v2);
+    assert_eq!(
+        kernel.receive(0, a2, s, g, 100),
+        Delivery::Forwarded(vec![a3])
+    );
+}
