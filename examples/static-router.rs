@@ -265,14 +265,7 @@ fn run(o: &Opts, signals: Signals) -> Result<(), u8> {
         if let Err(e) = svc.handle_upcalls(now) {
             log::error!("{e}");
         }
-        let mut control = Control::None;
-        rt.ctl.poll(|req, _peer| {
-            let (resp, c) = svc.control(Instant::now(), req);
-            if c != Control::None {
-                control = c;
-            }
-            resp
-        });
+        let control = svc.serve_ctl(&mut rt.ctl);
         if ev.stop || control == Control::Kill {
             log::info!("exiting");
             rt.stopping();

@@ -1,31 +1,47 @@
 #![no_main]
-//! The control-protocol decoder must reject any bytes without panicking. A value that
-//! decodes re-encodes to the same bytes (the encoding is canonical); a request or response
-//! that decodes re-encodes to a value that decodes to the same request or response. The
-//! frame reader must split any stream, fed in any chunks, without panicking.
+//! The control protocol must reject any bytes without panicking: the request and reply
+//! decoders on any body, the frame reader on any stream fed in any chunks, and the native
+//! protocol's decoder as the server drives it. A request or reply that decodes re-encodes to
+//! a frame that decodes to the same value; a reply can be rendered, and cut into parts that
+//! join back to it.
 
 use libfuzzer_sys::fuzz_target;
-use mcroute::ctl::wire::{decode_value, encode_frame, FrameReader, HEADER_LEN, MAX_REQUEST};
-use mcroute::ctl::{Request, Response};
+use mcroute::ctl::parts::Parts;
+use mcroute::ctl::protocol::{Decoded, Native, Protocol};
+use mcroute::ctl::render::{self, Style};
+use mcroute::ctl::wire::{self, FrameReader, HEADER_LEN, MAX_REQUEST, MAX_RESPONSE};
+
+fn check_reply(resp: &mcroute::ctl::Response) {
+    for more in [false, true] {
+        let mut f = Vec::new();
+        wire::encode_response(resp, more, &mut f);
+        let mut r = FrameReader::new(MAX_RESPONSE);
+        r.extend(&f);
+        let frame = r.next_frame().expect("valid frame").expect("whole frame");
+        assert_eq!(frame.more, more);
+        assert_eq!(&wire::decode_response(frame.body).expect("re-decode"), resp);
+    }
+    let _ = render::human(resp, Style::default());
+    let _ = render::json(resp);
+    let mut parts = Parts::new(resp.clone());
+    let (mut whole, mut last) = parts.next(3).expect("a first part");
+    while !last {
+        let (p, l) = parts.next(3).expect("parts until the last");
+        whole.append(p).expect("parts of one kind");
+        last = l;
+    }
+    assert_eq!(&whole, resp);
+}
 
 fn check_body(body: &[u8]) {
-    let Ok(v) = decode_value(body) else {
-        return;
-    };
-    let frame = encode_frame(&v);
-    assert_eq!(
-        &frame[HEADER_LEN..],
-        body,
-        "value encoding is not canonical"
-    );
-    if let Ok(req) = Request::from_value(&v) {
-        let back = Request::from_value(&req.to_value()).expect("re-decode request");
-        assert_eq!(req, back);
+    if let Ok(req) = wire::decode_request(body) {
+        let mut f = Vec::new();
+        wire::encode_request(&req, &mut f);
+        assert_eq!(wire::decode_request(&f[HEADER_LEN..]).expect("re-decode"), req);
         let _ = req.to_string();
     }
-    if let Ok(resp) = Response::from_value(&v) {
-        let back = Response::from_value(&resp.to_value()).expect("re-decode response");
-        assert_eq!(resp, back);
+    if let Ok(resp) = wire::decode_response(body) {
+        check_reply(&resp);
     }
 }
 
@@ -41,21 +57,24 @@ fuzz_target!(|data: &[u8]| {
     'feed: for part in stream.chunks(chunk) {
         reader.extend(part);
         loop {
-            match reader.next_body() {
-                Ok(Some(body)) => check_body(&body),
+            match reader.next_frame() {
+                Ok(Some(f)) => check_body(f.body),
                 Ok(None) => break,
                 Err(_) => break 'feed,
             }
         }
     }
-    // Frames that encode a decoded value come out of the reader whole.
-    if let Ok(v) = decode_value(stream) {
-        let frame = encode_frame(&v);
-        let mut r = FrameReader::new(usize::MAX);
-        for b in frame.chunks(chunk) {
-            r.extend(b);
+    assert!(reader.moved() <= stream.len() as u64);
+    // The server's decoder: every message it accepts is consumed, within the input.
+    let mut native = Native;
+    let mut at = 0;
+    while at < stream.len() {
+        match native.decode(&stream[at..]) {
+            Decoded::Request { used, .. } | Decoded::Reply { used, .. } => {
+                assert!(used >= HEADER_LEN && at + used <= stream.len());
+                at += used;
+            }
+            Decoded::Incomplete | Decoded::Fatal(_) => break,
         }
-        assert_eq!(r.next_body().expect("valid frame").as_deref(), Some(stream));
-        assert!(!r.has_partial());
     }
 });

@@ -173,7 +173,7 @@ fn parse_opts() -> Result<Opts, ExitCode> {
 }
 
 /// Prints a reply; returns whether it was a success.
-fn print_reply(o: &Opts, detail: bool, r: &Response) -> bool {
+fn print_reply(o: &Opts, r: &Response) -> bool {
     match r {
         Response::Error(e) => {
             eprintln!("{}: {e}", o.persona.name());
@@ -182,7 +182,7 @@ fn print_reply(o: &Opts, detail: bool, r: &Response) -> bool {
         Response::Ok => true,
         other => {
             let text = if o.json {
-                render::json(other, detail).map(|j| j + "\n")
+                render::json(other).map(|j| j + "\n")
             } else {
                 None
             };
@@ -195,7 +195,7 @@ fn print_reply(o: &Opts, detail: bool, r: &Response) -> bool {
 /// Prints what a foreign daemon answered; returns whether it was a success.
 fn print_foreign(o: &Opts, r: &Reply) -> bool {
     match r {
-        Reply::Response(r) => print_reply(o, o.detail, r),
+        Reply::Response(r) => print_reply(o, r),
         Reply::Text(lines) => {
             print!("{}", compat::render_plain(lines, o.style.no_headings));
             true
@@ -231,7 +231,7 @@ fn ask(o: &Opts, req: &Request) -> Result<Answer, ClientError> {
 
 fn print_answer(o: &Opts, a: &Answer) -> bool {
     match a {
-        Answer::Native(r) => print_reply(o, o.detail, r),
+        Answer::Native(r) => print_reply(o, r),
         Answer::Foreign(_, r) => print_foreign(o, r),
     }
 }

@@ -74,7 +74,8 @@ impl CtlClient {
 
     /// Sends a request without waiting for its reply (for pipelined batches).
     pub fn send(&mut self, req: &Request) -> Result<(), ClientError> {
-        let frame = wire::encode_frame(&req.to_value());
+        let mut frame = Vec::new();
+        wire::encode_request(req, &mut frame);
         self.stream.write_all(&frame).map_err(|e| self.io(e))
     }
 
@@ -83,13 +84,24 @@ impl CtlClient {
         self.stream.write_all(bytes).map_err(|e| self.io(e))
     }
 
-    /// Receives the next reply.
+    /// Receives the next reply, joining its parts if it comes in several frames.
     pub fn recv(&mut self) -> Result<Response, ClientError> {
+        let (mut whole, mut more) = self.recv_part()?;
+        while more {
+            let (part, m) = self.recv_part()?;
+            whole.append(part).map_err(WireError::Malformed)?;
+            more = m;
+        }
+        Ok(whole)
+    }
+
+    /// Receives the next frame: a reply or a part of one, and whether more parts of the
+    /// same reply follow (to print a long `show` as it arrives).
+    pub fn recv_part(&mut self) -> Result<(Response, bool), ClientError> {
         let mut buf = [0u8; 65536];
         loop {
-            if let Some(body) = self.reader.next_body()? {
-                let v = wire::decode_value(&body)?;
-                return Ok(Response::from_value(&v)?);
+            if let Some(f) = self.reader.next_frame()? {
+                return Ok((wire::decode_response(f.body)?, f.more));
             }
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(ClientError::Closed),

@@ -264,83 +264,93 @@ pub fn parse(words: &[&str], detail: bool) -> Result<Command, CommandError> {
         "flush" => no_args(Request::Flush),
         "kill" => no_args(Request::Kill),
         "reload" | "restart" => no_args(Request::Reload),
-        "show" => {
-            let what = match args.first() {
-                None => ShowWhat::Routes,
-                Some(w) => match resolve(
-                    w,
-                    &[
-                        "routes",
-                        "groups",
-                        "interfaces",
-                        "neighbors",
-                        "neighbours",
-                        "mfc",
-                        "compat",
-                    ],
-                )? {
-                    "groups" => ShowWhat::Groups,
-                    "interfaces" => ShowWhat::Interfaces,
-                    "neighbors" | "neighbours" => ShowWhat::Neighbors,
-                    "mfc" => ShowWhat::Mfc,
-                    "compat" => ShowWhat::Compat,
-                    _ => ShowWhat::Routes,
-                },
-            };
-            if args.len() > 1 {
-                return Err(CommandError::Usage {
-                    cmd,
-                    why: format!("unexpected argument {:?}", args[1]),
-                    usage: usage(cmd),
-                });
-            }
-            Ok(Command::Request(Request::Show { what, detail }))
-        }
-        "add" => {
-            let (iif, source, group, rest) = sg_args("add", args)?;
-            if rest.is_empty() && source.is_none() {
-                return Err(CommandError::Usage {
-                    cmd,
-                    why: "a (*,G) route needs at least one outbound interface".into(),
-                    usage: usage(cmd),
-                });
-            }
-            let oifs = rest.iter().map(|o| iface(o)).collect::<Result<_, _>>()?;
-            Ok(Command::Request(Request::Add {
-                iif,
-                source,
-                group,
-                oifs,
-            }))
-        }
-        "remove" | "rem" | "del" => {
-            let (iif, source, group, rest) = sg_args("remove", args)?;
-            let oifs = rest.iter().map(|o| iface(o)).collect::<Result<_, _>>()?;
-            Ok(Command::Request(Request::Remove {
-                iif,
-                source,
-                group,
-                oifs,
-            }))
-        }
-        "join" | "leave" => {
-            let c: &'static str = if cmd == "join" { "join" } else { "leave" };
-            let (iif, source, group, rest) = sg_args(c, args)?;
-            if let Some(extra) = rest.first() {
-                return Err(CommandError::Usage {
-                    cmd: c,
-                    why: format!("unexpected argument {extra:?}"),
-                    usage: usage(c),
-                });
-            }
-            Ok(Command::Request(if c == "join" {
-                Request::Join { iif, source, group }
-            } else {
-                Request::Leave { iif, source, group }
-            }))
-        }
+        "show" => show(args, detail),
+        "add" | "remove" | "rem" | "del" => route(cmd, args),
+        "join" | "leave" => join(cmd, args),
         other => Err(CommandError::Unknown(other.to_string())),
     }
+}
+
+/// `show [WHAT]`.
+fn show(args: &[&str], detail: bool) -> Result<Command, CommandError> {
+    let cmd = "show";
+    let what = match args.first() {
+        None => ShowWhat::Routes,
+        Some(w) => match resolve(
+            w,
+            &[
+                "routes",
+                "groups",
+                "interfaces",
+                "neighbors",
+                "neighbours",
+                "mfc",
+                "compat",
+            ],
+        )? {
+            "groups" => ShowWhat::Groups,
+            "interfaces" => ShowWhat::Interfaces,
+            "neighbors" | "neighbours" => ShowWhat::Neighbors,
+            "mfc" => ShowWhat::Mfc,
+            "compat" => ShowWhat::Compat,
+            _ => ShowWhat::Routes,
+        },
+    };
+    if args.len() > 1 {
+        return Err(CommandError::Usage {
+            cmd,
+            why: format!("unexpected argument {:?}", args[1]),
+            usage: usage(cmd),
+        });
+    }
+    Ok(Command::Request(Request::Show { what, detail }))
+}
+
+/// `add` and `remove` (`rem`, `del`): `IIF [SOURCE] GROUP [OIF...]`.
+fn route(cmd: &'static str, args: &[&str]) -> Result<Command, CommandError> {
+    if cmd == "add" {
+        let (iif, source, group, rest) = sg_args("add", args)?;
+        if rest.is_empty() && source.is_none() {
+            return Err(CommandError::Usage {
+                cmd,
+                why: "a (*,G) route needs at least one outbound interface".into(),
+                usage: usage(cmd),
+            });
+        }
+        let oifs = rest.iter().map(|o| iface(o)).collect::<Result<_, _>>()?;
+        return Ok(Command::Request(Request::Add {
+            iif,
+            source,
+            group,
+            oifs,
+        }));
+    }
+    let (iif, source, group, rest) = sg_args("remove", args)?;
+    let oifs = rest.iter().map(|o| iface(o)).collect::<Result<_, _>>()?;
+    Ok(Command::Request(Request::Remove {
+        iif,
+        source,
+        group,
+        oifs,
+    }))
+}
+
+/// `join` and `leave`: `IIF [SOURCE] GROUP`.
+fn join(cmd: &'static str, args: &[&str]) -> Result<Command, CommandError> {
+    let c: &'static str = if cmd == "join" { "join" } else { "leave" };
+    let (iif, source, group, rest) = sg_args(c, args)?;
+    if let Some(extra) = rest.first() {
+        return Err(CommandError::Usage {
+            cmd: c,
+            why: format!("unexpected argument {extra:?}"),
+            usage: usage(c),
+        });
+    }
+    Ok(Command::Request(if c == "join" {
+        Request::Join { iif, source, group }
+    } else {
+        Request::Leave { iif, source, group }
+    }))
 }
 
 #[cfg(test)]

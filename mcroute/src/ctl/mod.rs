@@ -1,21 +1,34 @@
-//! The control protocol between the daemons and `mcroutectl`.
+//! The control protocol between the daemons and their clients (`mcroutectl`).
 //!
 //! - [`Request`] and [`Response`]: typed messages (add/remove routes, join/leave, show
-//!   routes/groups/interfaces with counters, flush, reload, kill, version).
-//! - [`wire`]: a versioned framing over a UNIX stream socket. Every frame is
-//!   `"MCR" | version | u32 length | body`; bodies are a small tagged encoding. A malformed
-//!   or oversized frame gets an error reply and never disturbs the daemon.
-//! - [`server::CtlServer`]: what a daemon embeds: a non-blocking listener on a socket created
-//!   with mode 0660 that checks each client's credentials (`SO_PEERCRED`): root, the
-//!   daemon's own user, or members of the socket's group only.
+//!   routes/groups/interfaces with counters, flush, reload, kill, version). They derive serde:
+//!   their JSON is both what travels on the socket and the `--json` output of `mcroutectl`
+//!   (the schema documented in [`render`]).
+//! - [`wire`]: mcroute's own framing over a UNIX stream socket: `"MCR" | version | flags |
+//!   u32 length | JSON body`, versioned and size-limited; decoding never panics.
+//! - [`server::CtlServer`]: what a daemon embeds: a listener that no client can stall
+//!   (non-blocking, bounded buffers and work per client, idle clients closed, slots kept for
+//!   root), with credentials checked by `SO_PEERCRED`. Long `show` replies are streamed in
+//!   parts ([`parts`]) as the client reads, from a [`server::Cursor`] the daemon moves on.
+//! - [`protocol`]: the seam for other clients' protocols: the server recognizes a
+//!   connection's protocol from its first bytes and hands it to a decoder/encoder that
+//!   produces the same typed requests ([`protocol::Native`] is mcroute's own).
+//! - [`compat`]: SMCRoute 2.5's and mrouted 4.x's control protocols as pure codecs.
 //! - [`client::CtlClient`]: what the CLI uses.
 //! - [`command`]: smcroutectl's command syntax (`add IIF [SRC] GRP OIF...`, `s g`, ...) parsed
 //!   into requests, and [`render`]: the human tables and the JSON schema of `show`.
+//!
+//! A new kind of reply (a new `show` view) is a new [`Response`] variant with serde
+//! attributes that give it its JSON key, plus its arms in [`Response::rows`],
+//! [`Response::append`] and the private part-cutting of [`parts`] if it is a list.
 
 pub mod client;
 pub mod command;
 pub mod compat;
+pub mod parts;
+pub mod protocol;
 pub mod render;
+mod serial;
 pub mod server;
 pub mod wire;
 
@@ -23,9 +36,11 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use ipnet::{IpNet, Ipv4Net};
+use serde::{Deserialize, Serialize};
 
 /// What `show` lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ShowWhat {
     /// Template rules, (S,G) rules and the kernel routes.
     Routes,
@@ -53,30 +68,21 @@ impl ShowWhat {
             ShowWhat::Compat => "compat",
         }
     }
-
-    fn from_name(s: &str) -> Option<ShowWhat> {
-        match s {
-            "routes" => Some(ShowWhat::Routes),
-            "groups" => Some(ShowWhat::Groups),
-            "interfaces" => Some(ShowWhat::Interfaces),
-            "neighbors" => Some(ShowWhat::Neighbors),
-            "mfc" => Some(ShowWhat::Mfc),
-            "compat" => Some(ShowWhat::Compat),
-            _ => None,
-        }
-    }
 }
 
 /// A request from a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Add a route, or add OIFs to an existing identical one.
     Add {
         /// Inbound interface (may be a `+` wildcard).
         iif: String,
         /// Source (prefix), `None` for (*,G).
+        #[serde(with = "serial::opt_net")]
         source: Option<IpNet>,
         /// Group (prefix).
+        #[serde(with = "serial::net")]
         group: IpNet,
         /// Outbound interfaces.
         oifs: Vec<String>,
@@ -86,8 +92,10 @@ pub enum Request {
         /// Inbound interface.
         iif: String,
         /// Source (prefix), `None` for (*,G).
+        #[serde(with = "serial::opt_net")]
         source: Option<IpNet>,
         /// Group (prefix).
+        #[serde(with = "serial::net")]
         group: IpNet,
         /// OIFs to remove; empty removes the route.
         oifs: Vec<String>,
@@ -97,8 +105,10 @@ pub enum Request {
         /// Interface.
         iif: String,
         /// Source (prefix) for SSM.
+        #[serde(with = "serial::opt_net")]
         source: Option<IpNet>,
         /// Group (prefix).
+        #[serde(with = "serial::net")]
         group: IpNet,
     },
     /// Leave a group.
@@ -106,8 +116,10 @@ pub enum Request {
         /// Interface.
         iif: String,
         /// Source (prefix) for SSM.
+        #[serde(with = "serial::opt_net")]
         source: Option<IpNet>,
         /// Group (prefix).
+        #[serde(with = "serial::net")]
         group: IpNet,
     },
     /// List state.
@@ -128,50 +140,60 @@ pub enum Request {
 }
 
 /// One row of a route table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteRow {
     /// Source (prefix); `None` for (*,G).
+    #[serde(with = "serial::opt_net")]
     pub source: Option<IpNet>,
     /// Group (prefix).
+    #[serde(with = "serial::net")]
     pub group: IpNet,
     /// Inbound interface.
     pub iif: String,
     /// Outbound interfaces (empty: a stop filter).
     pub oifs: Vec<String>,
-    /// Packets forwarded (with `detail`, kernel routes only).
-    pub packets: Option<u64>,
-    /// Bytes forwarded (with `detail`, kernel routes only).
-    pub bytes: Option<u64>,
     /// The rule's interfaces (inbound, or outbound named without a wildcard) that have no
     /// VIF (or MIF): more interfaces than the kernel has slots, or `phyint ... disable`.
-    /// The rule cannot forward through them; `show` marks it.
+    /// The rule cannot forward through them; `show` marks it. (In JSON only when not
+    /// empty.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub no_vif: Vec<String>,
+    /// Packets forwarded (with `detail`, kernel routes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packets: Option<u64>,
+    /// Bytes forwarded (with `detail`, kernel routes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 /// The three route tables of `show routes`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RouteTables {
-    /// (*,G) and prefix templates, matched against upcalls.
+    /// (*,G) and prefix templates, matched against upcalls (`asm` in JSON).
+    #[serde(rename = "asm")]
     pub templates: Vec<RouteRow>,
-    /// (S,G) rules from the configuration and the control socket.
+    /// (S,G) rules from the configuration and the control socket (`ssm` in JSON).
+    #[serde(rename = "ssm")]
     pub rules: Vec<RouteRow>,
     /// What is installed in the kernel: active routes first, then stop filters.
     pub kernel: Vec<RouteRow>,
 }
 
 /// One group membership.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRow {
     /// Source (prefix) of an SSM join.
+    #[serde(with = "serial::opt_net")]
     pub source: Option<IpNet>,
     /// Group (prefix).
+    #[serde(with = "serial::net")]
     pub group: IpNet,
     /// Interface.
     pub iif: String,
 }
 
 /// One interface.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceRow {
     /// Interface index.
     pub index: u32,
@@ -184,13 +206,14 @@ pub struct InterfaceRow {
 }
 
 /// One DVMRP VIF (`show interfaces` answered by dvmrp-router).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DvmrpVifRow {
     /// The VIF number.
     pub vif: u16,
     /// The interface name.
     pub name: String,
-    /// Our address on it.
+    /// Our address on it (`address` in JSON).
+    #[serde(rename = "address")]
     pub local: Ipv4Addr,
     /// The directly connected subnet.
     pub subnet: Ipv4Net,
@@ -210,20 +233,24 @@ pub struct DvmrpVifRow {
     pub boundaries: Vec<Ipv4Net>,
     /// The querier on its subnet (us or another router), if IGMP runs there.
     pub querier: Option<Ipv4Addr>,
-    /// Kernel counters: packets in, packets out, bytes in, bytes out (with `-d`).
+    /// Kernel counters: packets in, packets out, bytes in, bytes out (with `-d`; in JSON
+    /// the fields `pkts_in`, `pkts_out`, `bytes_in`, `bytes_out` of the row).
+    #[serde(flatten, with = "serial::vif_counters")]
     pub counters: Option<[u64; 4]>,
 }
 
 /// One DVMRP neighbour (`show neighbors`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeighborRow {
-    /// Its address.
+    /// Its address (`address` in JSON).
+    #[serde(rename = "address")]
     pub addr: Ipv4Addr,
     /// The VIF it is on.
     pub vif: u16,
     /// The interface name.
     pub interface: String,
-    /// DVMRP (major, minor) version it speaks.
+    /// DVMRP (major, minor) version it speaks (`"3.255"` in JSON).
+    #[serde(with = "serial::version")]
     pub version: (u8, u8),
     /// Its generation id.
     pub generation_id: u32,
@@ -237,7 +264,7 @@ pub struct NeighborRow {
 }
 
 /// One DVMRP route (`show routes` answered by dvmrp-router).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DvmrpRouteRow {
     /// The origin subnet.
     pub origin: Ipv4Net,
@@ -251,16 +278,18 @@ pub struct DvmrpRouteRow {
     pub interface: String,
     /// Child VIFs (where we forward this origin's traffic as designated forwarder), each
     /// with whether downstream routers depend on us there (`false`: a leaf, `*` in
-    /// mrouted's dump).
+    /// mrouted's dump; `{"vif":N,"leaf":BOOL}` in JSON).
+    #[serde(with = "serial::children")]
     pub children: Vec<(u16, bool)>,
     /// Downstream routers that depend on us for it: (VIF, router).
+    #[serde(with = "serial::dependents")]
     pub dependents: Vec<(u16, Ipv4Addr)>,
     /// Seconds until it expires unless refreshed (`None`: local, or in hold-down).
     pub expires: Option<u64>,
 }
 
 /// One forwarding cache entry with its prune state (`show mfc`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfcRow {
     /// The source.
     pub source: Ipv4Addr,
@@ -281,13 +310,18 @@ pub struct MfcRow {
     /// Whether a graft is waiting for its acknowledgement.
     pub grafting: bool,
     /// Downstream routers that pruned it: (interface, router).
+    #[serde(with = "serial::pruned_by")]
     pub pruned_by: Vec<(String, Ipv4Addr)>,
-    /// Packets and bytes forwarded (with `-d`).
+    /// Packets and bytes forwarded (with `-d`; the fields `packets` and `bytes` of the row
+    /// in JSON).
+    #[serde(flatten, with = "serial::flow_counters")]
     pub counters: Option<(u64, u64)>,
 }
 
-/// A reply from the daemon.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A reply from the daemon. As JSON (the `--json` schema of [`render`]), one object whose
+/// single key names the kind: `{"routes":{...}}`, `{"vifs":[...]}`, ...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Response {
     /// Done.
     Ok,
@@ -301,7 +335,8 @@ pub enum Response {
     Groups(Vec<GroupRow>),
     /// `show interfaces`.
     Interfaces(Vec<InterfaceRow>),
-    /// `show interfaces` from dvmrp-router: the DVMRP VIF table.
+    /// `show interfaces` from dvmrp-router: the DVMRP VIF table (`vifs` in JSON).
+    #[serde(rename = "vifs")]
     DvmrpInterfaces(Vec<DvmrpVifRow>),
     /// `show neighbors`.
     Neighbors(Vec<NeighborRow>),

@@ -2,7 +2,8 @@
 //!
 //! # JSON schema (version 1)
 //!
-//! One object per reply, on one line:
+//! One object per reply, on one line: the serde_json of the [`Response`] (the same JSON that
+//! travels on the control socket), whose single key names the kind:
 //!
 //! ```text
 //! {"routes":{"asm":[ROUTE...],"ssm":[ROUTE...],"kernel":[ROUTE...]}}
@@ -33,7 +34,8 @@
 //! {"compat":STRING}
 //! ```
 //!
-//! Times are in seconds; `metric` 32 means unreachable (a route in hold-down); a child VIF
+//! Counters (`packets`, `bytes`, `pkts_in`...) are present with `-d` when the kernel reported
+//! them. Times are in seconds; `metric` 32 means unreachable (a route in hold-down); a child VIF
 //! is a `leaf` when no downstream router depends on us there.
 //!
 //! `source` and `group` are addresses, with a `/len` suffix when they are prefixes shorter
@@ -44,8 +46,8 @@
 use std::fmt::Write;
 
 use super::{
-    fmt_net, fmt_sg, DvmrpRouteRow, DvmrpVifRow, GroupRow, InterfaceRow, MfcRow, NeighborRow,
-    Response, RouteRow, RouteTables,
+    fmt_sg, DvmrpRouteRow, DvmrpVifRow, GroupRow, InterfaceRow, MfcRow, NeighborRow, Response,
+    RouteRow, RouteTables,
 };
 
 /// How to print human output.
@@ -373,207 +375,13 @@ pub fn human(r: &Response, style: Style) -> String {
     }
 }
 
-/// Escapes `s` as a JSON string, quotes included.
-pub fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
+/// The JSON rendering of a `show` reply: the serde_json of the [`Response`] (see the module
+/// docs for the schema); `None` for replies that are not `show` output.
+pub fn json(r: &Response) -> Option<String> {
+    match r {
+        Response::Ok | Response::Error(_) | Response::Version(_) => None,
+        r => serde_json::to_string(r).ok(),
     }
-    out.push('"');
-    out
-}
-
-fn json_opt_net(n: &Option<ipnet::IpNet>) -> String {
-    n.as_ref().map_or("null".into(), |n| json_str(&fmt_net(n)))
-}
-
-fn json_route(r: &RouteRow, counters: bool) -> String {
-    let oifs: Vec<String> = r.oifs.iter().map(|o| json_str(o)).collect();
-    let mut s = format!(
-        "{{\"source\":{},\"group\":{},\"iif\":{},\"oifs\":[{}]",
-        json_opt_net(&r.source),
-        json_str(&fmt_net(&r.group)),
-        json_str(&r.iif),
-        oifs.join(",")
-    );
-    if !r.no_vif.is_empty() {
-        let no_vif: Vec<String> = r.no_vif.iter().map(|o| json_str(o)).collect();
-        let _ = write!(s, ",\"no_vif\":[{}]", no_vif.join(","));
-    }
-    if counters {
-        let _ = write!(
-            s,
-            ",\"packets\":{},\"bytes\":{}",
-            r.packets.unwrap_or(0),
-            r.bytes.unwrap_or(0)
-        );
-    }
-    s.push('}');
-    s
-}
-
-fn json_list<T>(v: &[T], f: impl Fn(&T) -> String) -> String {
-    format!("[{}]", v.iter().map(f).collect::<Vec<_>>().join(","))
-}
-
-fn json_opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref()
-        .map_or("null".into(), |x| json_str(&x.to_string()))
-}
-
-fn json_vif(r: &DvmrpVifRow, detail: bool) -> String {
-    let mut s = format!(
-        "{{\"vif\":{},\"name\":{},\"address\":{},\"subnet\":{},\"metric\":{},\"threshold\":{},\
-         \"rate_limit\":{},\"flags\":{},\"neighbors\":{},\"groups\":{},\"boundaries\":{},\"querier\":{}",
-        r.vif,
-        json_str(&r.name),
-        json_str(&r.local.to_string()),
-        json_str(&r.subnet.to_string()),
-        r.metric,
-        r.threshold,
-        r.rate_limit,
-        json_list(&r.flags, |f| json_str(f)),
-        json_list(&r.neighbors, |a| json_str(&a.to_string())),
-        json_list(&r.groups, |a| json_str(&a.to_string())),
-        json_list(&r.boundaries, |a| json_str(&a.to_string())),
-        json_opt(&r.querier),
-    );
-    if detail {
-        let c = r.counters.unwrap_or_default();
-        let _ = write!(
-            s,
-            ",\"pkts_in\":{},\"pkts_out\":{},\"bytes_in\":{},\"bytes_out\":{}",
-            c[0], c[1], c[2], c[3]
-        );
-    }
-    s.push('}');
-    s
-}
-
-fn json_neighbor(r: &NeighborRow) -> String {
-    format!(
-        "{{\"address\":{},\"vif\":{},\"interface\":{},\"version\":\"{}.{}\",\"generation_id\":{},\
-         \"flags\":{},\"uptime\":{},\"expires\":{}}}",
-        json_str(&r.addr.to_string()),
-        r.vif,
-        json_str(&r.interface),
-        r.version.0,
-        r.version.1,
-        r.generation_id,
-        json_list(&r.flags, |f| json_str(f)),
-        r.uptime,
-        r.expires
-    )
-}
-
-fn json_dvmrp_route(r: &DvmrpRouteRow) -> String {
-    format!(
-        "{{\"origin\":{},\"gateway\":{},\"metric\":{},\"parent\":{},\"interface\":{},\"children\":{},\
-         \"dependents\":{},\"expires\":{}}}",
-        json_str(&r.origin.to_string()),
-        json_opt(&r.gateway),
-        r.metric,
-        r.parent,
-        json_str(&r.interface),
-        json_list(&r.children, |(v, d)| format!(
-            "{{\"vif\":{v},\"leaf\":{}}}",
-            !d
-        )),
-        json_list(&r.dependents, |(v, a)| format!(
-            "{{\"vif\":{v},\"router\":{}}}",
-            json_str(&a.to_string())
-        )),
-        r.expires.map_or("null".into(), |e| e.to_string())
-    )
-}
-
-fn json_mfc(r: &MfcRow, detail: bool) -> String {
-    let mut s = format!(
-        "{{\"source\":{},\"group\":{},\"origin\":{},\"iif\":{},\"oifs\":{},\"expires\":{},\"uptime\":{},\
-         \"upstream_prune\":{},\"grafting\":{},\"pruned_by\":{}",
-        json_str(&r.source.to_string()),
-        json_str(&r.group.to_string()),
-        json_opt(&r.origin),
-        json_str(&r.iif),
-        json_list(&r.oifs, |o| json_str(o)),
-        r.expires,
-        r.uptime,
-        r.upstream_prune.map_or("null".into(), |e| e.to_string()),
-        r.grafting,
-        json_list(&r.pruned_by, |(i, a)| format!(
-            "{{\"interface\":{},\"router\":{}}}",
-            json_str(i),
-            json_str(&a.to_string())
-        )),
-    );
-    if detail {
-        let (p, b) = r.counters.unwrap_or_default();
-        let _ = write!(s, ",\"packets\":{p},\"bytes\":{b}");
-    }
-    s.push('}');
-    s
-}
-
-/// The JSON rendering of a `show` reply (see the module docs for the schema); `None` for
-/// replies that are not `show` output.
-pub fn json(r: &Response, detail: bool) -> Option<String> {
-    let list = |v: Vec<String>| format!("[{}]", v.join(","));
-    Some(match r {
-        Response::Routes(t) => format!(
-            "{{\"routes\":{{\"asm\":{},\"ssm\":{},\"kernel\":{}}}}}",
-            list(t.templates.iter().map(|r| json_route(r, false)).collect()),
-            list(t.rules.iter().map(|r| json_route(r, false)).collect()),
-            list(t.kernel.iter().map(|r| json_route(r, detail)).collect()),
-        ),
-        Response::Groups(g) => format!(
-            "{{\"groups\":{}}}",
-            list(
-                g.iter()
-                    .map(|g| format!(
-                        "{{\"source\":{},\"group\":{},\"iif\":{}}}",
-                        json_opt_net(&g.source),
-                        json_str(&fmt_net(&g.group)),
-                        json_str(&g.iif)
-                    ))
-                    .collect()
-            )
-        ),
-        Response::Interfaces(i) => format!(
-            "{{\"interfaces\":{}}}",
-            list(
-                i.iter()
-                    .map(|i| format!(
-                        "{{\"index\":{},\"name\":{},\"vif\":{},\"mif\":{}}}",
-                        i.index,
-                        json_str(&i.name),
-                        i.vif.map_or("null".into(), |v| v.to_string()),
-                        i.mif.map_or("null".into(), |v| v.to_string())
-                    ))
-                    .collect()
-            )
-        ),
-        Response::DvmrpInterfaces(r) => {
-            format!("{{\"vifs\":{}}}", json_list(r, |v| json_vif(v, detail)))
-        }
-        Response::Neighbors(r) => format!("{{\"neighbors\":{}}}", json_list(r, json_neighbor)),
-        Response::DvmrpRoutes(r) => {
-            format!("{{\"dvmrp_routes\":{}}}", json_list(r, json_dvmrp_route))
-        }
-        Response::Mfc(r) => format!("{{\"mfc\":{}}}", json_list(r, |m| json_mfc(m, detail))),
-        Response::Compat(t) => format!("{{\"compat\":{}}}", json_str(t)),
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
@@ -585,7 +393,9 @@ mod tests {
             .unwrap_or_else(|_| ipnet::IpNet::from(s.parse::<std::net::IpAddr>().unwrap()))
     }
 
-    fn tables() -> RouteTables {
+    /// The tables of a `show`, with the kernel routes' counters when `detail`.
+    fn tables_with(detail: bool) -> RouteTables {
+        let c = |n: u64| detail.then_some(n);
         RouteTables {
             templates: vec![RouteRow {
                 source: None,
@@ -603,8 +413,8 @@ mod tests {
                     group: net("225.3.2.1"),
                     iif: "a1".into(),
                     oifs: vec!["a2".into()],
-                    packets: Some(3),
-                    bytes: Some(180),
+                    packets: c(3),
+                    bytes: c(180),
                     no_vif: vec![],
                 },
                 RouteRow {
@@ -612,12 +422,16 @@ mod tests {
                     group: net("225.9.9.9"),
                     iif: "a1".into(),
                     oifs: vec![],
-                    packets: Some(3),
-                    bytes: Some(180),
+                    packets: c(3),
+                    bytes: c(180),
                     no_vif: vec![],
                 },
             ],
         }
+    }
+
+    fn tables() -> RouteTables {
+        tables_with(true)
     }
 
     #[test]
@@ -629,7 +443,7 @@ mod tests {
             s.contains("\n(*, 225.1.2.0/24)                          a1   a2  (no VIF: a2)\n"),
             "{s}"
         );
-        let j = json(&Response::Routes(t), false).unwrap();
+        let j = json(&Response::Routes(t)).unwrap();
         assert!(j.contains("\"oifs\":[\"a2\"],\"no_vif\":[\"a2\"]"), "{j}");
     }
 
@@ -687,44 +501,72 @@ mod tests {
     #[test]
     fn json_schema() {
         assert_eq!(
-            json(&Response::Routes(tables()), false).unwrap(),
+            json(&Response::Routes(tables_with(false))).unwrap(),
             "{\"routes\":{\"asm\":[{\"source\":null,\"group\":\"225.1.2.0/24\",\"iif\":\"a1\",\"oifs\":[\"a2\"]}],\"ssm\":[],\"kernel\":[{\"source\":\"192.0.2.10\",\"group\":\"225.3.2.1\",\"iif\":\"a1\",\"oifs\":[\"a2\"]},{\"source\":\"192.0.2.10\",\"group\":\"225.9.9.9\",\"iif\":\"a1\",\"oifs\":[]}]}}"
         );
-        assert!(json(&Response::Routes(tables()), true)
+        assert!(json(&Response::Routes(tables_with(true)))
             .unwrap()
-            .contains("\"packets\":3,\"bytes\":180"));
+            .contains("\"oifs\":[\"a2\"],\"packets\":3,\"bytes\":180}"));
         assert_eq!(
-            json(
-                &Response::Interfaces(vec![InterfaceRow {
-                    index: 2,
-                    name: "a\"1".into(),
-                    vif: Some(0),
-                    mif: None
-                }]),
-                false
-            )
+            json(&Response::Interfaces(vec![InterfaceRow {
+                index: 2,
+                name: "a\"1".into(),
+                vif: Some(0),
+                mif: None
+            }]))
             .unwrap(),
             "{\"interfaces\":[{\"index\":2,\"name\":\"a\\\"1\",\"vif\":0,\"mif\":null}]}"
         );
-        assert_eq!(json(&Response::Ok, false), None);
+        assert_eq!(
+            json(&Response::Groups(vec![GroupRow {
+                source: Some(net("2001:db8::/32")),
+                group: net("ff0e::1"),
+                iif: "a1".into(),
+            }]))
+            .unwrap(),
+            "{\"groups\":[{\"source\":\"2001:db8::/32\",\"group\":\"ff0e::1\",\"iif\":\"a1\"}]}"
+        );
+        assert_eq!(json(&Response::Ok), None);
+        assert_eq!(json(&Response::Error("x".into())), None);
     }
 
     #[test]
     fn dvmrp_views() {
         let all = crate::ctl::wire::tests::dvmrp_responses();
         for r in &all {
-            let j = json(r, true).unwrap();
+            let j = json(r).unwrap();
             assert!(j.starts_with('{') && j.ends_with('}'), "{j}");
             assert!(!human(r, Style::default()).is_empty());
         }
         assert_eq!(
-            json(&all[1], false).unwrap(),
+            json(&all[0]).unwrap(),
+            "{\"vifs\":[{\"vif\":0,\"name\":\"a1\",\"address\":\"192.0.2.1\",\"subnet\":\"192.0.2.0/24\",\
+             \"metric\":1,\"threshold\":1,\"rate_limit\":0,\"flags\":[\"querier\"],\"neighbors\":[\"192.0.2.2\"],\
+             \"groups\":[\"225.1.2.3\"],\"boundaries\":[\"239.255.0.0/16\"],\"querier\":\"192.0.2.1\",\
+             \"pkts_in\":1,\"pkts_out\":2,\"bytes_in\":3,\"bytes_out\":4}]}"
+        );
+        assert_eq!(
+            json(&all[1]).unwrap(),
             "{\"neighbors\":[{\"address\":\"192.0.2.2\",\"vif\":0,\"interface\":\"a1\",\"version\":\"3.255\",\
              \"generation_id\":77,\"flags\":[\"prune\",\"two-way\"],\"uptime\":12,\"expires\":30}]}"
         );
-        assert!(json(&all[2], false)
-            .unwrap()
-            .contains("\"children\":[{\"vif\":1,\"leaf\":true},{\"vif\":2,\"leaf\":false}]"));
+        assert_eq!(
+            json(&all[2]).unwrap(),
+            "{\"dvmrp_routes\":[{\"origin\":\"198.51.100.0/24\",\"gateway\":\"192.0.2.2\",\"metric\":2,\
+             \"parent\":0,\"interface\":\"a1\",\"children\":[{\"vif\":1,\"leaf\":true},{\"vif\":2,\"leaf\":false}],\
+             \"dependents\":[{\"vif\":2,\"router\":\"203.0.113.9\"}],\"expires\":130}]}"
+        );
+        assert_eq!(
+            json(&all[3]).unwrap(),
+            "{\"mfc\":[{\"source\":\"198.51.100.7\",\"group\":\"225.1.2.3\",\"origin\":\"198.51.100.0/24\",\
+             \"iif\":\"a1\",\"oifs\":[\"a2\"],\"expires\":290,\"uptime\":10,\"upstream_prune\":7000,\
+             \"grafting\":false,\"pruned_by\":[{\"interface\":\"a3\",\"router\":\"203.0.113.9\"}],\
+             \"packets\":5,\"bytes\":500}]}"
+        );
+        assert_eq!(
+            json(&all[4]).unwrap(),
+            "{\"compat\":\"Virtual Interface Table\\n\"}"
+        );
         let routes = human(&all[2], Style::default());
         assert!(
             routes.contains("198.51.100.0/24    192.0.2.2       a1            2  2m10s  1* 2"),

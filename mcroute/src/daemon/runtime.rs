@@ -208,9 +208,9 @@ impl Runtime {
             .iter()
             .copied()
             .chain([self.signals.fd(), self.links.as_fd()])
-            .chain(self.ctl.fds())
             .map(|f| PollFd::new(f, PollFlags::POLLIN))
             .collect();
+        pfds.extend(self.ctl.poll_fds());
         if let Err(e) = nix::poll::poll(&mut pfds, timeout) {
             if e != nix::errno::Errno::EINTR {
                 log::error!("poll: {e}");

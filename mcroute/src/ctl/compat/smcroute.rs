@@ -256,7 +256,7 @@ pub fn encode_reply(req: &SmcRequest, resp: &Response) -> Vec<u8> {
                 e.into_bytes()
             }
         }
-        other if req.json => render::json(other, detail)
+        other if req.json => render::json(other)
             .map(|j| j + "\n")
             .unwrap_or_default()
             .into_bytes(),

@@ -196,6 +196,10 @@ pub struct InstalledRoute {
     pub kind: RouteKind,
 }
 
+/// Where an installed route stands in the order of [`StaticEngine::kernel_routes`]: whether
+/// it is a stop filter (those come last), its family, group and source.
+pub type RouteOrder = (bool, Family, IpAddr, IpAddr);
+
 /// One membership the engine holds (a join rule expanded on one interface).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JoinedGroup {
@@ -1020,16 +1024,7 @@ impl StaticEngine {
 
     /// The rules, in configuration order, in their public form.
     fn stored_rules(&self) -> impl Iterator<Item = (bool, StoredRule)> + '_ {
-        self.rules.values().map(|r| {
-            let rule = self.patterns.rule(r);
-            (
-                rule.is_sg(),
-                StoredRule {
-                    rule,
-                    origin: r.origin,
-                },
-            )
-        })
+        self.rules_from(0).map(|(_, r)| (r.rule.is_sg(), r))
     }
 
     /// The template rules ((*,G) and the other non-(S,G) forms), in configuration order.
@@ -1062,6 +1057,53 @@ impl StaticEngine {
                 kind,
             })
             .collect()
+    }
+
+    /// The installed routes that come after `after` in the order of
+    /// [`StaticEngine::kernel_routes`] (from the first with `None`), at most `limit`: a page
+    /// of a listing that resumes where it stopped even if the table changed meanwhile,
+    /// without copying the table. Time: one pass over the routes, O(n log limit).
+    pub fn kernel_routes_after(
+        &self,
+        after: Option<RouteOrder>,
+        limit: usize,
+    ) -> Vec<InstalledRoute> {
+        let order = |(k, i): (SgKey, &Installed)| -> RouteOrder {
+            (i.route.oifs == 0, Family::of(&k.1), k.1, k.0)
+        };
+        let limit = limit.max(1);
+        let mut page = std::collections::BinaryHeap::with_capacity(limit + 1);
+        for entry in self.routes.iter() {
+            let k = order(entry);
+            if after.is_some_and(|a| k <= a) {
+                continue;
+            }
+            if page.len() < limit {
+                page.push(k);
+            } else if page.peek().is_some_and(|last| k < *last) {
+                page.pop();
+                page.push(k);
+            }
+        }
+        page.into_sorted_vec()
+            .into_iter()
+            .filter_map(|(_, _, group, source)| self.route(source, group))
+            .collect()
+    }
+
+    /// The rules from sequence number `seq` on, with their numbers, in configuration order
+    /// (to resume a listing: the next one starts at the last number plus one).
+    pub fn rules_from(&self, seq: u64) -> impl Iterator<Item = (u64, StoredRule)> + '_ {
+        self.rules.iter_from(seq).map(|(n, r)| {
+            let rule = self.patterns.rule(r);
+            (
+                n,
+                StoredRule {
+                    rule,
+                    origin: r.origin,
+                },
+            )
+        })
     }
 
     /// The installed route of (S,G), if any.

@@ -51,6 +51,17 @@ impl<T> Slab<T> {
         self.slots.get_mut(usize::try_from(*seq).ok()?)?.take()
     }
 
+    /// The values from sequence number `seq` on, with their numbers, in sequence order.
+    pub(super) fn iter_from(&self, seq: u64) -> impl Iterator<Item = (u64, &T)> {
+        let start = usize::try_from(seq)
+            .unwrap_or(usize::MAX)
+            .min(self.slots.len());
+        self.slots[start..]
+            .iter()
+            .zip(seq..)
+            .filter_map(|(v, n)| v.as_ref().map(|v| (n, v)))
+    }
+
     /// The values, in sequence order.
     pub(super) fn values(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().flatten()

@@ -25,19 +25,16 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ipnet::IpNet;
-
 use crate::config::smcroute::{self as conf, Directive, PhyintState};
 use crate::config::Span;
-use crate::ctl::{GroupRow, InterfaceRow, Request, Response, RouteRow, RouteTables, ShowWhat};
+use crate::ctl::{GroupRow, InterfaceRow, Request, Response, ShowWhat};
 use crate::engine::mrdisc::{MrdiscConfig, MrdiscEngine, Repr as MrdiscRepr};
 use crate::engine::static_routing::{
-    Action, ConfigItem, EngineError, EngineOptions, IfPattern, JoinRule, Phyint, RouteKind,
-    RouteRule, ScriptEvent, StaticConfig, StaticEngine,
+    Action, ConfigItem, EngineError, EngineOptions, IfPattern, JoinRule, Phyint, RouteRule,
+    ScriptEvent, StaticConfig, StaticEngine,
 };
 use crate::error::Result;
 use crate::model::Family;
@@ -47,6 +44,9 @@ use crate::router::{RouteBatch, Router};
 use crate::service::mrdisc::MrdiscSocket;
 
 pub mod exec;
+mod show;
+
+pub use show::{RoutesCursor, KERNEL_PAGE};
 
 /// Parses one smcroute.conf text as [`conf::parse_source`] does, but a large text in two
 /// halves at once, the second on a helper thread (the same AST and errors, in file order).
@@ -766,58 +766,6 @@ impl<P: Platform> StaticService<P> {
                 "show {} is a DVMRP view: static-router has no DVMRP neighbours",
                 what.name()
             )),
-        }
-    }
-
-    fn route_tables(&self, detail: bool) -> RouteTables {
-        // The rule's interfaces named without a wildcard that have no VIF: it cannot
-        // forward through them (more interfaces than slots, a disabled phyint, no such
-        // interface yet).
-        let no_vif = |r: &RouteRule| -> Vec<String> {
-            let family = r.family();
-            std::iter::once(&r.iif)
-                .chain(&r.oifs)
-                .filter(|p| !p.is_wildcard() && !self.engine.has_vif(family, p.name()))
-                .map(|p| p.to_string())
-                .collect()
-        };
-        let row = |r: &RouteRule| RouteRow {
-            source: r.source,
-            group: r.group,
-            iif: r.iif.to_string(),
-            oifs: r.oifs.iter().map(|o| o.to_string()).collect(),
-            packets: None,
-            bytes: None,
-            no_vif: no_vif(r),
-        };
-        let host = |a: IpAddr| IpNet::from(a);
-        let mut kernel = self.engine.kernel_routes();
-        // Active routes first, then stop filters (as smcroutectl lists them).
-        kernel.sort_by_key(|r| r.kind == RouteKind::StopFilter);
-        RouteTables {
-            templates: self.engine.template_rules().map(|s| row(&s.rule)).collect(),
-            rules: self.engine.sg_rules().map(|s| row(&s.rule)).collect(),
-            kernel: kernel
-                .iter()
-                .map(|k| {
-                    let c = if detail {
-                        self.router
-                            .route_counters(k.route.source, k.route.group)
-                            .ok()
-                    } else {
-                        None
-                    };
-                    RouteRow {
-                        source: Some(host(k.route.source)),
-                        group: host(k.route.group),
-                        iif: k.route.iif.clone(),
-                        oifs: k.route.oifs.iter().map(|(n, _)| n.clone()).collect(),
-                        packets: c.map(|c| c.packets),
-                        bytes: c.map(|c| c.bytes),
-                        no_vif: Vec::new(),
-                    }
-                })
-                .collect(),
         }
     }
 }
