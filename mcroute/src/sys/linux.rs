@@ -19,17 +19,6 @@ pub fn set_rcvbuf(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
     Ok(got.max(0) as usize)
 }
 
-/// Gives the heap's free pages back to the kernel (glibc's `malloc_trim(0)`), so that
-/// memory a large table freed stops counting in the resident set; a no-op with other C
-/// libraries.
-pub fn release_free_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim takes no pointers; it only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Makes an ICMPv6 raw socket deliver no ICMPv6 messages (upcalls still arrive).
 pub fn icmp6_block_all(fd: BorrowedFd<'_>) -> io::Result<()> {
     // Linux semantics: a set bit blocks the type.

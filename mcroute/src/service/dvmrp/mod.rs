@@ -722,8 +722,7 @@ impl<P: Platform> Service<P> {
         self.route_peak = self.route_peak.max(n);
         if self.route_peak >= 10_000 && n <= self.route_peak / 2 {
             self.flows_created.shrink_to_fit();
-            #[cfg(target_os = "linux")]
-            crate::sys::linux::release_free_heap();
+            crate::sys::release_free_memory();
             self.route_peak = n;
         }
     }
