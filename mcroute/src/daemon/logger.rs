@@ -5,6 +5,11 @@
 //! syslog priority (`<3>` ... `<7>`), so the journal files it at the right level.
 
 use std::io::Write as _;
+use std::sync::RwLock;
+
+/// The level and debug targets in force: set at install, changeable at run time
+/// ([`Logger::set_level`], [`Logger::set_debug_targets`]: mroutectl's `log` and `debug`).
+static FILTER: RwLock<Option<(log::LevelFilter, Vec<String>)>> = RwLock::new(None);
 
 /// What to log, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +54,8 @@ impl Logger {
             crate::sys::unix::openlog(&opts.ident);
         }
         let level = opts.level;
+        *FILTER.write().unwrap_or_else(|p| p.into_inner()) =
+            Some((opts.level, opts.debug_targets.clone()));
         let journal = opts.stderr && stderr_is_journal();
         log::set_boxed_logger(Box::new(Logger { opts, journal }))?;
         log::set_max_level(level);
@@ -67,6 +74,40 @@ impl Logger {
             syslog,
             ..LogOptions::new(ident, level, true)
         })
+    }
+
+    /// Changes the most verbose level logged, at run time.
+    pub fn set_level(level: log::LevelFilter) {
+        let mut f = FILTER.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((l, _)) = f.as_mut() {
+            *l = level;
+        }
+        log::set_max_level(level);
+    }
+
+    /// Changes the targets whose debug records are logged, at run time (empty: every
+    /// target, at the level in force).
+    pub fn set_debug_targets(targets: Vec<String>) {
+        let mut f = FILTER.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, t)) = f.as_mut() {
+            *t = targets;
+        }
+    }
+
+    /// The level and debug targets in force (`None` before a logger is installed).
+    pub fn filter() -> Option<(log::LevelFilter, Vec<String>)> {
+        FILTER.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The name of a level, as [`Logger::parse_level`] reads it.
+    pub fn level_name(level: log::LevelFilter) -> &'static str {
+        match level {
+            log::LevelFilter::Off => "none",
+            log::LevelFilter::Error => "err",
+            log::LevelFilter::Warn => "notice",
+            log::LevelFilter::Info => "info",
+            log::LevelFilter::Debug | log::LevelFilter::Trace => "debug",
+        }
     }
 
     /// Parses smcrouted's `-l` levels: none, err, notice, info, debug (and warning, error).
@@ -112,14 +153,15 @@ fn stderr_is_journal() -> bool {
 
 impl log::Log for Logger {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= self.opts.level
+        let f = FILTER.read().unwrap_or_else(|p| p.into_inner());
+        let (level, targets) = match f.as_ref() {
+            Some((l, t)) => (*l, t.as_slice()),
+            None => (self.opts.level, self.opts.debug_targets.as_slice()),
+        };
+        m.level() <= level
             && (m.level() <= log::Level::Info
-                || self.opts.debug_targets.is_empty()
-                || self
-                    .opts
-                    .debug_targets
-                    .iter()
-                    .any(|t| m.target().starts_with(t.as_str())))
+                || targets.is_empty()
+                || targets.iter().any(|t| m.target().starts_with(t.as_str())))
     }
 
     fn log(&self, r: &log::Record<'_>) {
