@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use mcroute::config::FileSystem;
+use mcroute::config::{FileSystem, Replay};
 use mcroute::daemon::cli::{number, Cli};
+use mcroute::daemon::keeper::{self, Keeper};
 use mcroute::daemon::{
     check_pidfile, drop_privileges, exit, exit_code, LogOptions, Logger, Paths, Runtime, Scripts,
     Signals,
@@ -139,6 +140,11 @@ fn parse_args(args: &[String]) -> Result<Opts, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // With -p USER the daemon starts a copy of itself that stays root (the keeper): it
+    // reads the configuration on reloads and removes the PID file and socket at exit.
+    if let Some(code) = keeper::serve_if_keeper() {
+        return code;
+    }
     // Signals first: a SIGHUP or SIGTERM during start-up (a large file takes a while) is
     // kept for later instead of killing the process with exit 129 or 143.
     let signals = match Signals::install() {
@@ -245,7 +251,13 @@ fn run(o: &Opts, signals: Signals) -> Result<(), u8> {
         svc.router().route_count(),
         o.paths.socket.display()
     );
+    let mut keeper = None;
     if let Some((user, group)) = &o.user {
+        // Before the drop: what still needs root after it goes through the keeper.
+        keeper = Some(
+            Keeper::spawn(&o.paths.config, &o.paths.pidfile, &o.paths.socket)
+                .map_err(|e| fatal(&format!("cannot start the keeper: {e}"), exit::OSERR))?,
+        );
         drop_privileges(user, group.as_deref()).map_err(|e| {
             fatal(
                 &format!("cannot drop privileges to {user}: {e}"),
@@ -274,7 +286,7 @@ fn run(o: &Opts, signals: Signals) -> Result<(), u8> {
         }
         if ev.reload || control == Control::Reload {
             rt.notify.reloading();
-            reload(o, &mut svc);
+            reload(o, &mut svc, keeper.as_mut());
             rt.notify.ready(&svc.status());
         }
         svc.handle_timeout(Instant::now());
@@ -288,14 +300,23 @@ fn run(o: &Opts, signals: Signals) -> Result<(), u8> {
 }
 
 /// SIGHUP: re-read interfaces and the file; a file with errors changes nothing.
-fn reload(o: &Opts, svc: &mut StaticService<Native>) {
+fn reload(o: &Opts, svc: &mut StaticService<Native>, keeper: Option<&mut Keeper>) {
     let now = Instant::now();
     if let Err(e) = svc.refresh_interfaces(now) {
         log::error!("reload: {e}");
     }
-    // A file that is gone is refused like one with errors: the running routes stay.
-    let result = reread_config(&o.paths.config, !o.no_vifs, &mut FileSystem)
-        .and_then(|cfg| svc.apply_loaded(now, cfg));
+    // A file that is gone is refused like one with errors: the running routes stay. After
+    // -p USER the keeper (still root) reads the files.
+    let read = match keeper {
+        None => reread_config(&o.paths.config, !o.no_vifs, &mut FileSystem),
+        Some(k) => match k.load() {
+            Ok(t) => reread_config(&o.paths.config, !o.no_vifs, &mut Replay::new(t)),
+            Err(e) => Err(vec![format!(
+                "the keeper could not read the configuration: {e}"
+            )]),
+        },
+    };
+    let result = read.and_then(|cfg| svc.apply_loaded(now, cfg));
     match result {
         Ok(n) => log::info!("reloaded {}: {n} change(s)", o.paths.config.display()),
         Err(errors) => {

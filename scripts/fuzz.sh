@@ -10,7 +10,7 @@
 # forces one. Debug assertions (overflow checks) are on. Crash inputs are kept under
 # fuzz/artifacts/TARGET/ (git-ignored). Exits non-zero if any target fails.
 #
-# CI smoke: scripts/fuzz.sh 2000
+# CI smoke: scripts/fuzz.sh 2000; release bar (README, Robustness): scripts/fuzz.sh 200000
 set -eu
 
 runs=${1:-20000}

@@ -279,3 +279,62 @@ fn an_include_of_a_fifo_or_dev_zero_is_refused_at_start_without_blocking() {
         "{out}"
     );
 }
+
+#[test]
+fn with_p_user_a_reload_reads_a_0600_file_and_exit_removes_the_pid_file_and_socket() {
+    if !require_netns(
+        "with_p_user_a_reload_reads_a_0600_file_and_exit_removes_the_pid_file_and_socket",
+    ) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let net = Line::new("lp");
+    let dir = TempDir::new("lp");
+    // Root's directory (0755: nobody cannot remove files in it) and a file only root reads.
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = dir.path("p.conf");
+    let write_conf = |group: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "phyint r0 enable\nphyint r1 enable\nmroute from r0 source 192.0.2.1 group {group} to r1\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    write_conf("225.1.1.1");
+    let mut d = start(&net.rtr, &dir, "p", &["-p", "nobody"]);
+    d.wait_ready();
+    let status = format!("/proc/{}/status", d.pid());
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&status).is_ok_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.contains("65534"))
+        })
+    }));
+    let cache = |g: &str| net.rtr.proc_net("ip_mr_cache").contains(g);
+    assert!(cache("010101E1"), "{}", net.rtr.proc_net("ip_mr_cache"));
+    // A reload as nobody reads the 0600 file (through the keeper).
+    write_conf("225.2.2.2");
+    d.proc.signal(Signal::SIGHUP);
+    assert!(d.wait_log("reloaded"), "{}", d.proc.output());
+    assert!(
+        !d.proc.output().contains("Permission denied"),
+        "{}",
+        d.proc.output()
+    );
+    assert!(wait_until(Duration::from_secs(10), || cache("020202E1")
+        && !cache("010101E1")));
+    // At exit the PID file and the socket go, though nobody cannot remove them.
+    d.proc.signal(Signal::SIGTERM);
+    assert_eq!(d.proc.wait_exit(Duration::from_secs(20)), Some(0));
+    assert!(
+        wait_until(Duration::from_secs(10), || !d.pidfile.exists()
+            && !d.socket.exists()),
+        "left behind: pid {} socket {}\n{}",
+        d.pidfile.exists(),
+        d.socket.exists(),
+        d.proc.output()
+    );
+}

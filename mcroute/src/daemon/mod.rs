@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod getopt;
+pub mod keeper;
 pub mod logger;
 pub mod notify;
 pub mod runtime;

@@ -1322,6 +1322,31 @@ fn a_large_file_parsed_in_two_halves_is_the_same() {
     assert!(two.directives.len() > 20_000);
 }
 
+/// Fuzz regression (smcroute_conf, print-then-parse, found by a 200,000-run ASan run):
+/// `group:1` is the alias of an interface `group`, which printed as the keyword `group` after
+/// `to` (`... to ethY group eth0`), and the printed file did not parse.
+#[test]
+fn an_alias_of_a_keyword_is_refused_where_the_keyword_is_reserved() {
+    for text in [
+        "mroute from eth0 group 225.1.1.1 to eth1 group:1 eth2\n",
+        "mroute from eth0 group 225.1.1.1 to from:0\n",
+        "mroute from to:0 group 225.1.1.1\n",
+        "mgroup from source:9 group 225.1.1.1\n",
+        "phyint enable:1\n",
+        "phyint ttl-threshold:1 disable\n",
+    ] {
+        let e = one_error(text);
+        assert!(e.contains("is a keyword here"), "{text:?}: {e}");
+    }
+    // Elsewhere such a name is fine, and prints back to itself.
+    let c = ok("mroute from eth0 group 225.1.1.1 to enable:1\nphyint group:2\n");
+    let mut again = parse(&c.to_string()).unwrap();
+    let mut c = c;
+    c.erase_spans();
+    again.erase_spans();
+    assert_eq!(c, again);
+}
+
 /// Fuzz regression (smcroute_conf, print-then-parse): `a+:1` is the alias `:1` of a name
 /// `a+`, which prints as `a+`, a wildcard. A name cut before its alias may not end in `+`.
 #[test]
