@@ -28,9 +28,9 @@
 //! ## Forwarding between two interfaces
 //!
 //! ```no_run
-//! use mcroute::{platform::linux::Linux, MfcEntry, Router, RouterOptions};
+//! use mcroute::{platform::Native, MfcEntry, Router, RouterOptions};
 //!
-//! let mut router = Router::open(Linux::new()?, RouterOptions::default())?;
+//! let mut router = Router::open(Native::new()?, RouterOptions::default())?;
 //! let inbound = router.add_vif("eth0")?;
 //! let outbound = router.add_vif("eth1")?;
 //! router.add_route(

@@ -156,7 +156,8 @@ bitflags! {
     /// Flags of an IPv4 VIF (`vifc_flags`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct VifFlags: u8 {
-        /// `VIFF_TUNNEL`: an IP-in-IP tunnel to `remote` (FreeBSD; removed from modern Linux).
+        /// `VIFF_TUNNEL`: an IP-in-IP tunnel to `remote` (refused by current Linux and
+        /// FreeBSD kernels: use an ipip or gif(4) interface).
         const TUNNEL = 0x1;
         /// `VIFF_SRCRT`: source-routed tunnel (obsolete, refused by current kernels).
         const SRCRT = 0x2;
@@ -188,7 +189,8 @@ pub struct Vif {
     /// TTL threshold: packets are forwarded out of this interface only when their TTL is
     /// greater than this. 1 by default.
     pub threshold: u8,
-    /// Rate limit in kbit/s, 0 for none (ignored by Linux).
+    /// Rate limit in kbit/s, 0 for none. No current kernel applies it: Linux ignores it,
+    /// FreeBSD refuses a non-zero one (its backend sends 0).
     pub rate_limit: u32,
     /// IPv4 VIF flags (empty for a MIF).
     pub flags: VifFlags,

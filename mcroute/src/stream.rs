@@ -3,9 +3,9 @@
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 //! use futures_core::Stream;
-//! use mcroute::{platform::linux::Linux, stream::AsyncRouter, Router, RouterOptions};
+//! use mcroute::{platform::Native, stream::AsyncRouter, Router, RouterOptions};
 //!
-//! let router = Router::open(Linux::new()?, RouterOptions::default())?;
+//! let router = Router::open(Native::new()?, RouterOptions::default())?;
 //! let mut router = AsyncRouter::new(router)?;
 //! while let Some(upcall) = router.next_upcall().await {
 //!     let upcall = upcall?;

@@ -90,9 +90,9 @@ pub struct Membership {
 /// Forwarding between two interfaces takes a few lines (root needed on Linux):
 ///
 /// ```no_run
-/// use mcroute::{MfcEntry, Router, RouterOptions, platform::linux::Linux};
+/// use mcroute::{MfcEntry, Router, RouterOptions, platform::Native};
 ///
-/// let mut router = Router::open(Linux::new()?, RouterOptions::default())?;
+/// let mut router = Router::open(Native::new()?, RouterOptions::default())?;
 /// let eth0 = router.add_vif("eth0")?;
 /// let eth1 = router.add_vif("eth1")?;
 /// let route = MfcEntry::v4("192.0.2.10".parse()?, "225.1.2.3".parse()?, eth0)?.with_oif(eth1, 1);

@@ -236,6 +236,26 @@ fn ref_text(r: &InterfaceRef) -> String {
     }
 }
 
+/// What to do instead of a kernel tunnel (neither kernel has `VIFF_TUNNEL` any more): the
+/// commands that make an IP-in-IP interface on the OS this runs on.
+fn tunnel_howto(remote: Ipv4Addr) -> String {
+    if cfg!(target_os = "freebsd") {
+        format!(
+            "this kernel has no VIFF_TUNNEL: create a gif(4) interface and name it in the \
+             tunnel line, e.g.\n  ifconfig gif0 create\n  ifconfig gif0 tunnel LOCAL-ADDR \
+             {remote}\n  ifconfig gif0 inet LOCAL-TUNNEL-ADDR REMOTE-TUNNEL-ADDR netmask \
+             255.255.255.252 up\nthen write `tunnel gif0 {remote}` (the same on the other end)"
+        )
+    } else {
+        format!(
+            "this kernel has no VIFF_TUNNEL: create an IP-in-IP interface and name it in \
+             the tunnel line, e.g.\n  ip tunnel add mrt0 mode ipip local LOCAL-ADDR remote \
+             {remote}\n  ip addr add LOCAL-TUNNEL-ADDR/30 dev mrt0\n  ip link set mrt0 \
+             multicast on up\nthen write `tunnel mrt0 {remote}` (the same on the other end)"
+        )
+    }
+}
+
 /// Works out the VIFs an mrouted.conf asks for on these interfaces.
 ///
 /// - Every up, multicast-capable, non-loopback interface with an IPv4 address becomes a VIF
@@ -282,6 +302,27 @@ pub fn plan(
         query_response_interval: secs(config.igmp_query_response_interval()),
         last_member_query_interval: secs(config.igmp_query_last_member_interval()),
     };
+    // mrouted's rate limit is parsed but no kernel applies it: one warning per statement.
+    for (what, name, o) in config
+        .phyints
+        .iter()
+        .map(|p| ("phyint", ref_text(&p.interface.value), &p.options))
+        .chain(
+            config
+                .tunnels
+                .iter()
+                .map(|t| ("tunnel", ref_text(&t.local.value), &t.options)),
+        )
+    {
+        if let Some(r) = o.rate_limit.filter(|r| r.value != 0) {
+            out.warnings.push(format!(
+                "line {}: {what} {name}: rate-limit {} is not applied: the kernel multicast \
+                 router has no VIF rate limit (FreeBSD refuses one, so 0 is sent; Linux \
+                 ignores it)",
+                r.span.line, r.value
+            ));
+        }
+    }
     for p in &config.phyints {
         if !interfaces
             .iter()
@@ -404,12 +445,7 @@ pub fn plan(
             }
         };
         let iface = interfaces.iter().find(|i| matches_ref(i, &t.local.value));
-        let howto = format!(
-            "this kernel has no VIFF_TUNNEL: create an IP-in-IP interface and name it in \
-             the tunnel line, e.g.\n  ip tunnel add mrt0 mode ipip local LOCAL-ADDR remote \
-             {remote}\n  ip addr add LOCAL-TUNNEL-ADDR/30 dev mrt0\n  ip link set mrt0 \
-             multicast on up\nthen write `tunnel mrt0 {remote}` (the same on the other end)"
-        );
+        let howto = tunnel_howto(remote);
         let iface = match iface {
             Some(i) if i.point_to_point => i,
             Some(i) => {

@@ -68,6 +68,32 @@ fn automatic_phyints_skip_loopback_and_disabled() {
 }
 
 #[test]
+fn a_rate_limit_is_a_warning_with_its_line() {
+    let k = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
+    let ifs = k.platform().interfaces().unwrap();
+    let p = plan(
+        &conf("phyint a1 rate_limit 0\nphyint a2\n  metric 2 rate-limit 300\n"),
+        &ifs,
+        &opts(),
+    )
+    .unwrap();
+    let rate: Vec<&String> = p
+        .warnings
+        .iter()
+        .filter(|w| w.contains("rate-limit"))
+        .collect();
+    assert_eq!(rate.len(), 1, "{:?}", p.warnings);
+    assert!(
+        rate[0].starts_with("line 3: phyint a2: rate-limit 300 is not applied"),
+        "{}",
+        rate[0]
+    );
+    // The plan keeps the configured value (shown by `show interfaces`); the FreeBSD
+    // backend sends 0.
+    assert_eq!(p.vifs[1].rate_limit, 300);
+}
+
+#[test]
 fn missing_interfaces_and_tunnels() {
     let k = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
     let ifs = k.platform().interfaces().unwrap();
@@ -92,7 +118,12 @@ fn missing_interfaces_and_tunnels() {
         text.starts_with("line 1: tunnel 192.0.2.1 203.0.113.9: a1 is not a tunnel interface"),
         "{text}"
     );
-    assert!(text.contains("ip tunnel add mrt0 mode ipip"), "{text}");
+    let native = if cfg!(target_os = "freebsd") {
+        "ifconfig gif0 tunnel"
+    } else {
+        "ip tunnel add mrt0 mode ipip"
+    };
+    assert!(text.contains(native), "{text}");
     let e = plan(&conf("tunnel mrt0 203.0.113.9\n"), &ifs, &opts()).unwrap_err();
     assert!(e.to_string().contains("no such interface"), "{e}");
 }
