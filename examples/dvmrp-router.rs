@@ -190,6 +190,9 @@ fn run(args: &Args, paths: &Paths) -> Result<(), Fatal> {
         svc.engine().config().generation_id
     );
     let mut rt = Runtime::start(&paths.socket).map_err(os_err)?;
+    // The real mroutectl works against the control socket too (mrouted 4.x's IPC).
+    rt.ctl
+        .add_protocol(mcroute::ctl::compat::Foreign::Mrouted.detector());
     // mrouted(8): QUIT dumps the routing tables to stderr when debugging, else is ignored.
     rt.signals.catch_quit().map_err(os_err)?;
     rt.ready(&paths.pidfile, &svc.status()).map_err(os_err)?;

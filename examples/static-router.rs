@@ -239,6 +239,9 @@ fn run(o: &Opts, signals: Signals) -> Result<(), u8> {
     }
     let mut rt =
         Runtime::start_with(signals, &o.paths.socket).map_err(|e| fatal(&e, exit::OSERR))?;
+    // The real smcroutectl works against the control socket too (SMCRoute 2.5's IPC).
+    rt.ctl
+        .add_protocol(mcroute::ctl::compat::Foreign::Smcroute.detector());
     for e in svc.take_script_events() {
         scripts.run(&e);
     }

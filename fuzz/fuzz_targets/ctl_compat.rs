@@ -6,7 +6,9 @@
 //! the same; an mrouted reply is always whole 768-byte messages.
 
 use libfuzzer_sys::fuzz_target;
-use mcroute::ctl::compat::{mrouted, smcroute, Foreign, Session};
+use mcroute::ctl::compat::mrouted::{self, MroutedProtocol};
+use mcroute::ctl::compat::smcroute::{self, SmcrouteProtocol};
+use mcroute::ctl::protocol::{Decoded, Protocol, MAX_INPUT};
 use mcroute::ctl::{Request, Response, RouteTables, ShowWhat};
 
 fn answer(req: &Request) -> Response {
@@ -22,22 +24,50 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let proto = if sel & 1 == 0 {
-        Foreign::Smcroute
+    let mrouted_side = sel & 1 == 1;
+    let mut p: Box<dyn Protocol> = if mrouted_side {
+        Box::new(MroutedProtocol::default())
     } else {
-        Foreign::Mrouted
+        Box::new(SmcrouteProtocol::default())
     };
+    // As the server does: input arrives in chunks; decode from the unconsumed start, answer
+    // each request (a show in two parts), stop when the protocol closes or fails.
     let chunk = usize::from(sel >> 1).max(1);
-    let mut s = Session::new(proto);
-    for part in rest.chunks(chunk) {
-        s.push(part);
-        let step = s.serve(&mut answer);
-        if proto == Foreign::Mrouted {
-            assert_eq!(step.reply.len() % mrouted::MSG_LEN, 0);
+    let mut input: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    'feed: for part in rest.chunks(chunk) {
+        input.extend_from_slice(part);
+        loop {
+            match p.decode(&input) {
+                Decoded::Incomplete => {
+                    if input.len() >= MAX_INPUT {
+                        break 'feed;
+                    }
+                    break;
+                }
+                Decoded::Fatal(_) => break 'feed,
+                Decoded::Reply { reply, used } => {
+                    assert!(used <= input.len());
+                    input.drain(..used);
+                    p.encode(&reply, false, &mut out);
+                }
+                Decoded::Request { request, used } => {
+                    assert!(used <= input.len());
+                    input.drain(..used);
+                    let r = answer(&request);
+                    if matches!(r, Response::Routes(_)) {
+                        p.encode(&r, true, &mut out);
+                    }
+                    p.encode(&r, false, &mut out);
+                }
+            }
+            if p.close_after_reply() {
+                break 'feed;
+            }
         }
-        if step.close {
-            break;
-        }
+    }
+    if mrouted_side {
+        assert_eq!(out.len() % mrouted::MSG_LEN, 0);
     }
     if let Ok(Some((m, n))) = smcroute::decode_msg(rest) {
         assert!(n <= rest.len());

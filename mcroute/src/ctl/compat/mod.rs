@@ -8,8 +8,11 @@
 //!   `u16` argument count, NUL-terminated words) and its replies (one NUL for success, an
 //!   error text, or the text of `show` with smcroutectl's `_`/`=` line markup).
 //! - [`mrouted`]: the fixed 768-byte `struct ipc` message in both directions.
-//! - [`detect`]: which protocol a client speaks, from the first bytes of its connection.
-//! - [`Session`]: one connection's state on the daemon side: bytes in, reply bytes out.
+//! - [`Foreign::detector`]: plugs one of them into the control server
+//!   ([`CtlServer::add_protocol`](crate::ctl::server::CtlServer::add_protocol)), which picks
+//!   it for a connection whose first bytes are not mcroute's; the
+//!   [`Protocol`](crate::ctl::protocol::Protocol) implementations
+//!   [`smcroute::SmcrouteProtocol`] and [`mrouted::MroutedProtocol`] do the translation.
 //! - [`client`]: the client side, which finds out what a daemon speaks and talks to it.
 //!
 //! Decoders never panic and bound everything they allocate.
@@ -19,8 +22,9 @@ pub mod client;
 pub mod mrouted;
 pub mod smcroute;
 
+use super::protocol::{Detect, Detector, Protocol};
 use super::wire::MAGIC;
-use super::{Request, Response};
+use super::Response;
 
 /// A control protocol a daemon's socket may speak besides its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,94 +45,38 @@ impl Foreign {
     }
 }
 
-/// What the first bytes of a connection say about its protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detected {
-    /// Too few bytes to tell.
-    NeedMore,
-    /// The native protocol (frames start with [`MAGIC`]).
-    Native,
-    /// The foreign protocol the daemon also speaks.
-    Foreign(Foreign),
+impl Foreign {
+    /// The detector to register with
+    /// [`CtlServer::add_protocol`](crate::ctl::server::CtlServer::add_protocol): a
+    /// connection whose first bytes are not mcroute's (which always start with `MCR`) is
+    /// served in this protocol.
+    pub fn detector(self) -> Detector {
+        match self {
+            Foreign::Smcroute => Box::new(|first: &[u8]| {
+                foreign(first, || Box::new(smcroute::SmcrouteProtocol::default()))
+            }),
+            Foreign::Mrouted => Box::new(|first: &[u8]| {
+                foreign(first, || Box::new(mrouted::MroutedProtocol::default()))
+            }),
+        }
+    }
 }
 
-/// Tells the native protocol from `foreign` by the first bytes a client sent.
+/// Claims a connection for a foreign protocol unless its first bytes may be mcroute's own.
 ///
-/// Native frames start with `MCR`. An smcroutectl message starts with its length (at most
-/// 1024) as a native `size_t`, an mroutectl message with a command number that is never
-/// `M` (77): both differ from `MCR` within three bytes.
-pub fn detect(first: &[u8], foreign: Foreign) -> Detected {
+/// An smcroutectl message starts with its length (at most 1024) as a native `size_t`, an
+/// mroutectl message with a command number that is never `M` (77): both differ from `MCR`
+/// within three bytes.
+fn foreign(first: &[u8], make: impl FnOnce() -> Box<dyn Protocol>) -> Detect {
     let n = first.len().min(MAGIC.len());
     if n == 0 {
-        return Detected::NeedMore;
-    }
-    if first[..n] != MAGIC[..n] {
-        return Detected::Foreign(foreign);
-    }
-    if n < MAGIC.len() {
-        Detected::NeedMore
+        Detect::NeedMore
+    } else if first[..n] != MAGIC[..n] {
+        Detect::Mine(make())
+    } else if n < MAGIC.len() {
+        Detect::NeedMore
     } else {
-        Detected::Native
-    }
-}
-
-/// What a [`Session`] wants done after it consumed some bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Step {
-    /// Bytes to write to the client, in order.
-    pub reply: Vec<u8>,
-    /// Close the connection once `reply` is written (both foreign clients read to the end
-    /// of the stream).
-    pub close: bool,
-    /// The client sent something malformed (the reason); count it.
-    pub malformed: Option<String>,
-    /// Requests handled.
-    pub requests: u64,
-}
-
-/// The daemon side of one connection speaking a foreign protocol.
-#[derive(Debug)]
-pub struct Session {
-    proto: Foreign,
-    buf: Vec<u8>,
-}
-
-impl Session {
-    /// A session for a connection that speaks `proto`.
-    pub fn new(proto: Foreign) -> Session {
-        Session {
-            proto,
-            buf: Vec::new(),
-        }
-    }
-
-    /// The protocol.
-    pub fn protocol(&self) -> Foreign {
-        self.proto
-    }
-
-    /// Whether bytes of an incomplete message are buffered.
-    pub fn has_partial(&self) -> bool {
-        !self.buf.is_empty()
-    }
-
-    /// How many bytes are buffered.
-    pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Takes bytes the client sent.
-    pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// Answers every complete message received with `handler`, in the foreign protocol's
-    /// format.
-    pub fn serve(&mut self, handler: &mut dyn FnMut(&Request) -> Response) -> Step {
-        match self.proto {
-            Foreign::Smcroute => smcroute::serve(&mut self.buf, handler),
-            Foreign::Mrouted => mrouted::serve(&mut self.buf, handler),
-        }
+        Detect::NotMine
     }
 }
 
@@ -210,27 +158,62 @@ pub(crate) fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn claimed(d: &Detector, first: &[u8]) -> Option<&'static str> {
+        match d(first) {
+            Detect::Mine(p) => Some(p.name()),
+            Detect::NotMine => None,
+            Detect::NeedMore => Some("more"),
+        }
+    }
+
     #[test]
     fn detection() {
-        assert_eq!(detect(b"", Foreign::Smcroute), Detected::NeedMore);
-        assert_eq!(detect(b"M", Foreign::Smcroute), Detected::NeedMore);
-        assert_eq!(detect(b"MC", Foreign::Mrouted), Detected::NeedMore);
-        assert_eq!(detect(b"MCR\x01", Foreign::Mrouted), Detected::Native);
+        let smc = Foreign::Smcroute.detector();
+        let mr = Foreign::Mrouted.detector();
+        assert_eq!(claimed(&smc, b"M"), Some("more"));
+        assert_eq!(claimed(&mr, b"MC"), Some("more"));
+        assert_eq!(claimed(&mr, b"MCR\x02"), None);
+        assert_eq!(claimed(&smc, b"MCR"), None);
         // smcroutectl: a 30-byte join starts with 30 as a size_t.
-        assert_eq!(
-            detect(b"\x1e\0\0\0\0\0\0\0j\0", Foreign::Smcroute),
-            Detected::Foreign(Foreign::Smcroute)
-        );
+        assert_eq!(claimed(&smc, b"\x1e\0\0\0\0\0\0\0j\0"), Some("smcroute"));
         // A 77-byte smcroute message starts with 'M' but not "MC".
-        assert_eq!(
-            detect(b"M\0\0", Foreign::Smcroute),
-            Detected::Foreign(Foreign::Smcroute)
-        );
+        assert_eq!(claimed(&smc, b"M\0\0"), Some("smcroute"));
         // mroutectl: command 20 (show interfaces), detail 0.
-        assert_eq!(
-            detect(&[20, 0, 0], Foreign::Mrouted),
-            Detected::Foreign(Foreign::Mrouted)
-        );
+        assert_eq!(claimed(&mr, &[20, 0, 0]), Some("mrouted"));
+    }
+
+    /// Drives a protocol over `input` as the control server does (requests answered in
+    /// order, closed when the protocol says so or on a fatal error); the bytes written and
+    /// whether the connection was closed.
+    pub(crate) fn drive(
+        p: &mut dyn Protocol,
+        input: &[u8],
+        handler: &mut dyn FnMut(&crate::ctl::Request) -> Response,
+    ) -> (Vec<u8>, bool, usize) {
+        use crate::ctl::protocol::Decoded;
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            match p.decode(&input[at..]) {
+                Decoded::Incomplete => return (out, false, at),
+                Decoded::Fatal(e) => {
+                    p.encode(&Response::Error(e), false, &mut out);
+                    return (out, true, at);
+                }
+                Decoded::Reply { reply, used } => {
+                    at += used;
+                    p.encode(&reply, false, &mut out);
+                }
+                Decoded::Request { request, used } => {
+                    at += used;
+                    let r = handler(&request);
+                    p.encode(&r, false, &mut out);
+                }
+            }
+            if p.close_after_reply() {
+                return (out, true, at);
+            }
+        }
     }
 
     #[test]

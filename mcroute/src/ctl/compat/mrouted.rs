@@ -11,7 +11,10 @@ use std::fmt::Write;
 
 use ipnet::Ipv4Net;
 
-use super::{one_line, ShowLine, Step};
+use std::collections::VecDeque;
+
+use super::{one_line, ShowLine};
+use crate::ctl::protocol::{Decoded, Protocol};
 use crate::ctl::render::{self, Style};
 use crate::ctl::{
     DvmrpRouteRow, DvmrpVifRow, GroupRow, MfcRow, NeighborRow, Request, Response, ShowWhat,
@@ -250,73 +253,104 @@ fn lines_of(text: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Serves the message in `buf` (one per connection) with `handler`.
-pub(crate) fn serve(buf: &mut Vec<u8>, handler: &mut dyn FnMut(&Request) -> Response) -> Step {
-    let mut step = Step::default();
-    let Some(m) = decode_msg(buf) else {
-        return step;
-    };
-    buf.clear();
-    step.close = true;
-    let mut out = Vec::new();
-    let end = |out: &mut Vec<u8>, ok: bool, text: &str| {
-        out.extend_from_slice(&encode_msg(
-            if ok { cmd::EOF } else { cmd::ERR },
-            false,
-            &one_line(text),
-        ))
-    };
-    match to_command(&m) {
-        MrCommand::Show(reqs) => {
-            let mut failed = None;
-            for r in &reqs {
-                step.requests += 1;
-                match handler(r) {
-                    Response::Error(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                    resp => {
-                        let detail = matches!(r, Request::Show { detail: true, .. });
-                        lines_of(&show_text(&resp, detail), &mut out);
+/// The daemon side of one mroutectl connection (registered with
+/// [`Foreign::detector`](super::Foreign::detector)): one message in; its requests (four for
+/// `show status`) answered line by line, then EOF or ERR; then the server closes.
+#[derive(Debug, Default)]
+pub struct MroutedProtocol {
+    /// The message was read (mroutectl sends one per connection).
+    read: bool,
+    /// The detail flag of the message.
+    detail: bool,
+    /// Requests of the message not yet handed to the server.
+    queue: VecDeque<Request>,
+    /// Replies still to come, the last one ending in EOF.
+    replies_due: usize,
+    /// The parts of a reply so far.
+    parts: Option<Response>,
+}
+
+impl Protocol for MroutedProtocol {
+    fn name(&self) -> &'static str {
+        "mrouted"
+    }
+
+    fn decode(&mut self, input: &[u8]) -> Decoded {
+        if let Some(request) = self.queue.pop_front() {
+            return Decoded::Request { request, used: 0 };
+        }
+        if self.read {
+            // One message per connection: anything after it waits, unread, for the close.
+            return Decoded::Incomplete;
+        }
+        let Some(m) = decode_msg(input) else {
+            return Decoded::Incomplete;
+        };
+        self.read = true;
+        self.detail = m.detail;
+        self.replies_due = 1;
+        let request = match to_command(&m) {
+            MrCommand::Show(reqs) => {
+                self.replies_due = reqs.len();
+                self.queue = reqs.into();
+                match self.queue.pop_front() {
+                    Some(r) => r,
+                    None => {
+                        return Decoded::Reply {
+                            reply: Response::Ok,
+                            used: MSG_LEN,
+                        }
                     }
                 }
             }
-            match failed {
-                Some(e) => end(&mut out, false, &e),
-                None => end(&mut out, true, ""),
-            }
-        }
-        MrCommand::Version { .. } => {
-            step.requests += 1;
-            match handler(&Request::Version) {
-                Response::Version(v) => {
-                    lines_of(&format!("{v} \n"), &mut out);
-                    end(&mut out, true, "");
+            MrCommand::Version { .. } => Request::Version,
+            MrCommand::Kill => Request::Kill,
+            MrCommand::Reload => Request::Reload,
+            MrCommand::Refused(why) => {
+                return Decoded::Reply {
+                    reply: Response::Error(why),
+                    used: MSG_LEN,
                 }
-                Response::Error(e) => end(&mut out, false, &e),
-                _ => end(&mut out, false, "no version"),
             }
-        }
-        MrCommand::Kill | MrCommand::Reload => {
-            step.requests += 1;
-            let req = if matches!(to_command(&m), MrCommand::Kill) {
-                Request::Kill
-            } else {
-                Request::Reload
-            };
-            match handler(&req) {
-                Response::Error(e) => end(&mut out, false, &e),
-                _ => end(&mut out, true, ""),
-            }
-        }
-        MrCommand::Refused(why) => {
-            step.malformed = None;
-            end(&mut out, false, &why);
+        };
+        Decoded::Request {
+            request,
+            used: MSG_LEN,
         }
     }
-    step.reply = out;
-    step
+
+    fn encode(&mut self, reply: &Response, more: bool, out: &mut Vec<u8>) {
+        let whole = match self.parts.take() {
+            None => reply.clone(),
+            Some(mut so_far) => match so_far.append(reply.clone()) {
+                Ok(()) => so_far,
+                Err(e) => Response::Error(e),
+            },
+        };
+        if more {
+            self.parts = Some(whole);
+            return;
+        }
+        self.replies_due = self.replies_due.saturating_sub(1);
+        match &whole {
+            Response::Error(e) => {
+                // The reply ends here, whatever else the message asked for.
+                self.queue.clear();
+                self.replies_due = 0;
+                out.extend_from_slice(&encode_msg(cmd::ERR, self.detail, &one_line(e)));
+                return;
+            }
+            Response::Version(v) => lines_of(&format!("{v} "), out),
+            other => lines_of(&show_text(other, self.detail), out),
+        }
+        if self.replies_due == 0 {
+            out.extend_from_slice(&encode_msg(cmd::EOF, self.detail, ""));
+        }
+    }
+
+    fn close_after_reply(&self) -> bool {
+        self.read && self.replies_due == 0 && self.parts.is_none()
+    }
 }
 
 /// An IPv4 subnet as mrouted prints it (`inet_fmts`): only the octets the mask covers,
@@ -673,23 +707,29 @@ mod tests {
     }
 
     #[test]
-    fn serve_writes_lines_then_eof() {
-        let mut buf = encode_msg(cmd::SHOW_ROUTES, false, "").to_vec();
-        let step = serve(&mut buf, &mut |_| {
-            Response::DvmrpRoutes(vec![DvmrpRouteRow {
-                origin: "198.51.100.0/24".parse().unwrap(),
-                gateway: Some("192.0.2.2".parse().unwrap()),
-                metric: 2,
-                parent: 0,
-                interface: "a1".into(),
-                children: vec![],
-                dependents: vec![],
-                expires: Some(100),
-            }])
-        });
-        assert!(step.close);
-        assert_eq!(step.reply.len() % MSG_LEN, 0);
-        let r = decode_reply(&step.reply);
+    fn serves_one_message_lines_then_eof() {
+        use crate::ctl::compat::tests::drive;
+        let mut p = MroutedProtocol::default();
+        let (out, closed, used) = drive(
+            &mut p,
+            &encode_msg(cmd::SHOW_ROUTES, false, ""),
+            &mut |_| {
+                Response::DvmrpRoutes(vec![DvmrpRouteRow {
+                    origin: "198.51.100.0/24".parse().unwrap(),
+                    gateway: Some("192.0.2.2".parse().unwrap()),
+                    metric: 2,
+                    parent: 0,
+                    interface: "a1".into(),
+                    children: vec![],
+                    dependents: vec![],
+                    expires: Some(100),
+                }])
+            },
+        );
+        assert!(closed);
+        assert_eq!(used, MSG_LEN);
+        assert_eq!(out.len() % MSG_LEN, 0);
+        let r = decode_reply(&out);
         assert!(!r.failed);
         assert_eq!(
             r.lines,
@@ -705,13 +745,33 @@ mod tests {
                 )),
             ]
         );
-        let mut buf = encode_msg(cmd::DEBUG, false, "all").to_vec();
-        let step = serve(&mut buf, &mut |_| Response::Ok);
-        let r = decode_reply(&step.reply);
-        assert!(r.failed && r.last.starts_with("debug:"));
-        let mut buf = encode_msg(cmd::SHOW_IFACE, false, "")[..100].to_vec();
-        let step = serve(&mut buf, &mut |_| Response::Ok);
-        assert!(!step.close && step.reply.is_empty());
+        // show status: four requests, one EOF at the end.
+        let mut p = MroutedProtocol::default();
+        let mut asked = 0;
+        let (out, closed, _) = drive(&mut p, &encode_msg(cmd::SHOW_STATUS, true, ""), &mut |r| {
+            asked += 1;
+            assert!(matches!(r, Request::Show { detail: true, .. }));
+            Response::Neighbors(vec![])
+        });
+        assert!(closed);
+        assert_eq!(asked, 4);
+        let eofs = out.chunks(MSG_LEN).filter(|m| m[0] == cmd::EOF).count();
+        assert_eq!((eofs, out.len() / MSG_LEN), (1, 1));
+        // A refused setting: ERR with the reason.
+        let mut p = MroutedProtocol::default();
+        let (out, closed, _) = drive(&mut p, &encode_msg(cmd::DEBUG, false, "all"), &mut |_| {
+            Response::Ok
+        });
+        let r = decode_reply(&out);
+        assert!(closed && r.failed && r.last.starts_with("debug:"));
+        // Less than a message: wait.
+        let mut p = MroutedProtocol::default();
+        let (out, closed, _) = drive(
+            &mut p,
+            &encode_msg(cmd::SHOW_IFACE, false, "")[..100],
+            &mut |_| Response::Ok,
+        );
+        assert!(!closed && out.is_empty());
     }
 
     /// What mrouted 4.6 sent for `mroutectl -d show routes` and `show interfaces` in the lab

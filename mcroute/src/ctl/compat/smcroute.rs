@@ -17,8 +17,11 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{one_line, parse_markup, Reply, ShowLine, Step};
+use std::collections::VecDeque;
+
+use super::{one_line, parse_markup, Reply, ShowLine};
 use crate::ctl::command::{self, Command};
+use crate::ctl::protocol::{Decoded, Protocol};
 use crate::ctl::render;
 use crate::ctl::{
     fmt_sg, GroupRow, InterfaceRow, Request, Response, RouteRow, RouteTables, ShowWhat,
@@ -357,37 +360,76 @@ pub fn show_text(resp: &Response, detail: bool) -> String {
     out
 }
 
-/// Serves every complete message in `buf` (removing it) with `handler`.
-pub(crate) fn serve(buf: &mut Vec<u8>, handler: &mut dyn FnMut(&Request) -> Response) -> Step {
-    let mut step = Step::default();
-    loop {
-        match decode_msg(buf) {
-            Ok(None) => break,
-            Ok(Some((m, n))) => {
-                buf.drain(..n);
+/// The daemon side of one smcroutectl connection (registered with
+/// [`Foreign::detector`](super::Foreign::detector)).
+///
+/// Like smcrouted, it answers every message the client sent in one go, then the server
+/// closes the connection (smcroutectl reads until it is closed). A `show` reply that the
+/// daemon produces in parts is gathered and written whole, in smcrouted's layout.
+#[derive(Debug, Default)]
+pub struct SmcrouteProtocol {
+    /// What each request awaiting its reply asked for (replies come in request order).
+    asked: VecDeque<SmcRequest>,
+    /// The parts of a reply so far.
+    parts: Option<Response>,
+    /// Whether the client sent more bytes after the last message decoded.
+    more_input: bool,
+}
+
+impl Protocol for SmcrouteProtocol {
+    fn name(&self) -> &'static str {
+        "smcroute"
+    }
+
+    fn decode(&mut self, input: &[u8]) -> Decoded {
+        match decode_msg(input) {
+            Ok(None) => Decoded::Incomplete,
+            Err(e) => Decoded::Fatal(e.to_string()),
+            Ok(Some((m, used))) => {
+                self.more_input = input.len() > used;
                 match to_request(&m) {
                     Ok(req) => {
-                        step.requests += 1;
-                        let resp = handler(&req.request);
-                        step.reply.extend(encode_reply(&req, &resp));
+                        let request = req.request.clone();
+                        self.asked.push_back(req);
+                        Decoded::Request { request, used }
                     }
                     Err(e) => {
-                        step.reply.extend(one_line(&e).into_bytes());
-                        step.reply.push(0);
+                        self.asked.push_back(SmcRequest {
+                            request: Request::Version,
+                            json: false,
+                        });
+                        Decoded::Reply {
+                            reply: Response::Error(e),
+                            used,
+                        }
                     }
                 }
             }
-            Err(e) => {
-                buf.clear();
-                step.reply.extend(e.to_string().into_bytes());
-                step.reply.push(0);
-                step.malformed = Some(e.to_string());
-                break;
-            }
         }
     }
-    step.close = buf.is_empty();
-    step
+
+    fn encode(&mut self, reply: &Response, more: bool, out: &mut Vec<u8>) {
+        let whole = match self.parts.take() {
+            None => reply.clone(),
+            Some(mut so_far) => match so_far.append(reply.clone()) {
+                Ok(()) => so_far,
+                Err(e) => Response::Error(e),
+            },
+        };
+        if more {
+            self.parts = Some(whole);
+            return;
+        }
+        let asked = self.asked.pop_front().unwrap_or(SmcRequest {
+            request: Request::Version,
+            json: false,
+        });
+        out.extend_from_slice(&encode_reply(&asked, &whole));
+    }
+
+    fn close_after_reply(&self) -> bool {
+        self.asked.is_empty() && self.parts.is_none() && !self.more_input
+    }
 }
 
 /// Reads smcrouted's reply to `req` (everything it wrote before closing).
@@ -811,25 +853,53 @@ GROUP (S,G)                                IIF             =\n\
     }
 
     #[test]
-    fn serve_answers_pipelined_and_closes() {
+    fn serves_pipelined_messages_then_closes() {
+        use crate::ctl::compat::tests::drive;
         let mut buf = encode_msg(u16::from(b'F'), &[]).unwrap();
         buf.extend(encode_msg(u16::from(b'x'), &[]).unwrap());
         let half = encode_msg(u16::from(b'k'), &[]).unwrap();
         buf.extend_from_slice(&half[..5]);
+        let mut p = SmcrouteProtocol::default();
         let mut seen = Vec::new();
-        let step = serve(&mut buf, &mut |r| {
+        let (out, closed, used) = drive(&mut p, &buf, &mut |r| {
             seen.push(r.clone());
             Response::Ok
         });
         assert_eq!(seen, [Request::Flush]);
-        assert!(!step.close, "a partial message is waited for");
-        assert!(step.reply.starts_with(b"\0Unknown or malformed"));
-        buf.extend_from_slice(&half[5..]);
-        let step = serve(&mut buf, &mut |_| Response::Error("no\nway".into()));
-        assert_eq!(step.reply, b"no; way\0");
-        assert!(step.close);
-        let mut bad = vec![0xff; 20];
-        let step = serve(&mut bad, &mut |_| Response::Ok);
-        assert!(step.malformed.is_some() && step.close);
+        assert!(!closed, "a partial message is waited for");
+        assert!(out.starts_with(b"\0Unknown or malformed"));
+        let mut rest = buf[used..].to_vec();
+        rest.extend_from_slice(&half[5..]);
+        let (out, closed, _) = drive(&mut p, &rest, &mut |_| Response::Error("no\nway".into()));
+        assert_eq!(out, b"no; way\0");
+        assert!(closed);
+        let mut p = SmcrouteProtocol::default();
+        let (out, closed, _) = drive(&mut p, &[0xff; 20], &mut |_| Response::Ok);
+        assert!(closed && out.ends_with(b"\0"));
+    }
+
+    #[test]
+    fn a_show_in_parts_is_written_whole() {
+        let mut p = SmcrouteProtocol::default();
+        let m = encode_msg(u16::from(b's'), &[]).unwrap();
+        let Decoded::Request { request, .. } = p.decode(&m) else {
+            panic!()
+        };
+        assert!(matches!(request, Request::Show { .. }));
+        let part = |g: &str| {
+            Response::Routes(RouteTables {
+                rules: vec![row(Some("192.0.2.1"), g, "a1", &["a2"], None)],
+                ..Default::default()
+            })
+        };
+        let mut out = Vec::new();
+        p.encode(&part("225.1.1.1"), true, &mut out);
+        assert!(out.is_empty() && !p.close_after_reply());
+        p.encode(&part("225.1.1.2"), false, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("(S,G) Rules_").count(), 1, "{text}");
+        assert!(text.contains("225.1.1.1") && text.contains("225.1.1.2"));
+        assert!(text.ends_with("\0"));
+        assert!(p.close_after_reply());
     }
 }
