@@ -197,6 +197,12 @@ fn print_foreign(o: &Opts, r: &Reply) -> bool {
     match r {
         Reply::Response(r) => print_reply(o, r),
         Reply::Text(lines) => {
+            if o.json {
+                eprintln!(
+                    "{}: no JSON for this reply: the daemon answered in text, printed as is",
+                    o.persona.name()
+                );
+            }
             print!("{}", compat::render_plain(lines, o.style.no_headings));
             true
         }
