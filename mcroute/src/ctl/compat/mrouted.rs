@@ -854,6 +854,26 @@ mod tests {
             false,
         );
         assert_eq!(text, IFACES.concat());
+        // A neighbour as mrouted 4.6 listed dvmrp-router (generation id, two-way, pruning).
+        let text = show_text(
+            &Response::Neighbors(vec![NeighborRow {
+                addr: "203.0.113.2".parse().unwrap(),
+                vif: 2,
+                interface: "x1".into(),
+                version: (3, 255),
+                generation_id: 7,
+                flags: vec!["prune".into(), "genid".into(), "two-way".into()],
+                uptime: 28,
+                expires: 20,
+            }]),
+            false,
+        );
+        assert_eq!(
+            text,
+            "Neighbor Table_\n\
+             Neighbor        Interface       Version Flags    Uptime Expire=\n\
+             203.0.113.2     x1              3.255   G       0:00:28    20s\n"
+        );
     }
 
     #[test]
