@@ -153,9 +153,9 @@ pub fn to_command(m: &Msg) -> MrCommand {
         cmd::LOGLEVEL => MrCommand::Refused(
             "log: not settable over the control socket; start dvmrp-router with -d LEVELS".into(),
         ),
-        cmd::SHOW_IGMP_IFACE | cmd::SHOW_IGMP => MrCommand::Refused(
-            "show igmp interface: not available; use show igmp groups or show interfaces".into(),
-        ),
+        // The IGMP interface table is drawn from the interface table (see igmp_ifaces).
+        cmd::SHOW_IGMP_IFACE => show(&[ShowWhat::Interfaces]),
+        cmd::SHOW_IGMP => show(&[ShowWhat::Interfaces, ShowWhat::Groups]),
         other => MrCommand::Refused(format!("unknown command {other}")),
     }
 }
@@ -268,6 +268,8 @@ pub struct MroutedProtocol {
     replies_due: usize,
     /// The parts of a reply so far.
     parts: Option<Response>,
+    /// `show igmp [interfaces]`: the interface table is printed as IGMP's.
+    igmp: bool,
 }
 
 impl Protocol for MroutedProtocol {
@@ -288,6 +290,7 @@ impl Protocol for MroutedProtocol {
         };
         self.read = true;
         self.detail = m.detail;
+        self.igmp = matches!(m.cmd, cmd::SHOW_IGMP_IFACE | cmd::SHOW_IGMP);
         self.replies_due = 1;
         let request = match to_command(&m) {
             MrCommand::Show(reqs) => {
@@ -341,6 +344,11 @@ impl Protocol for MroutedProtocol {
                 return;
             }
             Response::Version(v) => lines_of(&format!("{v} "), out),
+            Response::DvmrpInterfaces(rows) if self.igmp => {
+                let mut text = String::new();
+                igmp_ifaces(&mut text, rows);
+                lines_of(&text, out)
+            }
             other => lines_of(&show_text(other, self.detail), out),
         }
         if self.replies_due == 0 {
@@ -603,6 +611,38 @@ fn mfc(out: &mut String, rows: &[MfcRow], detail: bool) {
     }
 }
 
+/// mrouted's IGMP interface table, from the DVMRP interface rows: the querier (`Local` when
+/// it is us), the number of groups with members. This side does not report the IGMP version
+/// or the other querier's expiry per interface: `-`.
+pub fn igmp_ifaces(out: &mut String, rows: &[DvmrpVifRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("IGMP Interface Table_\n");
+    let _ = writeln!(
+        out,
+        "{:<16}  {:<15}  {:>7}  {:>6}  {:>6}=",
+        "Interface", "Querier", "Version", "Groups", "Expire"
+    );
+    for r in rows {
+        let local = r.flags.iter().any(|f| f == "querier") || r.querier == Some(r.local);
+        let querier = match (local, r.querier) {
+            (true, _) => "Local".to_string(),
+            (false, Some(q)) => q.to_string(),
+            (false, None) => "-".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<16}  {:<15}  {:>7}  {:>6}  {:>6}",
+            r.name,
+            querier,
+            "-",
+            r.groups.len(),
+            if local { "Never" } else { "-" }
+        );
+    }
+}
+
 fn igmp_groups(out: &mut String, rows: &[GroupRow]) {
     if rows.is_empty() {
         return;
@@ -757,6 +797,50 @@ mod tests {
         assert_eq!(asked, 4);
         let eofs = out.chunks(MSG_LEN).filter(|m| m[0] == cmd::EOF).count();
         assert_eq!((eofs, out.len() / MSG_LEN), (1, 1));
+        // show igmp: the interface table as IGMP's, then the groups.
+        let mut p = MroutedProtocol::default();
+        let (out, closed, _) =
+            drive(
+                &mut p,
+                &encode_msg(cmd::SHOW_IGMP, false, ""),
+                &mut |r| match r {
+                    Request::Show {
+                        what: ShowWhat::Interfaces,
+                        ..
+                    } => Response::DvmrpInterfaces(vec![DvmrpVifRow {
+                        vif: 0,
+                        name: "a1".into(),
+                        local: "192.0.2.1".parse().unwrap(),
+                        subnet: "192.0.2.0/24".parse().unwrap(),
+                        metric: 1,
+                        threshold: 1,
+                        rate_limit: 0,
+                        flags: vec!["querier".into()],
+                        neighbors: vec![],
+                        groups: vec!["225.1.1.1".parse().unwrap()],
+                        boundaries: vec![],
+                        querier: Some("192.0.2.1".parse().unwrap()),
+                        counters: None,
+                    }]),
+                    _ => Response::Groups(vec![GroupRow {
+                        source: None,
+                        group: "225.1.1.1/32".parse().unwrap(),
+                        iif: "a1".into(),
+                    }]),
+                },
+            );
+        assert!(closed);
+        let r = decode_reply(&out);
+        assert!(r
+            .lines
+            .contains(&ShowLine::Title("IGMP Interface Table".into())));
+        assert!(r
+            .lines
+            .contains(&ShowLine::Title("IGMP Group Table".into())));
+        assert!(r.lines.contains(&ShowLine::Row(format!(
+            "{:<16}  {:<15}  {:>7}  {:>6}  {:>6}",
+            "a1", "Local", "-", 1, "Never"
+        ))));
         // A refused setting: ERR with the reason.
         let mut p = MroutedProtocol::default();
         let (out, closed, _) = drive(&mut p, &encode_msg(cmd::DEBUG, false, "all"), &mut |_| {
