@@ -1,14 +1,22 @@
 //! Scale benchmark, run as root: `sudo cargo bench -p mcroute --bench scale`.
 //!
-//! Builds network namespaces (sender — router — receiver) and prints one line per case:
+//! Builds network namespaces (sender — router — receiver) and prints one line per case,
+//! each figure beside a baseline measured in the same run (the raw kernel calls this program
+//! makes itself, or smcrouted when `/usr/sbin/smcrouted` is installed), as a ratio:
 //! (a) start-to-ready of static-router with N (S,G) routes beside N raw `MRT_ADD_MFC` calls
-//!     made by this program in the same run (and smcrouted, when installed, up to 10,000),
-//! (b) an upcall storm: one (*,G) rule, N new sources sending one packet each,
-//! (c) resident memory of static-router with 100,000 routes,
-//! (d) `mcroutectl -b` adding 10,000 routes over the control socket.
+//!     (and smcrouted, up to 10,000),
+//! (b) first packets: K = 10,000 (S,G) routes installed and one (*,G) rule; N = 5,000 new
+//!     sources each send one packet to the rule's group; a receiver counts what arrives,
+//!     for static-router and smcrouted,
+//! (c) resident memory of static-router with 100,000 routes, as bytes per route above an
+//!     empty daemon (and smcrouted's at 10,000),
+//! (d) `mcroutectl -b` adding 10,000 routes over the control socket,
+//! (e) stop: SIGTERM to exit of static-router with 100,000 routes, beside closing a raw
+//!     table of 100,000 routes (the kernel's own flush),
+//! (f) reload (SIGHUP) of an unchanged 100,000-route file, beside the raw loop of (a).
 //! `MCROUTE_SCALE_SIZES=1000,10000` limits the sizes of (a); `MCROUTE_SCALE_REPEAT=N` sets
-//! how many runs of each side of (a) the medians are taken over (5).
-//! `MCROUTE_SCALE_ONLY=a` runs only case (a).
+//! how many runs of each side of (a), (e) and (f) the medians are taken over (5).
+//! `MCROUTE_SCALE_ONLY=a,c` runs only the cases listed.
 
 #[cfg(target_os = "linux")]
 #[path = "../mcroute/tests/support/mod.rs"]
@@ -77,6 +85,25 @@ mod imp {
         s
     }
 
+    fn setsockopt_fd<T>(fd: std::os::fd::BorrowedFd<'_>, level: i32, name: i32, v: &T) {
+        // SAFETY: v is a live T of the given size; fd is open.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                level,
+                name,
+                v as *const T as *const libc::c_void,
+                std::mem::size_of::<T>() as u32,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "setsockopt {name}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
     fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, v: &T) {
         // SAFETY: v is a live T of the given size.
         let r = unsafe {
@@ -98,6 +125,12 @@ mod imp {
 
     /// N raw MRT_ADD_MFC calls in the router namespace; returns their duration.
     fn raw_loop(net: &Line, n: u32) -> Duration {
+        raw_table(net, n).0
+    }
+
+    /// N raw MRT_ADD_MFC calls in the router namespace, then the table closed (the kernel
+    /// flushes it); returns the durations of both.
+    fn raw_table(net: &Line, n: u32) -> (Duration, Duration) {
         let r0 = net.rtr.ifindex("r0");
         let r1 = net.rtr.ifindex("r1");
         net.rtr.run(move || {
@@ -133,7 +166,10 @@ mod imp {
                 m.mfcc_ttls[1] = 1;
                 setsockopt(&fd, libc::IPPROTO_IP, abi::MRT_ADD_MFC, &m);
             }
-            t.elapsed()
+            let added = t.elapsed();
+            let t = Instant::now();
+            drop(fd);
+            (added, t.elapsed())
         })
     }
 
@@ -150,6 +186,18 @@ mod imp {
         tag: &str,
         conf: &str,
     ) -> (NsProcess, Duration, PathBuf) {
+        start_daemon_at(net, dir, program, tag, conf, "err")
+    }
+
+    /// [`start_daemon`] with log level `level`.
+    fn start_daemon_at(
+        net: &Line,
+        dir: &TempDir,
+        program: &Path,
+        tag: &str,
+        conf: &str,
+        level: &str,
+    ) -> (NsProcess, Duration, PathBuf) {
         let c = dir.path(&format!("{tag}.conf"));
         std::fs::write(&c, conf).unwrap();
         let pid = dir.path(&format!("{tag}.pid"));
@@ -162,7 +210,7 @@ mod imp {
                 "-n",
                 "-N",
                 "-l",
-                "err",
+                level,
                 "-f",
                 c.to_str().unwrap(),
                 "-P",
@@ -248,6 +296,64 @@ mod imp {
         }
     }
 
+    /// A receiver in the receiver namespace: joined to `group` on c0, counting every UDP
+    /// datagram to port 4001 until none came for `quiet`.
+    fn count_arrivals(
+        net: &Line,
+        group: Ipv4Addr,
+        quiet: Duration,
+    ) -> (
+        std::thread::JoinHandle<usize>,
+        std::sync::mpsc::Receiver<()>,
+    ) {
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let h = net.rcv.spawn(move || {
+            let sock = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 4001)).unwrap();
+            sock.join_multicast_v4(&group, &RCV4).unwrap();
+            // Room for the whole burst: what is counted is what the router forwarded, not
+            // what this thread kept up with.
+            let fd = std::os::fd::AsFd::as_fd(&sock);
+            setsockopt_fd(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &(64i32 << 20));
+            sock.set_read_timeout(Some(Duration::from_millis(20)))
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let mut n = 0;
+            let mut last = Instant::now();
+            let mut buf = [0u8; 2048];
+            // The first packets may take a while (the sender starts after this).
+            while last.elapsed() < quiet || n == 0 && last.elapsed() < quiet * 5 {
+                if sock.recv_from(&mut buf).is_ok() {
+                    n += 1;
+                    last = Instant::now();
+                }
+            }
+            n
+        });
+        (h, ready)
+    }
+
+    /// Case (b): `installed` (S,G) routes and a (*,G) rule; `n` new sources send one packet
+    /// each to the rule's group; returns how many arrived, how many routes the daemon
+    /// learned, and how long sending took.
+    fn first_packets(
+        program: &Path,
+        name: &str,
+        installed: u32,
+        n: u32,
+    ) -> (usize, usize, Duration) {
+        let dir = TempDir::new("scale-b");
+        let net = Line::new("st");
+        let group = Ipv4Addr::new(225, 77, 0, 1);
+        let mut conf = config(installed);
+        conf.push_str(&format!("mroute from r0 group {group} to r1\n"));
+        let (_p, _, _) = start_daemon(&net, &dir, program, name, &conf);
+        let (receiver, ready) = count_arrivals(&net, group, Duration::from_secs(2));
+        ready.recv().unwrap();
+        let sent = send_from_many_sources(&net.snd, "s0", n, group);
+        let arrived = receiver.join().unwrap();
+        (arrived, learned_routes(&net.rtr, group), sent)
+    }
+
     fn learned_routes(ns: &Netns, group: Ipv4Addr) -> usize {
         let g = proc_hex_v4(group);
         ns.proc_net("ip_mr_cache")
@@ -256,71 +362,77 @@ mod imp {
             .count()
     }
 
-    fn case_b(program: &Path, name: &str, sizes: &[u32]) {
-        for &n in sizes {
-            let dir = TempDir::new("scale-b");
-            let net = Line::new("st");
-            let group = Ipv4Addr::new(225, 77, 0, 1);
-            let conf =
-                "phyint r0 enable\nphyint r1 enable\nmroute from r0 group 225.77.0.0/16 to r1\n";
-            let (_p, _, _) = start_daemon(&net, &dir, program, name, conf);
-            let t0 = Instant::now();
-            let sent = send_from_many_sources(&net.snd, "s0", n, group);
-            // Wait until the count stops growing (2 s without change) or all are in.
-            let mut last = 0;
-            let mut last_change = Instant::now();
-            let mut done_at = t0;
-            while last_change.elapsed() < Duration::from_secs(2) && last < n as usize {
-                let c = learned_routes(&net.rtr, group);
-                if c != last {
-                    last = c;
-                    last_change = Instant::now();
-                    done_at = Instant::now();
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            println!(
-                "(b) upcall storm {n:>6} new sources for one (*,G) rule, sent in {}: {name} installed {last} of {n} ({:.1}%), last one after {}",
-                secs(sent),
-                100.0 * last as f64 / n as f64,
-                secs(done_at.duration_since(t0))
-            );
+    fn case_b(ours: &Path, smcrouted: Option<&Path>) {
+        let (k, n) = (10_000, 5_000);
+        let (got, learned, sent) = first_packets(ours, "static-router", k, n);
+        let mut line = format!(
+            "(b) first packets: {k} routes installed, {n} new sources sending one packet each to a (*,G) rule (sent in {}): static-router forwarded {got} of {n} ({:.1}%, {learned} routes learned)",
+            secs(sent),
+            100.0 * got as f64 / f64::from(n)
+        );
+        if let Some(smc) = smcrouted {
+            let (s_got, s_learned, _) = first_packets(smc, "smcrouted", k, n);
+            line.push_str(&format!(
+                "; smcrouted forwarded {s_got} of {n} ({:.1}%, {s_learned} learned); static-router/smcrouted {:.1}x",
+                100.0 * s_got as f64 / f64::from(n),
+                got as f64 / (s_got.max(1)) as f64
+            ));
         }
+        println!("{line}");
     }
 
-    fn case_c(program: &Path) {
+    fn rss_kib(pid: u32) -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Resident memory of `program` with `n` routes and with none; KiB.
+    fn resident(program: &Path, tag: &str, n: u32) -> (u64, u64) {
         let dir = TempDir::new("scale-c");
         let net = Line::new("sm");
-        let (p, _, _) = start_daemon(&net, &dir, program, "mem", &config(100_000));
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", p.child.id())).unwrap_or_default();
-        let rss = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .unwrap_or("VmRSS: ?")
-            .to_string();
-        let base = {
-            let net0 = Line::new("sm0");
-            let (q, _, _) = start_daemon(
-                &net0,
-                &dir,
-                program,
-                "mem0",
-                "phyint r0 enable\nphyint r1 enable\n",
-            );
-            std::fs::read_to_string(format!("/proc/{}/status", q.child.id()))
-                .unwrap_or_default()
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .unwrap_or("VmRSS: ?")
-                .to_string()
-        };
-        println!(
-            "(c) resident memory of static-router: with 100,000 routes {}; with none {}",
-            rss.trim_start_matches("VmRSS:").trim(),
-            base.trim_start_matches("VmRSS:").trim()
-        );
+        let (p, _, _) = start_daemon(&net, &dir, program, tag, &config(n));
+        // A moment for anything the daemon does right after it is ready.
+        std::thread::sleep(Duration::from_millis(200));
+        let with = rss_kib(p.child.id());
         drop(p);
+        drop(net);
+        let net0 = Line::new("sm0");
+        let (q, _, _) = start_daemon(
+            &net0,
+            &dir,
+            program,
+            tag,
+            "phyint r0 enable\nphyint r1 enable\n",
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        (with, rss_kib(q.child.id()))
+    }
+
+    fn case_c(ours: &Path, smcrouted: Option<&Path>) {
+        let n = 100_000;
+        let (with, without) = resident(ours, "mem", n);
+        let per = (with.saturating_sub(without) * 1024) as f64 / f64::from(n);
+        let mut line = format!(
+            "(c) resident memory of static-router: {:.1} MB with {n} routes, {:.1} MB with none: {per:.0} bytes per route",
+            with as f64 / 1024.0,
+            without as f64 / 1024.0
+        );
+        if let Some(smc) = smcrouted {
+            // smcrouted takes minutes to load 100,000 routes: 10,000.
+            let m = 10_000;
+            let (s_with, s_without) = resident(smc, "smcmem", m);
+            let s_per = (s_with.saturating_sub(s_without) * 1024) as f64 / f64::from(m);
+            line.push_str(&format!(
+                "; smcrouted {s_per:.0} bytes per route ({:.1} MB with {m}); static-router/smcrouted {:.2}x",
+                s_with as f64 / 1024.0,
+                per / s_per.max(1.0)
+            ));
+        }
+        println!("{line}");
     }
 
     fn case_d(program: &Path) {
@@ -358,6 +470,73 @@ mod imp {
         );
     }
 
+    /// Case (e): SIGTERM to exit with `n` routes, beside closing a raw table of `n` routes.
+    fn case_e(ours: &Path, n: u32, repeats: usize) {
+        let dir = TempDir::new("scale-e");
+        let conf = config(n);
+        let (mut stops, mut closes) = (Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            let net = Line::new("sx");
+            closes.push(raw_table(&net, n).1);
+            drop(net);
+            let net = Line::new("sy");
+            let (mut p, _, _) = start_daemon(&net, &dir, ours, "stop", &conf);
+            let t = Instant::now();
+            p.signal(nix::sys::signal::Signal::SIGTERM);
+            while !matches!(p.child.try_wait(), Ok(Some(_)))
+                && t.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            stops.push(t.elapsed());
+        }
+        let (stop, close) = (median(&mut stops), median(&mut closes));
+        println!(
+            "(e) stop with {n} routes, median of {repeats}: static-router SIGTERM to exit {} ({}-{}), closing a raw table {} ({}-{}), ratio {:.2}x",
+            secs(stop),
+            secs(stops[0]),
+            secs(stops[stops.len() - 1]),
+            secs(close),
+            secs(closes[0]),
+            secs(closes[closes.len() - 1]),
+            stop.as_secs_f64() / close.as_secs_f64()
+        );
+    }
+
+    /// Case (f): SIGHUP with an unchanged file of `n` routes until the daemon logs the
+    /// reload, beside the raw loop of `n` MRT_ADD_MFC calls.
+    fn case_f(ours: &Path, n: u32, repeats: usize) {
+        let dir = TempDir::new("scale-f");
+        let conf = config(n);
+        let (mut reloads, mut raws) = (Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            let net = Line::new("sf");
+            raws.push(raw_loop(&net, n));
+            drop(net);
+            let net = Line::new("sg");
+            let (p, _, _) = start_daemon_at(&net, &dir, ours, "reload", &conf, "info");
+            let before = p.output().matches("reloaded").count();
+            let t = Instant::now();
+            p.signal(nix::sys::signal::Signal::SIGHUP);
+            while p.output().matches("reloaded").count() == before
+                && t.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            reloads.push(t.elapsed());
+            assert!(p.output().contains(": 0 change(s)"), "{}", p.output());
+        }
+        let (reload, raw) = (median(&mut reloads), median(&mut raws));
+        println!(
+            "(f) reload of an unchanged {n}-route file, median of {repeats}: static-router {} ({}-{}, 0 changes), raw MRT_ADD_MFC loop {}, ratio {:.2}x",
+            secs(reload),
+            secs(reloads[0]),
+            secs(reloads[reloads.len() - 1]),
+            secs(raw),
+            reload.as_secs_f64() / raw.as_secs_f64()
+        );
+    }
+
     pub fn main() {
         if std::env::args().any(|a| a == "--list" || a == "--test") {
             return; // `cargo test --benches` probes the harness; nothing to list.
@@ -378,16 +557,26 @@ mod imp {
             .and_then(|s| s.parse().ok())
             .filter(|&n: &usize| n > 0)
             .unwrap_or(5);
-        case_a(&sizes, repeats, smcrouted);
-        if std::env::var("MCROUTE_SCALE_ONLY").is_ok_and(|v| v == "a") {
-            return;
+        let only = std::env::var("MCROUTE_SCALE_ONLY").unwrap_or_default();
+        let run = |c: &str| only.is_empty() || only.split(',').any(|o| o.trim() == c);
+        if run("a") {
+            case_a(&sizes, repeats, smcrouted);
         }
-        case_b(&ours, "static-router", &[1_000, 10_000]);
-        if let Some(smc) = smcrouted {
-            case_b(smc, "smcrouted", &[1_000, 10_000]);
+        if run("b") {
+            case_b(&ours, smcrouted);
         }
-        case_c(&ours);
-        case_d(&ours);
+        if run("c") {
+            case_c(&ours, smcrouted);
+        }
+        if run("d") {
+            case_d(&ours);
+        }
+        if run("e") {
+            case_e(&ours, 100_000, repeats);
+        }
+        if run("f") {
+            case_f(&ours, 100_000, repeats);
+        }
     }
 }
 

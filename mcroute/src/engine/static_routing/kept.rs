@@ -11,7 +11,7 @@
 
 use ipnet::IpNet;
 
-use super::config::IfPattern;
+use super::config::{normalize_source, IfPattern};
 use super::{Origin, RouteRule};
 use crate::model::FastMap;
 
@@ -128,13 +128,26 @@ impl Patterns {
         }
     }
 
-    /// Whether kept rule `r` is the normalized rule `n` (same patterns, in order).
+    /// Whether kept rule `r` is rule `n` once normalized (compared without building the
+    /// normalized copy).
     pub(super) fn same(&self, r: &Rule, n: &RouteRule) -> bool {
-        r.source == n.source
-            && r.group == n.group
-            && self.pat(r.iif) == &n.iif
-            && self.list(r.oifs).len() == n.oifs.len()
-            && self.list_pats(r.oifs).zip(&n.oifs).all(|(a, b)| a == b)
+        if r.source != normalize_source(n.source)
+            || r.group != n.group.trunc()
+            || self.pat(r.iif) != &n.iif
+        {
+            return false;
+        }
+        // `n`'s outbound patterns without repeats, in order, against the kept list.
+        let mut kept = self.list_pats(r.oifs);
+        for (i, o) in n.oifs.iter().enumerate() {
+            if n.oifs[..i].contains(o) {
+                continue;
+            }
+            if kept.next() != Some(o) {
+                return false;
+            }
+        }
+        kept.next().is_none()
     }
 }
 
@@ -158,7 +171,10 @@ mod tests {
         assert_eq!((a.iif, a.oifs), (b.iif, b.oifs));
         assert_eq!(p.rule(&a), rule(&["a2", "a+"]));
         assert!(p.same(&a, &rule(&["a2", "a+"])));
+        assert!(p.same(&a, &rule(&["a2", "a2", "a+", "a2"])));
         assert!(!p.same(&a, &rule(&["a+", "a2"])));
+        assert!(!p.same(&a, &rule(&["a2"])));
+        assert!(!p.same(&a, &rule(&["a2", "a+", "a3"])));
         let c = p.keep(rule(&[]), Origin::Config);
         assert_ne!(c.oifs, a.oifs);
         assert_eq!(p.rule(&c).oifs, vec![]);

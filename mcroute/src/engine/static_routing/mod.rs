@@ -301,6 +301,8 @@ enum Scope {
     Dynamic(ipnet::IpNet),
     /// The VIFs only, even when they change.
     VifsOnly,
+    /// The VIFs and the joins; every route if the VIFs change.
+    Joins,
 }
 
 /// The order of [`sort_key`], as a key of [`StaticEngine::dynamic`]: family, group bits,
@@ -581,8 +583,7 @@ impl StaticEngine {
         let mut rules = self.rules.values();
         for r in &config.routes {
             match rules.next() {
-                Some(k) if k.origin == Origin::Config && self.patterns.same(k, &r.normalized()) => {
-                }
+                Some(k) if k.origin == Origin::Config && self.patterns.same(k, r) => {}
                 _ => return false,
             }
         }
@@ -656,7 +657,9 @@ impl StaticEngine {
             self.emit(a);
         }
         self.set_joins(&st.joins);
-        self.refresh(st.now, Scope::All);
+        // Every route is as a full pass would leave it; the VIFs were computed from the
+        // same rules (a pass over every route follows if they differ after all).
+        self.refresh(st.now, Scope::Joins);
         self.emit(Action::RunScript(ScriptEvent::Reload));
     }
 
@@ -1485,6 +1488,12 @@ impl StaticEngine {
         self.actions.extend(pre);
         match scope {
             Scope::VifsOnly => return post,
+            Scope::Joins => {
+                self.actions.extend(post);
+                let joins = self.reconcile_joins();
+                self.actions.extend(joins);
+                return Vec::new();
+            }
             Scope::Key(k) => {
                 let desired = self.desired_static(k);
                 self.reconcile_key(now, k, desired, &changes);
