@@ -256,6 +256,8 @@ fn run(args: &Args, paths: &Paths) -> Result<(), Fatal> {
                 notify.ready(&svc.status());
                 r
             }
+            Request::Debug { levels } => service::debug_command(levels.as_deref()),
+            Request::Log { level } => service::log_command(level.as_deref()),
             other => svc
                 .handle_request(other, Instant::now())
                 .unwrap_or_else(|| Response::Error("unsupported".into())),

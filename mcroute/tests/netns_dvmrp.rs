@@ -724,6 +724,60 @@ fn igmp_querier_with_real_hosts() {
         groups_on(&d, "r1")
     );
     assert!(!groups_on(&d, "r0").contains(&g2));
+    // mroutectl's `show igmp`: us as the IGMPv3 querier on both links; per group the last
+    // reporter (the host) and the compatibility mode its reports put the group in.
+    let igmp = match d.show(ShowWhat::Igmp) {
+        Response::Igmp(t) => t,
+        other => panic!("unexpected {other:?}"),
+    };
+    for i in &igmp.interfaces {
+        assert!(i.local && i.version == 3, "{i:?}");
+    }
+    let row = |g: Ipv4Addr| igmp.groups.iter().find(|r| r.group == g).cloned();
+    let r3 = row(g3).expect("g3 listed");
+    assert_eq!(
+        (r3.interface.as_str(), r3.reporter, r3.version),
+        ("r0", Ipv4Addr::new(192, 0, 2, 10), 3)
+    );
+    let r2 = row(g2).expect("g2 listed");
+    assert_eq!(
+        (r2.interface.as_str(), r2.reporter, r2.version),
+        ("r1", Ipv4Addr::new(198, 51, 100, 10), 2)
+    );
+    assert!(r3.expires > 200 && r3.expires <= 260, "{r3:?}");
+    // The log level and debug levels change at run time (mroutectl's log and debug).
+    let ask = |req: Request| {
+        CtlClient::connect(&d.dir.join("sock"))
+            .expect("connect ctl")
+            .request(&req)
+            .expect("ctl request")
+    };
+    assert_eq!(
+        ask(Request::Log {
+            level: Some("notice".into())
+        }),
+        Response::Ok
+    );
+    assert_eq!(
+        ask(Request::Log { level: None }),
+        Response::Text("notice".into())
+    );
+    assert!(matches!(
+        ask(Request::Debug {
+            levels: Some("nope".into())
+        }),
+        Response::Error(_)
+    ));
+    assert_eq!(
+        ask(Request::Debug {
+            levels: Some("groups".into())
+        }),
+        Response::Ok
+    );
+    assert_eq!(
+        ask(Request::Debug { levels: None }),
+        Response::Text("dvmrp::groups".into())
+    );
     m3.leave();
     m2.leave();
     assert!(

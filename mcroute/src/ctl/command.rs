@@ -55,6 +55,9 @@ pub enum CommandError {
     BadArgument(String),
 }
 
+/// Commands recognised only when spelled out.
+const EXACT_ONLY: &[&str] = &["debug", "log"];
+
 /// The commands, their usage and help text.
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("help", "help [CMD]", "Show help for all commands, or one"),
@@ -77,9 +80,21 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("restart", "restart", "The same as reload"),
     (
         "show",
-        "show [routes|groups|interfaces|neighbors|mfc|compat]",
+        "show [routes|groups|interfaces|neighbors|mfc|compat|igmp [groups|interfaces]|status|version]",
         "Show routes (default), group memberships or interfaces; -d adds counters. \
-         dvmrp-router also shows neighbors, mfc (with prune state) and compat (mrouted's dump)",
+         dvmrp-router also shows neighbors (neighbor), mfc (with prune state), compat \
+         (mrouted's dump), igmp (queriers, and groups with their last reporter, expiry and \
+         version) and status (a summary)",
+    ),
+    (
+        "debug",
+        "debug [LEVEL[,LEVEL...]|none]",
+        "Show or set the debug levels at run time (dvmrp-router: mrouted's -d levels)",
+    ),
+    (
+        "log",
+        "log [none|err|notice|info|debug]",
+        "Show or set the log level at run time",
     ),
     (
         "add",
@@ -130,6 +145,7 @@ fn resolve(word: &str, names: &[&'static str]) -> Result<&'static str, CommandEr
             "rem" | "del" => "remove",
             "restart" => "reload",
             "neighbours" => "neighbors",
+            "ifaces" => "interfaces",
             other => other,
         }
     }
@@ -242,7 +258,13 @@ pub fn parse(words: &[&str], detail: bool) -> Result<Command, CommandError> {
             detail,
         }));
     };
-    let names: Vec<&'static str> = COMMANDS.iter().map(|c| c.0).collect();
+    // mroutectl's `debug` and `log` are taken spelled out only, so that smcroutectl's
+    // abbreviations (`d` for del, `l` for leave) keep their meaning.
+    let names: Vec<&'static str> = COMMANDS
+        .iter()
+        .map(|c| c.0)
+        .filter(|n| !EXACT_ONLY.contains(n) || n == first)
+        .collect();
     let cmd = resolve(first, &names)?;
     let no_args = |r: Request| {
         if args.is_empty() {
@@ -258,7 +280,10 @@ pub fn parse(words: &[&str], detail: bool) -> Result<Command, CommandError> {
     match cmd {
         "help" => match args.first() {
             None => Ok(Command::Help(None)),
-            Some(w) => Ok(Command::Help(Some(resolve(w, &names)?))),
+            Some(w) => {
+                let all: Vec<&'static str> = COMMANDS.iter().map(|c| c.0).collect();
+                Ok(Command::Help(Some(resolve(w, &all)?)))
+            }
         },
         "version" => Ok(Command::Version),
         "flush" => no_args(Request::Flush),
@@ -267,6 +292,21 @@ pub fn parse(words: &[&str], detail: bool) -> Result<Command, CommandError> {
         "show" => show(args, detail),
         "add" | "remove" | "rem" | "del" => route(cmd, args),
         "join" | "leave" => join(cmd, args),
+        "debug" | "log" => {
+            if args.len() > 1 {
+                return Err(CommandError::Usage {
+                    cmd,
+                    why: format!("unexpected argument {:?}", args[1]),
+                    usage: usage(cmd),
+                });
+            }
+            let value = args.first().map(|s| s.to_string());
+            Ok(Command::Request(if cmd == "debug" {
+                Request::Debug { levels: value }
+            } else {
+                Request::Log { level: value }
+            }))
+        }
         other => Err(CommandError::Unknown(other.to_string())),
     }
 }
@@ -276,6 +316,8 @@ fn show(args: &[&str], detail: bool) -> Result<Command, CommandError> {
     let cmd = "show";
     let what = match args.first() {
         None => ShowWhat::Routes,
+        // smcroutectl's words first, so that their abbreviations (`s i`) keep meaning what
+        // they meant; mroutectl's views then (`s ig`, `s st`).
         Some(w) => match resolve(
             w,
             &[
@@ -287,12 +329,33 @@ fn show(args: &[&str], detail: bool) -> Result<Command, CommandError> {
                 "mfc",
                 "compat",
             ],
-        )? {
+        )
+        .or_else(|_| resolve(w, &["igmp", "status", "version"]))?
+        {
             "groups" => ShowWhat::Groups,
             "interfaces" => ShowWhat::Interfaces,
             "neighbors" | "neighbours" => ShowWhat::Neighbors,
             "mfc" => ShowWhat::Mfc,
             "compat" => ShowWhat::Compat,
+            "status" => ShowWhat::Status,
+            "version" if args.len() == 1 => return Ok(Command::Version),
+            "igmp" => match args.get(1) {
+                None => ShowWhat::Igmp,
+                Some(w) => {
+                    let what = match resolve(w, &["groups", "interfaces", "ifaces"])? {
+                        "groups" => ShowWhat::IgmpGroups,
+                        _ => ShowWhat::IgmpInterfaces,
+                    };
+                    if let Some(extra) = args.get(2) {
+                        return Err(CommandError::Usage {
+                            cmd,
+                            why: format!("unexpected argument {extra:?}"),
+                            usage: usage(cmd),
+                        });
+                    }
+                    return Ok(Command::Request(Request::Show { what, detail }));
+                }
+            },
             _ => ShowWhat::Routes,
         },
     };
@@ -458,6 +521,16 @@ mod tests {
             (&["s", "n"][..], ShowWhat::Neighbors),
             (&["show", "mfc"][..], ShowWhat::Mfc),
             (&["show", "compat"][..], ShowWhat::Compat),
+            // mroutectl's views and its `neighbor`.
+            (&["show", "neighbor"][..], ShowWhat::Neighbors),
+            (&["show", "igmp"][..], ShowWhat::Igmp),
+            (&["show", "igmp", "groups"][..], ShowWhat::IgmpGroups),
+            (&["s", "ig", "i"][..], ShowWhat::IgmpInterfaces),
+            (&["show", "igmp", "ifaces"][..], ShowWhat::IgmpInterfaces),
+            (&["show", "status"][..], ShowWhat::Status),
+            (&["s", "st"][..], ShowWhat::Status),
+            // smcroutectl's abbreviations keep their meaning.
+            (&["s", "i"][..], ShowWhat::Interfaces),
         ] {
             assert_eq!(
                 req(words),
@@ -480,6 +553,23 @@ mod tests {
             Err(CommandError::Unknown("frobnicate".into()))
         );
         assert_eq!(parse(&["help", "a"], false), Ok(Command::Help(Some("add"))));
+        // mroutectl's run-time commands, spelled out only (`d` stays del, `l` leave).
+        assert_eq!(
+            req(&["debug", "peers,routes"]),
+            Request::Debug {
+                levels: Some("peers,routes".into())
+            }
+        );
+        assert_eq!(req(&["log"]), Request::Log { level: None });
+        assert!(matches!(
+            req(&["l", "a1", "225.1.1.1"]),
+            Request::Leave { .. }
+        ));
+        assert_eq!(parse(&["show", "version"], false), Ok(Command::Version));
+        assert_eq!(
+            parse(&["help", "debug"], false),
+            Ok(Command::Help(Some("debug")))
+        );
         assert_eq!(
             parse(&[], true),
             Ok(Command::Request(Request::Show {

@@ -54,6 +54,16 @@ pub enum ShowWhat {
     Mfc,
     /// mrouted 3.x's dump: VIFs, routes and cache in one text (dvmrp-router).
     Compat,
+    /// IGMP: each interface's querier and the groups (dvmrp-router, mroutectl's `show igmp`).
+    Igmp,
+    /// IGMP groups with their last reporter, expiry and version (`show igmp groups`).
+    #[serde(rename = "igmp-groups")]
+    IgmpGroups,
+    /// IGMP interfaces: querier, version, timers (`show igmp interfaces`).
+    #[serde(rename = "igmp-interfaces")]
+    IgmpInterfaces,
+    /// A status summary in counts (dvmrp-router, mroutectl's `show`).
+    Status,
 }
 
 impl ShowWhat {
@@ -66,6 +76,10 @@ impl ShowWhat {
             ShowWhat::Neighbors => "neighbors",
             ShowWhat::Mfc => "mfc",
             ShowWhat::Compat => "compat",
+            ShowWhat::Igmp => "igmp",
+            ShowWhat::IgmpGroups => "igmp groups",
+            ShowWhat::IgmpInterfaces => "igmp interfaces",
+            ShowWhat::Status => "status",
         }
     }
 }
@@ -137,6 +151,18 @@ pub enum Request {
     Kill,
     /// The daemon's version.
     Version,
+    /// Show (`None`) or set the debug levels at run time (dvmrp-router: mrouted's `-d`
+    /// levels, comma-separated, or `none`), mroutectl's `debug`.
+    Debug {
+        /// The levels to set.
+        levels: Option<String>,
+    },
+    /// Show (`None`) or set the log level at run time (none, err, notice, info, debug),
+    /// mroutectl's `log`.
+    Log {
+        /// The level to set.
+        level: Option<String>,
+    },
 }
 
 /// One row of a route table.
@@ -318,6 +344,77 @@ pub struct MfcRow {
     pub counters: Option<(u64, u64)>,
 }
 
+/// One interface's IGMP querier (`show igmp interfaces`, dvmrp-router).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgmpInterfaceRow {
+    /// The interface name.
+    pub interface: String,
+    /// The querier's address.
+    pub querier: Ipv4Addr,
+    /// Whether we are the querier.
+    pub local: bool,
+    /// The IGMP version we query with (1, 2 or 3).
+    pub version: u8,
+    /// Groups with members.
+    pub groups: usize,
+    /// Seconds until the other querier is considered gone (`None`: we are the querier).
+    pub querier_expires: Option<u64>,
+    /// Seconds until our next general query (`None`: another router queries).
+    pub next_query: Option<u64>,
+}
+
+/// One group with members (`show igmp groups`, dvmrp-router).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgmpGroupRow {
+    /// The interface name.
+    pub interface: String,
+    /// The group.
+    pub group: Ipv4Addr,
+    /// The host whose report was heard last.
+    pub reporter: Ipv4Addr,
+    /// Seconds until the membership ends unless a report comes.
+    pub expires: u64,
+    /// The group's compatibility mode: the oldest IGMP version a member speaks.
+    pub version: u8,
+    /// Whether group-specific queries run after a leave.
+    pub leaving: bool,
+}
+
+/// `show igmp`: both IGMP tables.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IgmpTables {
+    /// The querier of each interface.
+    pub interfaces: Vec<IgmpInterfaceRow>,
+    /// The groups with members.
+    pub groups: Vec<IgmpGroupRow>,
+}
+
+/// `show status` of dvmrp-router: what mroutectl's `show` summarizes, in counts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DvmrpStatus {
+    /// The daemon's version string.
+    pub version: String,
+    /// Seconds since it started.
+    pub uptime: u64,
+    /// VIFs running.
+    pub vifs: usize,
+    /// DVMRP neighbours (two-way or not).
+    pub neighbors: usize,
+    /// Routes in the table (hold-down included).
+    pub routes: usize,
+    /// Forwarding cache entries.
+    pub mfc: usize,
+    /// Groups with members, over every interface.
+    pub groups: usize,
+    /// DVMRP messages received.
+    pub received: u64,
+    /// DVMRP messages dropped as malformed, with a bad checksum, an unknown code or
+    /// another major version.
+    pub dropped: u64,
+    /// Route entries ignored at a route cap (`--max-routes`, `--max-neighbor-routes`).
+    pub route_limit: u64,
+}
+
 /// A reply from the daemon. As JSON (the `--json` schema of [`render`]), one object whose
 /// single key names the kind: `{"routes":{...}}`, `{"vifs":[...]}`, ...
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,6 +443,12 @@ pub enum Response {
     Mfc(Vec<MfcRow>),
     /// `show compat`: mrouted 3.x's dump text.
     Compat(String),
+    /// `show igmp`, `show igmp groups`, `show igmp interfaces` (the tables asked for).
+    Igmp(IgmpTables),
+    /// `show status` from dvmrp-router.
+    Status(DvmrpStatus),
+    /// A line of text: the debug levels or log level in force.
+    Text(String),
 }
 
 impl fmt::Display for Request {
@@ -400,6 +503,14 @@ impl fmt::Display for Request {
             Request::Reload => f.write_str("reload"),
             Request::Kill => f.write_str("kill"),
             Request::Version => f.write_str("version"),
+            Request::Debug { levels } => match levels {
+                Some(l) => write!(f, "debug {l}"),
+                None => f.write_str("debug"),
+            },
+            Request::Log { level } => match level {
+                Some(l) => write!(f, "log {l}"),
+                None => f.write_str("log"),
+            },
         }
     }
 }

@@ -27,9 +27,13 @@ impl Response {
             Response::Neighbors(v) => v.len(),
             Response::DvmrpRoutes(v) => v.len(),
             Response::Mfc(v) => v.len(),
-            Response::Ok | Response::Error(_) | Response::Version(_) | Response::Compat(_) => {
-                return None
-            }
+            Response::Igmp(t) => t.interfaces.len() + t.groups.len(),
+            Response::Ok
+            | Response::Error(_)
+            | Response::Version(_)
+            | Response::Compat(_)
+            | Response::Status(_)
+            | Response::Text(_) => return None,
         })
     }
 
@@ -51,6 +55,10 @@ impl Response {
             (Response::DvmrpRoutes(a), Response::DvmrpRoutes(b)) => a.extend(b),
             (Response::Mfc(a), Response::Mfc(b)) => a.extend(b),
             (Response::Compat(a), Response::Compat(b)) => a.push_str(&b),
+            (Response::Igmp(a), Response::Igmp(b)) => {
+                a.interfaces.extend(b.interfaces);
+                a.groups.extend(b.groups);
+            }
             (a, b) => {
                 return Err(format!(
                     "a reply in parts changed kind ({} then {})",
@@ -76,6 +84,9 @@ impl Response {
             Response::DvmrpRoutes(_) => "dvmrp_routes",
             Response::Mfc(_) => "mfc",
             Response::Compat(_) => "compat",
+            Response::Igmp(_) => "igmp",
+            Response::Status(_) => "status",
+            Response::Text(_) => "text",
         }
     }
 
@@ -93,6 +104,10 @@ impl Response {
             Response::Neighbors(v) => v.reverse(),
             Response::DvmrpRoutes(v) => v.reverse(),
             Response::Mfc(v) => v.reverse(),
+            Response::Igmp(t) => {
+                t.interfaces.reverse();
+                t.groups.reverse();
+            }
             _ => {}
         }
     }
@@ -112,6 +127,10 @@ impl Response {
             Response::Neighbors(v) => Response::Neighbors(take_rev(v, n)),
             Response::DvmrpRoutes(v) => Response::DvmrpRoutes(take_rev(v, n)),
             Response::Mfc(v) => Response::Mfc(take_rev(v, n)),
+            Response::Igmp(t) => Response::Igmp(super::IgmpTables {
+                interfaces: take_rev(&mut t.interfaces, n),
+                groups: take_rev(&mut t.groups, n),
+            }),
             other => std::mem::replace(other, Response::Ok),
         }
     }

@@ -46,8 +46,8 @@
 use std::fmt::Write;
 
 use super::{
-    fmt_sg, DvmrpRouteRow, DvmrpVifRow, GroupRow, InterfaceRow, MfcRow, NeighborRow, Response,
-    RouteRow, RouteTables,
+    fmt_sg, DvmrpRouteRow, DvmrpStatus, DvmrpVifRow, GroupRow, IgmpTables, InterfaceRow, MfcRow,
+    NeighborRow, Response, RouteRow, RouteTables,
 };
 
 /// How to print human output.
@@ -358,6 +358,89 @@ pub fn mfc(rows: &[MfcRow], style: Style) -> String {
     out
 }
 
+fn version_text(v: u8) -> String {
+    format!("v{v}")
+}
+
+/// The human rendering of `show igmp` (either table may be empty: `show igmp groups` and
+/// `show igmp interfaces` fill one).
+pub fn igmp(t: &IgmpTables, style: Style) -> String {
+    let mut out = String::new();
+    if !t.interfaces.is_empty() {
+        title(&mut out, style, "IGMP Interface Table");
+        heading(
+            &mut out,
+            style,
+            &format!(
+                "{:<16} {:<15} {:>7} {:>6} {:>8} {:>10}",
+                "INTERFACE", "QUERIER", "VERSION", "GROUPS", "EXPIRE", "NEXT QUERY"
+            ),
+        );
+        for r in &t.interfaces {
+            let querier = if r.local {
+                format!("{} (us)", r.querier)
+            } else {
+                r.querier.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "{:<16} {:<15} {:>7} {:>6} {:>8} {:>10}",
+                r.interface,
+                querier,
+                version_text(r.version),
+                r.groups,
+                r.querier_expires.map_or("Never".to_string(), fmt_secs),
+                r.next_query.map_or("-".to_string(), fmt_secs),
+            );
+        }
+    }
+    if !t.groups.is_empty() {
+        title(&mut out, style, "IGMP Group Table");
+        heading(
+            &mut out,
+            style,
+            &format!(
+                "{:<16} {:<15} {:<15} {:>6} {:>7}  FLAGS",
+                "INTERFACE", "GROUP", "LAST REPORTER", "EXPIRE", "VERSION"
+            ),
+        );
+        for r in &t.groups {
+            let line = format!(
+                "{:<16} {:<15} {:<15} {:>6} {:>7}  {}",
+                r.interface,
+                r.group.to_string(),
+                r.reporter.to_string(),
+                fmt_secs(r.expires),
+                version_text(r.version),
+                if r.leaving { "leaving" } else { "" }
+            );
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    out
+}
+
+/// The human rendering of dvmrp-router's `show status`.
+pub fn status(s: &DvmrpStatus, style: Style) -> String {
+    let mut out = String::new();
+    title(&mut out, style, "Status");
+    let _ = writeln!(out, "{}", s.version);
+    for (k, v) in [
+        ("Uptime", fmt_secs(s.uptime)),
+        ("Interfaces", s.vifs.to_string()),
+        ("Neighbors", s.neighbors.to_string()),
+        ("Routes", s.routes.to_string()),
+        ("Cache entries", s.mfc.to_string()),
+        ("IGMP groups", s.groups.to_string()),
+        ("DVMRP messages in", s.received.to_string()),
+        ("  dropped", s.dropped.to_string()),
+        ("Routes over a cap", s.route_limit.to_string()),
+    ] {
+        let _ = writeln!(out, "{k:<20} {v}");
+    }
+    out
+}
+
 /// The human rendering of any reply (empty for `Ok`).
 pub fn human(r: &Response, style: Style) -> String {
     match r {
@@ -372,6 +455,9 @@ pub fn human(r: &Response, style: Style) -> String {
         Response::DvmrpRoutes(r) => dvmrp_routes(r, style),
         Response::Mfc(r) => mfc(r, style),
         Response::Compat(t) => t.clone(),
+        Response::Igmp(t) => igmp(t, style),
+        Response::Status(s) => status(s, style),
+        Response::Text(t) => format!("{t}\n"),
     }
 }
 
@@ -379,7 +465,7 @@ pub fn human(r: &Response, style: Style) -> String {
 /// docs for the schema); `None` for replies that are not `show` output.
 pub fn json(r: &Response) -> Option<String> {
     match r {
-        Response::Ok | Response::Error(_) | Response::Version(_) => None,
+        Response::Ok | Response::Error(_) | Response::Version(_) | Response::Text(_) => None,
         r => serde_json::to_string(r).ok(),
     }
 }
@@ -528,6 +614,36 @@ mod tests {
         );
         assert_eq!(json(&Response::Ok), None);
         assert_eq!(json(&Response::Error("x".into())), None);
+    }
+
+    #[test]
+    fn igmp_and_status_views() {
+        let all = crate::ctl::wire::tests::dvmrp_responses();
+        let igmp = all.iter().find(|r| matches!(r, Response::Igmp(_))).unwrap();
+        let text = human(igmp, Style::default());
+        assert!(text.contains("IGMP Interface Table"), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("a1") && l.contains("192.0.2.1 (us)") && l.contains("v3")),
+            "{text}"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with("a1")
+                && l.contains("225.1.2.3")
+                && l.contains("192.0.2.77")
+                && l.contains("v2")),
+            "{text}"
+        );
+        let j = json(igmp).unwrap();
+        assert!(
+            j.starts_with("{\"igmp\":{\"interfaces\":[{\"interface\":\"a1\""),
+            "{j}"
+        );
+        assert!(j.contains("\"reporter\":\"192.0.2.77\""), "{j}");
+        let status = all.last().unwrap();
+        assert!(human(status, Style::default()).contains("Routes"));
+        assert!(json(status).unwrap().starts_with("{\"status\":"));
+        assert_eq!(json(&Response::Text("none".into())), None);
     }
 
     #[test]

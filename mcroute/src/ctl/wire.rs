@@ -222,6 +222,16 @@ impl Request {
             | Request::Reload
             | Request::Kill
             | Request::Version => Ok(()),
+            Request::Debug { levels: Some(v) } | Request::Log { level: Some(v) }
+                if v.len() > 256 || v.chars().any(|c| c.is_control()) =>
+            {
+                Err(WireError::Malformed(
+                    "a debug or log level of more than 256 characters or with control \
+                     characters"
+                        .into(),
+                ))
+            }
+            Request::Debug { .. } | Request::Log { .. } => Ok(()),
         }
     }
 }
@@ -476,6 +486,33 @@ pub(crate) mod tests {
                 counters: Some((5, 500)),
             }]),
             Response::Compat("Virtual Interface Table\n".into()),
+            Response::Igmp(crate::ctl::IgmpTables {
+                interfaces: vec![crate::ctl::IgmpInterfaceRow {
+                    interface: "a1".into(),
+                    querier: a("192.0.2.1"),
+                    local: true,
+                    version: 3,
+                    groups: 1,
+                    querier_expires: None,
+                    next_query: Some(100),
+                }],
+                groups: vec![crate::ctl::IgmpGroupRow {
+                    interface: "a1".into(),
+                    group: a("225.1.2.3"),
+                    reporter: a("192.0.2.77"),
+                    expires: 250,
+                    version: 2,
+                    leaving: false,
+                }],
+            }),
+            Response::Status(crate::ctl::DvmrpStatus {
+                version: "dvmrp-router".into(),
+                uptime: 61,
+                vifs: 2,
+                neighbors: 1,
+                routes: 3,
+                ..Default::default()
+            }),
         ]
     }
 

@@ -170,10 +170,27 @@ pub fn msg_for(req: &Request) -> Result<[u8; MSG_LEN], String> {
                 ShowWhat::Neighbors => cmd::SHOW_NEIGH,
                 ShowWhat::Mfc => cmd::SHOW_MFC,
                 ShowWhat::Compat => cmd::SHOW_COMPAT,
-                ShowWhat::Groups => cmd::SHOW_IGMP_GROUP,
+                ShowWhat::Groups | ShowWhat::IgmpGroups => cmd::SHOW_IGMP_GROUP,
+                ShowWhat::IgmpInterfaces => cmd::SHOW_IGMP_IFACE,
+                ShowWhat::Igmp => cmd::SHOW_IGMP,
+                ShowWhat::Status => cmd::SHOW_STATUS,
             },
             *detail,
         ),
+        Request::Debug { levels } => {
+            return Ok(encode_msg(
+                cmd::DEBUG,
+                false,
+                levels.as_deref().unwrap_or(""),
+            ))
+        }
+        Request::Log { level } => {
+            return Ok(encode_msg(
+                cmd::LOGLEVEL,
+                false,
+                level.as_deref().unwrap_or(""),
+            ))
+        }
         Request::Version => (cmd::VERSION, false),
         Request::Kill => (cmd::KILL, false),
         Request::Reload => (cmd::RESTART, false),

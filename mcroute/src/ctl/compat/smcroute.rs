@@ -241,6 +241,9 @@ pub fn msg_for(req: &Request) -> Result<Vec<u8>, String> {
         Request::Reload => (b'H', vec![]),
         Request::Kill => (b'k', vec![]),
         Request::Version => return Err("smcrouted does not report its version".into()),
+        Request::Debug { .. } | Request::Log { .. } => {
+            return Err("smcrouted has no run-time debug or log level command".into())
+        }
     };
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     encode_msg(u16::from(cmd), &words).map_err(|e| e.to_string())

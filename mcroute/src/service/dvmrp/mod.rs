@@ -1124,8 +1124,8 @@ impl<P: Platform> Service<P> {
     }
 
     /// The answer to a control request this service can answer: the `show` views and
-    /// `version`. `None` for what the daemon handles itself (`reload`, `kill`); an error
-    /// for static-routing requests.
+    /// `version`. `None` for what the daemon handles itself (`reload`, `kill`, `debug`,
+    /// `log`); an error for static-routing requests.
     pub fn handle_request(&self, req: &Request, now: Instant) -> Option<Response> {
         Some(match req {
             Request::Show { what, detail } => match what {
@@ -1148,12 +1148,21 @@ impl<P: Platform> Service<P> {
                         })
                         .collect(),
                 ),
+                ShowWhat::Igmp => Response::Igmp(self.igmp_tables(now)),
+                ShowWhat::IgmpGroups => Response::Igmp(crate::ctl::IgmpTables {
+                    interfaces: Vec::new(),
+                    ..self.igmp_tables(now)
+                }),
+                ShowWhat::IgmpInterfaces => Response::Igmp(crate::ctl::IgmpTables {
+                    groups: Vec::new(),
+                    ..self.igmp_tables(now)
+                }),
+                ShowWhat::Status => Response::Status(self.dvmrp_status(now)),
             },
-            Request::Version => Response::Version(format!(
-                "dvmrp-router (mcroute {}), DVMRP 3.255",
-                env!("CARGO_PKG_VERSION")
-            )),
-            Request::Reload | Request::Kill => return None,
+            Request::Version => Response::Version(self.version_line(now)),
+            Request::Reload | Request::Kill | Request::Debug { .. } | Request::Log { .. } => {
+                return None
+            }
             other => Response::Error(format!(
                 "{}: not supported by a DVMRP router (routes are learnt, not configured)",
                 other.to_string().split(' ').next().unwrap_or("request")
@@ -1351,7 +1360,10 @@ impl<P: Platform> Service<P> {
 }
 
 mod frontend;
+mod views;
 pub use frontend::{debug_levels, debug_targets, plan_file, DEBUG_LEVELS, DEFAULT_DEBUG};
+#[cfg(feature = "daemon")]
+pub use views::{debug_command, log_command};
 
 #[cfg(test)]
 mod tests;

@@ -717,6 +717,11 @@ impl<P: Platform> StaticService<P> {
             Request::Version => Response::Version(self.version.clone()),
             Request::Reload => return (Response::Ok, Control::Reload),
             Request::Kill => return (Response::Ok, Control::Kill),
+            Request::Debug { .. } | Request::Log { .. } => Response::Error(
+                "static-router sets its log level with -l at start (debug and log are \
+                 dvmrp-router's)"
+                    .into(),
+            ),
         };
         (resp, Control::None)
     }
@@ -762,7 +767,13 @@ impl<P: Platform> StaticService<P> {
                         .collect(),
                 )
             }
-            ShowWhat::Neighbors | ShowWhat::Mfc | ShowWhat::Compat => Response::Error(format!(
+            ShowWhat::Neighbors
+            | ShowWhat::Mfc
+            | ShowWhat::Compat
+            | ShowWhat::Igmp
+            | ShowWhat::IgmpGroups
+            | ShowWhat::IgmpInterfaces
+            | ShowWhat::Status => Response::Error(format!(
                 "show {} is a DVMRP view: static-router has no DVMRP neighbours",
                 what.name()
             )),
