@@ -139,16 +139,17 @@ fn stderr_is_journal() -> bool {
     let Ok(v) = std::env::var("JOURNAL_STREAM") else {
         return false;
     };
-    let Some((dev, ino)) = v.split_once(':') else {
-        return false;
-    };
     match nix::sys::stat::fstat(std::io::stderr()) {
-        Ok(st) => {
-            dev.parse::<u64>().ok() == Some(st.st_dev as u64)
-                && ino.parse::<u64>().ok() == Some(st.st_ino as u64)
-        }
+        Ok(st) => journal_stream_is(&v, st.st_dev as u64, st.st_ino as u64),
         Err(_) => false,
     }
+}
+
+/// Whether `JOURNAL_STREAM`'s value `DEV:INODE` names the file `dev`, `ino`.
+fn journal_stream_is(value: &str, dev: u64, ino: u64) -> bool {
+    value.split_once(':').is_some_and(|(d, i)| {
+        d.parse::<u64>().ok() == Some(dev) && i.parse::<u64>().ok() == Some(ino)
+    })
 }
 
 impl log::Log for Logger {
@@ -183,4 +184,37 @@ impl log::Log for Logger {
     }
 
     fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_stream_and_priorities() {
+        assert!(journal_stream_is("23:4567", 23, 4567));
+        assert!(!journal_stream_is("23:4568", 23, 4567));
+        assert!(!journal_stream_is("23", 23, 4567));
+        assert!(!journal_stream_is("x:y", 23, 4567));
+        assert_eq!(priority(log::Level::Error), libc::LOG_ERR);
+        assert_eq!(priority(log::Level::Warn), libc::LOG_NOTICE);
+        assert_eq!(priority(log::Level::Trace), libc::LOG_DEBUG);
+    }
+
+    #[test]
+    fn debug_targets_filter_only_debug_records() {
+        let l = Logger {
+            opts: LogOptions {
+                level: log::LevelFilter::Trace,
+                debug_targets: vec!["dvmrp::peers".into()],
+                ..LogOptions::new("t", log::LevelFilter::Trace, true)
+            },
+            journal: false,
+        };
+        let meta = |level, target| log::Metadata::builder().level(level).target(target).build();
+        use log::Log as _;
+        assert!(l.enabled(&meta(log::Level::Info, "anything")));
+        assert!(l.enabled(&meta(log::Level::Debug, "dvmrp::peers")));
+        assert!(!l.enabled(&meta(log::Level::Debug, "dvmrp::routes")));
+    }
 }

@@ -222,6 +222,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn abstract_socket_names_work() {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("mcroute-notify-test-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let rx = UnixDatagram::bind_addr(&addr).unwrap();
+        let mut n = Notifier {
+            sock: Some(connect(&format!("@{name}")).unwrap()),
+            ..Notifier::default()
+        };
+        n.stopping();
+        let mut buf = [0u8; 64];
+        let k = rx.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..k], b"STOPPING=1\nSTATUS=stopping");
+    }
+
     #[test]
     fn relative_paths_are_refused_and_no_socket_is_a_no_op() {
         assert!(connect("relative/path").is_err());
