@@ -46,6 +46,7 @@ fn wrong_iif(family: Family, tag: &str) {
         // A stop filter on r1: the arrival interface r0 is not even an outbound one.
         r.add_route(MfcEntry::new(source, group, r1).unwrap())
             .unwrap();
+        to_main.send(Vec::new()).unwrap(); // ready: the VIFs and the route are in place
         let drain = |r: &mut Router<Linux>| {
             let mut v = Vec::new();
             while let Some(u) = r.recv_upcall().unwrap() {
@@ -75,6 +76,7 @@ fn wrong_iif(family: Family, tag: &str) {
         });
         (seen, r0)
     });
+    from_router.recv_timeout(Duration::from_secs(20)).unwrap();
     send(&net.snd, "s0", group, 5010, 3, Duration::from_millis(20));
     to_router.send(()).unwrap();
     let before = from_router.recv_timeout(Duration::from_secs(20)).unwrap();
