@@ -61,10 +61,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tokio::time::sleep_until(wake.into()) => querier.handle_timeout(Instant::now()),
         }
         while let Some(q) = querier.poll_transmit() {
+            let (Some(src), Some(dst)) = (q.src_v4(), q.dst_v4()) else {
+                continue;
+            };
             let send = IgmpSend {
                 ifindex: down_if.index,
-                src: q.src,
-                dst: q.dst,
+                src,
+                dst,
                 ttl: 1,
                 router_alert: true,
                 payload: &q.payload,

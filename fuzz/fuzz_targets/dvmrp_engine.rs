@@ -92,8 +92,13 @@ fn check(e: &mut Engine) {
     }
     while let Some(t) = e.poll_transmit() {
         assert_eq!(t.ttl, TTL);
-        assert!(t.vif.0 < VIFS);
-        assert_eq!(t.src, local(t.vif.0), "sent from the wrong address");
+        let vif = t.vif().expect("DVMRP messages name their VIF");
+        assert!(vif.0 < VIFS);
+        assert_eq!(
+            t.src_v4(),
+            Some(local(vif.0)),
+            "sent from the wrong address"
+        );
         let repr = match dvmrp::Repr::parse(&t.payload) {
             Ok(r) => r,
             Err(err) => panic!("the engine sent an undecodable message ({err}): {t:?}"),

@@ -43,7 +43,7 @@ fn run_router(dev: &'static str, stop: mpsc::Receiver<()>) -> (MrdiscStats, Vec<
     let mut solicited_on = Vec::new();
     let send_all = |engine: &mut MrdiscEngine, socks: &[MrdiscSocket; 2]| {
         while let Some(tx) = engine.poll_transmit() {
-            let s = if tx.family == Family::V4 {
+            let s = if tx.family() == Family::V4 {
                 &socks[0]
             } else {
                 &socks[1]

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use libc::c_int;
 
 use crate::engine::mrdisc::all_routers;
-use crate::engine::mrdisc::Transmit;
+use crate::engine::Transmit;
 use crate::error::{Error, Result};
 use crate::model::Family;
 use crate::sys::mrdisc as sys;
@@ -136,17 +136,16 @@ impl MrdiscSocket {
         }
     }
 
-    /// Sends what the engine asked for: out of `tx.ifindex`, to `tx.destination()`.
-    /// A full socket buffer (`EAGAIN`) drops the message, as a lost packet would be.
+    /// Sends what the engine asked for: out of its interface (an [`Egress::Interface`](crate::engine::Egress::Interface)),
+    /// to its destination. A full socket buffer (`EAGAIN`) drops the message, as a lost
+    /// packet would be.
     pub fn send(&self, tx: &Transmit) -> Result<()> {
+        let ifindex = tx.ifindex().unwrap_or(0);
         let what = || {
-            format!(
-                "sending an MRD {:?} on ifindex {}",
-                tx.message.kind(),
-                tx.ifindex
-            )
+            let kind = Repr::parse(self.family, &tx.payload).map(|m| m.kind());
+            format!("sending an MRD {kind:?} on ifindex {ifindex}")
         };
-        if tx.family != self.family {
+        if tx.family() != self.family || tx.ifindex().is_none() {
             return Err(Error::io(
                 what(),
                 io::Error::new(io::ErrorKind::InvalidInput, "wrong address family"),
@@ -155,16 +154,16 @@ impl MrdiscSocket {
         let fd = self.fd.as_fd();
         match self.family {
             Family::V4 => {
-                let mreq = ip_mreqn(tx.ifindex);
+                let mreq = ip_mreqn(ifindex);
                 unix::setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq)
             }
             Family::V6 => {
-                let idx = c_int::try_from(tx.ifindex).unwrap_or(0);
+                let idx = c_int::try_from(ifindex).unwrap_or(0);
                 unix::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &idx)
             }
         }
         .map_err(|e| Error::io(what(), e))?;
-        sys::send_to(fd, &tx.to_bytes(), tx.destination()).map_err(|e| Error::io(what(), e))?;
+        sys::send_to(fd, &tx.payload, tx.dst).map_err(|e| Error::io(what(), e))?;
         Ok(())
     }
 

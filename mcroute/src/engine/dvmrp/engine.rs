@@ -1434,9 +1434,9 @@ impl Engine {
         }
         self.stats.sent += 1;
         self.transmits.push_back(Transmit {
-            vif,
-            src: v.cfg.local,
-            dst,
+            egress: Egress::Vif(vif),
+            src: Some(v.cfg.local.into()),
+            dst: dst.into(),
             ttl: TTL,
             payload,
         });

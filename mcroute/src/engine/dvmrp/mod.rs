@@ -178,20 +178,7 @@ pub enum ConfigError {
     OutOfRange(VifId),
 }
 
-/// A DVMRP message to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The VIF to send it on.
-    pub vif: VifId,
-    /// Our address on the VIF (the IP source).
-    pub src: Ipv4Addr,
-    /// 224.0.0.4 or a neighbour's address.
-    pub dst: Ipv4Addr,
-    /// IP TTL ([`TTL`]).
-    pub ttl: u8,
-    /// The IGMP message (IGMP header, checksum included): the IP payload.
-    pub payload: Vec<u8>,
-}
+pub use crate::engine::{Egress, Transmit};
 
 /// A change to the kernel's multicast forwarding cache.
 #[derive(Debug, Clone, PartialEq, Eq)]

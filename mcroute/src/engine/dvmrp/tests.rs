@@ -171,7 +171,7 @@ impl Net {
             let l = self.nodes[n].vifs[&v];
             for (&(m, mv), q) in self.queriers.iter_mut() {
                 if m != n && self.nodes[m].vifs[&mv] == l && self.links[l].up {
-                    q.handle_packet(now, t.src, &t.payload);
+                    q.handle_packet(now, t.src_v4().unwrap(), &t.payload);
                 }
             }
         }
@@ -209,7 +209,7 @@ impl Net {
             if self.drop_codes.contains(&code) {
                 continue;
             }
-            let l = self.nodes[from].vifs[&t.vif];
+            let l = self.nodes[from].vifs[&t.vif().unwrap()];
             if !self.links[l].up {
                 continue;
             }
@@ -230,7 +230,7 @@ impl Net {
                 let now = self.now;
                 self.nodes[m]
                     .engine
-                    .handle_packet(now, v, t.src, &t.payload);
+                    .handle_packet(now, v, t.src_v4().unwrap(), &t.payload);
             }
         }
     }
@@ -569,7 +569,7 @@ fn metrics_poison_reverse_and_split_horizon_on_the_wire() {
     for t in s.drain() {
         if let Body::Report { routes } = Repr::parse(&t.payload).unwrap().body {
             for r in routes {
-                seen.insert((t.vif, r.origin), r.metric);
+                seen.insert((t.vif().unwrap(), r.origin), r.metric);
             }
         }
     }
@@ -906,7 +906,7 @@ fn shorter_downstream_prune_shortens_ours() {
         .drain()
         .into_iter()
         .filter_map(|t| match Repr::parse(&t.payload).unwrap().body {
-            Body::Prune { lifetime, .. } => Some((t.dst, lifetime)),
+            Body::Prune { lifetime, .. } => Some((t.dst_v4().unwrap(), lifetime)),
             _ => None,
         })
         .collect();
@@ -1188,7 +1188,7 @@ proptest! {
         }
         let mut checked = 0;
         for tx in sent {
-            if tx.vif != VifId(0) {
+            if tx.vif() != Some(VifId(0)) {
                 continue;
             }
             if let Body::Report { routes } = Repr::parse(&tx.payload).unwrap().body {

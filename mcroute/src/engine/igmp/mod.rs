@@ -32,6 +32,7 @@ mod querier;
 
 pub use querier::Querier;
 
+pub use crate::engine::{Egress, Transmit};
 pub use crate::wire::igmp::Version;
 
 /// Default robustness variable (RFC 2236 section 8.1: 2).
@@ -130,17 +131,6 @@ pub enum MembershipEvent {
     Joined(Ipv4Addr),
     /// The last member of the group left or stopped answering.
     Left(Ipv4Addr),
-}
-
-/// An IGMP message to send on the VIF (TTL 1, with Router Alert).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryTransmit {
-    /// Our address (the IP source).
-    pub src: Ipv4Addr,
-    /// 224.0.0.1 for general queries, the group for group-specific ones.
-    pub dst: Ipv4Addr,
-    /// The IGMP message, checksum included.
-    pub payload: Vec<u8>,
 }
 
 /// One group with members on the VIF, as [`Querier::group_info`] describes it.

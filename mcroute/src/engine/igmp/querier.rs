@@ -84,7 +84,7 @@ pub struct Querier {
     groups: BTreeMap<Ipv4Addr, Group>,
     /// One entry per timer: the general query, the other querier, each group.
     timers: BTreeSet<(Instant, Timer)>,
-    transmits: VecDeque<QueryTransmit>,
+    transmits: VecDeque<Transmit>,
     events: VecDeque<MembershipEvent>,
     stats: QuerierStats,
 }
@@ -183,7 +183,7 @@ impl Querier {
     }
 
     /// The next message to send.
-    pub fn poll_transmit(&mut self) -> Option<QueryTransmit> {
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
@@ -481,9 +481,11 @@ impl Querier {
     fn send(&mut self, dst: Ipv4Addr, repr: Repr) {
         if let Ok(payload) = repr.to_bytes() {
             self.stats.queries_sent += 1;
-            self.transmits.push_back(QueryTransmit {
-                src: self.cfg.local,
-                dst,
+            self.transmits.push_back(Transmit {
+                egress: Egress::Own,
+                src: Some(self.cfg.local.into()),
+                dst: dst.into(),
+                ttl: 1,
                 payload,
             });
         }
@@ -518,7 +520,7 @@ mod tests {
         }
         fn sent(&mut self) -> Vec<(Ipv4Addr, Repr)> {
             std::iter::from_fn(|| self.q.poll_transmit())
-                .map(|t| (t.dst, Repr::parse(&t.payload).unwrap()))
+                .map(|t| (t.dst_v4().unwrap(), Repr::parse(&t.payload).unwrap()))
                 .collect()
         }
         fn events(&mut self) -> Vec<MembershipEvent> {

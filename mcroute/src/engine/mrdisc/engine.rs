@@ -2,10 +2,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::{all_routers, all_snoopers};
+use crate::engine::{Egress, Transmit};
 use crate::model::Family;
 use crate::wire::mrdisc::{Advertisement, Repr, WireError};
 
@@ -137,34 +136,6 @@ impl Default for MrdiscConfig {
     }
 }
 
-/// A message for the I/O layer to send: `message` out of interface `ifindex`, to
-/// [`Transmit::destination`], with TTL/hop limit 1 and the Router Alert option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transmit {
-    /// IGMP (V4) or ICMPv6 (V6).
-    pub family: Family,
-    /// The interface to send on.
-    pub ifindex: u32,
-    /// The message.
-    pub message: Repr,
-}
-
-impl Transmit {
-    /// Where the message goes: All-Snoopers (224.0.0.106 / ff02::6a) for advertisements and
-    /// terminations, All-Routers (224.0.0.2 / ff02::2) for solicitations.
-    pub fn destination(&self) -> IpAddr {
-        match self.message {
-            Repr::Solicitation => all_routers(self.family),
-            Repr::Advertisement(_) | Repr::Termination => all_snoopers(self.family),
-        }
-    }
-
-    /// The message bytes (see [`Repr::emit`] for the ICMPv6 checksum).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        self.message.to_bytes(self.family)
-    }
-}
-
 /// Counters of one engine.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MrdiscStats {
@@ -278,10 +249,12 @@ impl Rng {
 /// assert!(due < t0 + Duration::from_secs(2)); // the first, fast advertisement
 /// mrd.handle_timeout(due);
 /// let tx = mrd.poll_transmit().unwrap();
-/// assert!(matches!(tx.message, Repr::Advertisement(a) if a.interval == 4));
-/// assert_eq!(tx.destination().to_string(), "224.0.0.106");
+/// let message = Repr::parse(Family::V4, &tx.payload)?;
+/// assert!(matches!(message, Repr::Advertisement(a) if a.interval == 4));
+/// assert_eq!(tx.dst.to_string(), "224.0.0.106");
 /// mrd.shutdown(due);
-/// assert_eq!(mrd.poll_transmit().unwrap().message, Repr::Termination);
+/// let last = mrd.poll_transmit().unwrap();
+/// assert_eq!(Repr::parse(Family::V4, &last.payload)?, Repr::Termination);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -501,10 +474,13 @@ impl MrdiscEngine {
             Repr::Termination => self.stats.terminations += 1,
             Repr::Solicitation => {}
         }
+        // TTL/hop limit 1 (RFC 4286 sections 2.1, 3.1, 4.1).
         self.transmits.push_back(Transmit {
-            family,
-            ifindex,
-            message,
+            egress: Egress::Interface { family, ifindex },
+            src: None,
+            dst: super::destination(family, &message),
+            ttl: 1,
+            payload: message.to_bytes(family),
         });
     }
 }

@@ -53,9 +53,10 @@ use crate::model::Family;
 
 mod engine;
 
+pub use crate::engine::{Egress, Transmit};
 pub use crate::wire::mrdisc::{Advertisement, Kind, Packet, Repr, WireError};
 pub use engine::{
-    ConfigError, MrdiscConfig, MrdiscEngine, MrdiscStats, QuerierParams, Transmit,
+    ConfigError, MrdiscConfig, MrdiscEngine, MrdiscStats, QuerierParams,
     DEFAULT_ADVERTISEMENT_INTERVAL, MAX_ADVERTISEMENT_INTERVAL, MAX_INITIAL_ADVERTISEMENTS,
     MAX_INITIAL_ADVERT_INTERVAL, MAX_MESSAGE_RATE, MAX_RESPONSE_DELAY, MIN_ADVERTISEMENT_INTERVAL,
 };
@@ -74,6 +75,15 @@ pub fn all_snoopers(family: Family) -> IpAddr {
     match family {
         Family::V4 => ALL_SNOOPERS_V4.into(),
         Family::V6 => ALL_SNOOPERS_V6.into(),
+    }
+}
+
+/// Where `message` goes: All-Snoopers for advertisements and terminations, All-Routers for
+/// solicitations (RFC 4286 sections 2.1, 3.1, 4.1).
+pub fn destination(family: Family, message: &Repr) -> IpAddr {
+    match message {
+        Repr::Solicitation => all_routers(family),
+        Repr::Advertisement(_) | Repr::Termination => all_snoopers(family),
     }
 }
 

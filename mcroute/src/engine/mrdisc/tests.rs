@@ -8,6 +8,11 @@ const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
 
 /// Runs the engine's timers up to `until`; returns what it sent and when.
+/// The message a transmit carries, read back from its bytes.
+fn msg(t: &Transmit) -> Repr {
+    Repr::parse(t.family(), &t.payload).expect("the engine emits valid messages")
+}
+
 fn run(e: &mut MrdiscEngine, until: Instant) -> Vec<(Instant, Transmit)> {
     let mut out = Vec::new();
     while let Some(t) = e.poll_timeout() {
@@ -25,9 +30,9 @@ fn run(e: &mut MrdiscEngine, until: Instant) -> Vec<(Instant, Transmit)> {
 fn adverts(sent: &[(Instant, Transmit)], family: Family, ifindex: u32) -> Vec<Instant> {
     sent.iter()
         .filter(|(_, t)| {
-            t.family == family
-                && t.ifindex == ifindex
-                && matches!(t.message, Repr::Advertisement(_))
+            t.family() == family
+                && t.ifindex().unwrap() == ifindex
+                && matches!(msg(t), Repr::Advertisement(_))
         })
         .map(|(at, _)| *at)
         .collect()
@@ -108,20 +113,20 @@ fn advertisements_carry_the_interval_and_querier_settings() {
     let sent = run(&mut e, t0 + 3 * S);
     let mut seen = 0;
     for (_, tx) in &sent {
-        let Repr::Advertisement(a) = tx.message else {
+        let Repr::Advertisement(a) = msg(tx) else {
             panic!("{tx:?}")
         };
         assert_eq!(a.interval, 7);
-        let want = if (tx.family, tx.ifindex) == (Family::V6, 3) {
+        let want = if (tx.family(), tx.ifindex().unwrap()) == (Family::V6, 3) {
             (0, 0)
         } else {
             (125, 2)
         };
         assert_eq!((a.query_interval, a.robustness), want, "{tx:?}");
-        let dst = tx.destination().to_string();
+        let dst = tx.dst.to_string();
         assert_eq!(
             dst,
-            if tx.family == Family::V4 {
+            if tx.family() == Family::V4 {
                 "224.0.0.106"
             } else {
                 "ff02::6a"
@@ -238,7 +243,7 @@ fn never_more_than_the_message_rate() {
         }
         while let Some(tx) = e.poll_transmit() {
             sent.push(now);
-            assert!(matches!(tx.message, Repr::Advertisement(_)));
+            assert!(matches!(msg(&tx), Repr::Advertisement(_)));
         }
         now += MS;
     }
@@ -264,11 +269,11 @@ fn termination_on_disable_and_shutdown() {
     assert!(e.disable(t0 + 5 * S, Family::V4, 3));
     let tx = e.poll_transmit().unwrap();
     assert_eq!(
-        (tx.family, tx.ifindex, tx.message),
+        (tx.family(), tx.ifindex().unwrap(), msg(&tx)),
         (Family::V4, 3, Repr::Termination)
     );
-    assert_eq!(tx.destination().to_string(), "224.0.0.106");
-    assert_eq!(tx.to_bytes(), [0x32, 0, 0xcd, 0xff]);
+    assert_eq!(tx.dst.to_string(), "224.0.0.106");
+    assert_eq!(tx.payload, [0x32, 0, 0xcd, 0xff]);
     assert!(e.poll_transmit().is_none());
     assert!(!e.disable(t0 + 5 * S, Family::V4, 3), "already disabled");
     // The disabled interface advertises no more; the others go on.
@@ -279,8 +284,8 @@ fn termination_on_disable_and_shutdown() {
     e.shutdown(t0 + 12 * S);
     let mut terms: Vec<(Family, u32)> = std::iter::from_fn(|| e.poll_transmit())
         .map(|t| {
-            assert_eq!(t.message, Repr::Termination);
-            (t.family, t.ifindex)
+            assert_eq!(msg(&t), Repr::Termination);
+            (t.family(), t.ifindex().unwrap())
         })
         .collect();
     terms.sort();
@@ -299,7 +304,10 @@ fn set_enabled_is_a_diff() {
     e.set_enabled(t0 + 10 * S, Family::V4, [3, 4]);
     let tx: Vec<Transmit> = std::iter::from_fn(|| e.poll_transmit()).collect();
     assert_eq!(tx.len(), 1);
-    assert_eq!((tx[0].ifindex, tx[0].message), (2, Repr::Termination));
+    assert_eq!(
+        (tx[0].ifindex().unwrap(), msg(&tx[0])),
+        (2, Repr::Termination)
+    );
     assert_eq!(e.interfaces(Family::V4).collect::<Vec<_>>(), vec![3, 4]);
     assert!(e.is_enabled(Family::V6, 2));
     // The new interface starts with its fast advertisements; the kept one keeps its pace.
@@ -309,15 +317,16 @@ fn set_enabled_is_a_diff() {
 
 #[test]
 fn solicitation_transmit_goes_to_all_routers() {
-    let t = Transmit {
-        family: Family::V6,
-        ifindex: 1,
-        message: Repr::Solicitation,
-    };
-    assert_eq!(t.destination().to_string(), "ff02::2");
-    let t = Transmit {
-        family: Family::V4,
-        ..t
-    };
-    assert_eq!(t.destination().to_string(), "224.0.0.2");
+    assert_eq!(
+        destination(Family::V6, &Repr::Solicitation).to_string(),
+        "ff02::2"
+    );
+    assert_eq!(
+        destination(Family::V4, &Repr::Solicitation).to_string(),
+        "224.0.0.2"
+    );
+    assert_eq!(
+        destination(Family::V4, &Repr::Termination).to_string(),
+        "224.0.0.106"
+    );
 }

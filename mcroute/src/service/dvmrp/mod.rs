@@ -47,6 +47,7 @@ use crate::config::mrouted::{self, IgmpVersion, InterfaceRef, TunnelRemote, VifS
 use crate::ctl::{DvmrpRouteRow, DvmrpVifRow, MfcRow, NeighborRow, Request, Response, ShowWhat};
 use crate::engine::dvmrp::{Config, Engine, MfcAction, VifConfig, INFINITY};
 use crate::engine::igmp::{MembershipEvent, Querier, QuerierConfig, Version};
+use crate::engine::Transmit;
 use crate::error::Error;
 use crate::model::{Family, Interface, VifId, VifIndex};
 use crate::platform::{IgmpPacket, IgmpSend, Incoming, Platform};
@@ -696,7 +697,7 @@ impl<P: Platform> Service<P> {
     pub fn shutdown(mut self, now: Instant) {
         self.engine.shutdown(now);
         while let Some(t) = self.engine.poll_transmit() {
-            self.transmit(t.vif, t.src, t.dst, t.ttl, &t.payload);
+            self.send(t.vif(), &t);
         }
         self.teardown();
     }
@@ -814,6 +815,14 @@ impl<P: Platform> Service<P> {
         }
     }
 
+    /// Sends an engine's or a querier's message out of `vif` (the DVMRP engine names its
+    /// VIF; a querier's is the one it serves).
+    fn send(&mut self, vif: Option<VifId>, t: &Transmit) {
+        if let (Some(vif), Some(src), Some(dst)) = (vif, t.src_v4(), t.dst_v4()) {
+            self.transmit(vif, src, dst, t.ttl, &t.payload);
+        }
+    }
+
     fn transmit(&mut self, vif: VifId, src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, payload: &[u8]) {
         let Some(slot) = self.slots.get(&vif) else {
             return;
@@ -867,11 +876,11 @@ impl<P: Platform> Service<P> {
                 self.engine.local_membership(now, id, g, joined);
             }
             for (id, q) in queries {
-                self.transmit(id, q.src, q.dst, 1, &q.payload);
+                self.send(Some(id), &q);
             }
             while let Some(t) = self.engine.poll_transmit() {
                 progress = true;
-                self.transmit(t.vif, t.src, t.dst, t.ttl, &t.payload);
+                self.send(t.vif(), &t);
             }
             while let Some(a) = self.engine.poll_mfc() {
                 progress = true;

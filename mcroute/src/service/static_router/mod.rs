@@ -298,7 +298,7 @@ impl Mrdisc {
 
     fn flush(&mut self) {
         while let Some(tx) = self.engine.poll_transmit() {
-            if let Some(s) = &self.socks[tx.family.slot()] {
+            if let Some(s) = &self.socks[tx.family().slot()] {
                 if let Err(e) = s.send(&tx) {
                     log::warn!("mrdisc: {e}");
                 }
