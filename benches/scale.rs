@@ -14,6 +14,9 @@
 //! (e) stop: SIGTERM to exit of static-router with 100,000 routes, beside closing a raw
 //!     table of 100,000 routes (the kernel's own flush),
 //! (f) reload (SIGHUP) of an unchanged 100,000-route file, beside the raw loop of (a).
+//! (g) `mcroutectl show` with 100,000 routes: time and the daemon's peak memory growth;
+//!     `MCROUTE_SCALE_BASELINE=DIR` runs it also with DIR's release build (DIR/mcroutectl,
+//!     DIR/examples/static-router), for ratios of the same run.
 //! `MCROUTE_SCALE_SIZES=1000,10000` limits the sizes of (a); `MCROUTE_SCALE_REPEAT=N` sets
 //! how many runs of each side of (a), (e) and (f) the medians are taken over (5).
 //! `MCROUTE_SCALE_ONLY=a,c` runs only the cases listed.
@@ -537,6 +540,93 @@ mod imp {
         );
     }
 
+    /// The daemon's resident and peak resident memory (kB), from /proc.
+    fn show_rss_kb(pid: u32) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// One `mcroutectl show` against a daemon: its time, the bytes printed, and how far the
+    /// daemon's resident memory peaked above what it was before (its peak reset first).
+    fn one_show(ctl: &Path, sock: &Path, pid: u32) -> (Duration, usize, u64) {
+        let (before, _) = show_rss_kb(pid);
+        // Writing 5 to clear_refs resets the peak (VmHWM) to the current resident size.
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
+        let t = Instant::now();
+        let out = std::process::Command::new(ctl)
+            .arg("-u")
+            .arg(sock)
+            .arg("show")
+            .output()
+            .unwrap();
+        let took = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (_, peak) = show_rss_kb(pid);
+        (took, out.stdout.len(), peak.saturating_sub(before))
+    }
+
+    /// (g): median time of `mcroutectl show` over 100,000 routes and the daemon's peak
+    /// memory growth (the largest of the runs).
+    fn show_case(program: &Path, ctl: &Path, tag: &str, repeats: usize) -> (Duration, u64, usize) {
+        let dir = TempDir::new(&format!("scale-e-{tag}"));
+        let net = Line::new(&format!("se{tag}"));
+        let (p, _, sock) = start_daemon(&net, &dir, program, "show", &config(100_000));
+        let mut times = Vec::new();
+        let mut grew = 0;
+        let mut bytes = 0;
+        for _ in 0..repeats {
+            let (t, b, g) = one_show(ctl, &sock, p.child.id());
+            times.push(t);
+            grew = grew.max(g);
+            bytes = b;
+        }
+        drop(p);
+        (median(&mut times), grew, bytes)
+    }
+
+    fn case_g(program: &Path, repeats: usize) {
+        let ctl = workspace_bin("mcroutectl", false);
+        let (t, grew, bytes) = show_case(program, &ctl, "new", repeats);
+        print!(
+            "(g) mcroutectl show, 100,000 routes (200,000 rows, {:.1} MB of text), median of {repeats}: {}, daemon peak +{:.1} MB",
+            bytes as f64 / 1e6,
+            secs(t),
+            grew as f64 / 1024.0
+        );
+        // MCROUTE_SCALE_BASELINE=DIR: the same case with DIR/examples/static-router and
+        // DIR/mcroutectl (a release build of another version), for ratios of the same run.
+        match std::env::var_os("MCROUTE_SCALE_BASELINE").map(PathBuf::from) {
+            Some(dir) => {
+                let (bt, bgrew, _) = show_case(
+                    &dir.join("examples/static-router"),
+                    &dir.join("mcroutectl"),
+                    "base",
+                    repeats,
+                );
+                println!(
+                    "; baseline {}, peak +{:.1} MB: time {:.2}x, peak growth {:.3}x the baseline's",
+                    secs(bt),
+                    bgrew as f64 / 1024.0,
+                    t.as_secs_f64() / bt.as_secs_f64(),
+                    grew as f64 / bgrew.max(1) as f64
+                );
+            }
+            None => println!(),
+        }
+    }
+
     pub fn main() {
         if std::env::args().any(|a| a == "--list" || a == "--test") {
             return; // `cargo test --benches` probes the harness; nothing to list.
@@ -576,6 +666,9 @@ mod imp {
         }
         if run("f") {
             case_f(&ours, 100_000, repeats);
+        }
+        if run("g") {
+            case_g(&ours, repeats.min(3));
         }
     }
 }

@@ -196,6 +196,8 @@ impl Runtime {
         let timeout = match deadline {
             _ if pending => PollTimeout::ZERO,
             None => PollTimeout::NONE,
+            // A control client's work left over from the bounded turn: no sleep at all.
+            Some(_) if self.ctl.next_deadline().is_some_and(|d| d <= now) => PollTimeout::ZERO,
             Some(d) => {
                 let ms = d
                     .saturating_duration_since(now)

@@ -1071,13 +1071,12 @@ impl StaticEngine {
         after: Option<RouteOrder>,
         limit: usize,
     ) -> Vec<InstalledRoute> {
-        let order = |(k, i): (SgKey, &Installed)| -> RouteOrder {
-            (i.route.oifs == 0, Family::of(&k.1), k.1, k.0)
-        };
+        // Compared as integers (the order of the addresses), the stop-filter flag first.
+        let after = after.map(|(stop, _, group, source)| (stop, sort_key(&(source, group))));
         let limit = limit.max(1);
         let mut page = std::collections::BinaryHeap::with_capacity(limit + 1);
-        for entry in self.routes.iter() {
-            let k = order(entry);
+        for (key, i) in self.routes.iter() {
+            let k = (i.route.oifs == 0, sort_key(&key));
             if after.is_some_and(|a| k <= a) {
                 continue;
             }
@@ -1090,7 +1089,10 @@ impl StaticEngine {
         }
         page.into_sorted_vec()
             .into_iter()
-            .filter_map(|(_, _, group, source)| self.route(source, group))
+            .filter_map(|(_, k)| {
+                let (source, group) = key_of(&k);
+                self.route(source, group)
+            })
             .collect()
     }
 

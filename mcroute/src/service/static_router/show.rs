@@ -24,7 +24,7 @@ use crate::engine::static_routing::{InstalledRoute, RouteOrder, RouteRule};
 use crate::platform::Platform;
 
 /// Kernel routes fetched per pass over the route table.
-pub const KERNEL_PAGE: usize = 4096;
+pub const KERNEL_PAGE: usize = 8192;
 
 /// Which table a [`RoutesCursor`] is in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
