@@ -314,6 +314,42 @@ fn main() -> ExitCode {
             println!("Usage: {name} {u}\n\n{h}");
             ExitCode::SUCCESS
         }
+        Command::Mtrace {
+            source,
+            group,
+            receiver,
+        } => {
+            let mut req = mcroute::service::dvmrp::client::TraceRequest::new(source);
+            req.group = group;
+            req.receiver = receiver;
+            match mcroute::service::dvmrp::client::mtrace(&req) {
+                Ok(t) => {
+                    print!("{t}");
+                    if t.complete() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("mcroutectl: mtrace: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Mrinfo { router } => {
+            match mcroute::service::dvmrp::client::mrinfo(router, std::time::Duration::from_secs(3))
+            {
+                Ok(i) => {
+                    print!("{i}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("mcroutectl: mrinfo: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Version => {
             println!("{name} (mcroute) {}", env!("CARGO_PKG_VERSION"));
             match ask(&o, &Request::Version) {

@@ -893,3 +893,221 @@ fn phyint_for_a_missing_interface_is_used_when_it_appears() {
         d.log()
     );
 }
+
+/// Unicast routing for replies that cross routers (mtrace responses travel unicast).
+fn forwarding(ns: &Netns) {
+    ns.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+}
+
+/// sender — R1 — R2 — R3 — receiver, all defaults: `mcroutectl mtrace` (the library's
+/// client, run in the receiver's namespace) traces the path hop by hop back to the
+/// sender's subnet, and mrinfo lists a router's VIFs and neighbours.
+#[test]
+fn mtrace_across_three_routers() {
+    use mcroute::service::dvmrp::client::{mrinfo, mtrace, TraceRequest};
+    if !require_netns("mtrace_across_three_routers") {
+        return;
+    }
+    let snd = Netns::new("ms");
+    let r1 = Netns::new("m1");
+    let r2 = Netns::new("m2");
+    let r3 = Netns::new("m3");
+    let rcv = Netns::new("mc");
+    link(&snd, "s0", "192.0.2.1/24", &r1, "r1a", "192.0.2.254/24");
+    link(&r1, "r1b", "198.18.1.1/24", &r2, "r2a", "198.18.1.2/24");
+    link(&r2, "r2b", "198.18.2.2/24", &r3, "r3a", "198.18.2.3/24");
+    link(
+        &r3,
+        "r3b",
+        "198.51.100.254/24",
+        &rcv,
+        "c0",
+        "198.51.100.1/24",
+    );
+    host_defaults(&snd, "192.0.2.254");
+    host_defaults(&rcv, "198.51.100.254");
+    r1.ip(&["route", "add", "198.51.100.0/24", "via", "198.18.1.2"]);
+    r1.ip(&["route", "add", "198.18.2.0/24", "via", "198.18.1.2"]);
+    r2.ip(&["route", "add", "198.51.100.0/24", "via", "198.18.2.3"]);
+    r2.ip(&["route", "add", "192.0.2.0/24", "via", "198.18.1.1"]);
+    r3.ip(&["route", "add", "192.0.2.0/24", "via", "198.18.2.2"]);
+    r3.ip(&["route", "add", "198.18.1.0/24", "via", "198.18.2.2"]);
+    for ns in [&snd, &r1, &r2, &r3, &rcv] {
+        router_sysctls(ns);
+        forwarding(ns);
+    }
+    let d1 = Daemon::start(&r1, "r1", "");
+    let d2 = Daemon::start(&r2, "r2", "");
+    let d3 = Daemon::start(&r3, "r3", "");
+    assert!(
+        wait_until(ROUTER_TIMEOUT, || d3
+            .route("192.0.2.0/24")
+            .is_some_and(|r| r.metric == 3)),
+        "R3 learnt the sender's subnet: {:?}",
+        d3.route("192.0.2.0/24")
+    );
+    let trace = rcv.run(|| {
+        let mut req = TraceRequest::new(Ipv4Addr::new(192, 0, 2, 1));
+        req.group = G;
+        mtrace(&req).map_err(|e| e.to_string())
+    });
+    let trace =
+        trace.unwrap_or_else(|e| panic!("mtrace: {e}\n{}\n{}\n{}", d1.log(), d2.log(), d3.log()));
+    let outs: Vec<Ipv4Addr> = trace.hops.iter().map(|b| b.out_addr).collect();
+    assert_eq!(
+        outs,
+        [
+            Ipv4Addr::new(198, 51, 100, 254),
+            Ipv4Addr::new(198, 18, 2, 2),
+            Ipv4Addr::new(198, 18, 1, 1)
+        ],
+        "{trace}"
+    );
+    assert!(trace.complete(), "{trace}");
+    assert_eq!(trace.responder, Ipv4Addr::new(192, 0, 2, 254));
+    // The per-hop counters come from the kernel: R1's inbound VIF has counted nothing yet
+    // but is known (not "all ones").
+    assert!(
+        trace.hops.iter().all(|b| b.in_packets != u32::MAX),
+        "{trace}"
+    );
+    // mrinfo: R2 lists both its VIFs with its neighbours.
+    let info = rcv
+        .run(|| {
+            mrinfo(Ipv4Addr::new(198, 18, 2, 2), Duration::from_secs(3)).map_err(|e| e.to_string())
+        })
+        .unwrap();
+    let mut pairs: Vec<(Ipv4Addr, Ipv4Addr)> = info
+        .blocks
+        .iter()
+        .flat_map(|b| b.neighbors.iter().map(move |n| (b.local, *n)))
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            (Ipv4Addr::new(198, 18, 1, 2), Ipv4Addr::new(198, 18, 1, 1)),
+            (Ipv4Addr::new(198, 18, 2, 2), Ipv4Addr::new(198, 18, 2, 3)),
+        ],
+        "{info}"
+    );
+    // R3's receiver VIF is a leaf where R3 is the querier: listed as "(local)".
+    let info = rcv
+        .run(|| {
+            mrinfo(Ipv4Addr::new(198, 51, 100, 254), Duration::from_secs(3))
+                .map_err(|e| e.to_string())
+        })
+        .unwrap();
+    assert!(
+        info.to_string()
+            .contains("198.51.100.254 -> 0.0.0.0 (local) [1/1/querier/leaf]"),
+        "{info}"
+    );
+    drop((d1, d2, d3));
+}
+
+/// R1 has two stub subnets; R2 denies one of them on its link to R1: that route never
+/// enters R2's table, the other does.
+#[test]
+fn deny_filter_keeps_a_route_out_of_the_neighbors_table() {
+    if !require_netns("deny_filter_keeps_a_route_out_of_the_neighbors_table") {
+        return;
+    }
+    let r1 = Netns::new("f1");
+    let r2 = Netns::new("f2");
+    // The stub subnets end in a namespace of their own (no dummy interfaces here).
+    let stubs = Netns::new("fs");
+    link(&r1, "r1b", "198.18.1.1/24", &r2, "r2a", "198.18.1.2/24");
+    link(&r1, "d1", "192.0.2.1/24", &stubs, "x1", "192.0.2.2/24");
+    link(&r1, "d2", "203.0.113.1/24", &stubs, "x2", "203.0.113.2/24");
+    link(
+        &r2,
+        "d3",
+        "198.51.100.1/24",
+        &stubs,
+        "x3",
+        "198.51.100.2/24",
+    );
+    for ns in [&r1, &r2] {
+        router_sysctls(ns);
+    }
+    let d1 = Daemon::start(&r1, "r1", "");
+    let d2 = Daemon::start(&r2, "r2", "phyint r2a deny 192.0.2.0/24\n");
+    assert!(
+        wait_until(ROUTER_TIMEOUT, || d2
+            .route("203.0.113.0/24")
+            .is_some_and(|r| r.metric == 2)),
+        "R2 learnt the allowed subnet: {:?}",
+        d2.routes()
+    );
+    // A full report interval later, still not there.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        d2.route("192.0.2.0/24").is_none_or(|r| r.metric >= 32),
+        "the denied route: {:?}",
+        d2.route("192.0.2.0/24")
+    );
+    assert!(d1.route("198.51.100.0/24").is_some_and(|r| r.metric == 2));
+    drop((d1, d2));
+}
+
+/// sender — R1 — R2 — receiver with `cache-lifetime 60`: a flow sending four packets a
+/// second runs for more than two cache lifetimes; the kernel entries are kept (their
+/// counters moved), never deleted and reinstalled, and no packet is lost.
+#[test]
+fn active_flow_runs_through_two_cache_lifetimes_without_loss() {
+    if !require_netns("active_flow_runs_through_two_cache_lifetimes_without_loss") {
+        return;
+    }
+    let snd = Netns::new("as");
+    let r1 = Netns::new("a1");
+    let r2 = Netns::new("a2");
+    let rcv = Netns::new("ac");
+    link(&snd, "s0", "192.0.2.1/24", &r1, "r1a", "192.0.2.254/24");
+    link(&r1, "r1b", "198.18.1.1/24", &r2, "r2a", "198.18.1.2/24");
+    link(
+        &r2,
+        "r2b",
+        "198.51.100.254/24",
+        &rcv,
+        "c0",
+        "198.51.100.1/24",
+    );
+    host_defaults(&snd, "192.0.2.254");
+    host_defaults(&rcv, "198.51.100.254");
+    for ns in [&snd, &r1, &r2, &rcv] {
+        router_sysctls(ns);
+    }
+    let d1 = Daemon::start(&r1, "r1", "cache-lifetime 60\n");
+    let d2 = Daemon::start(&r2, "r2", "cache-lifetime 60\n");
+    wait_dependent(&d1, "192.0.2.0/24", "198.18.1.2");
+    let count = 4 * 140;
+    let rx = Receiver::start(&rcv, "c0", IpAddr::V4(G), 5000, Duration::from_secs(150));
+    std::thread::sleep(Duration::from_millis(500));
+    send(
+        &snd,
+        "s0",
+        IpAddr::V4(G),
+        5000,
+        count,
+        Duration::from_millis(250),
+    );
+    let got = rx.count();
+    assert_eq!(got, count, "packets lost across cache lifetimes");
+    for (ns, d) in [(&r1, &d1), (&r2, &d2)] {
+        let line = mr_cache_line(ns, G).expect("the entry is still there");
+        let pkts: u64 = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        // One entry counted the whole flow: it was never deleted and reinstalled.
+        assert!(pkts >= count as u64, "{}: {line}", d.ident);
+        assert!(
+            !d.log().contains(&format!("remove (192.0.2.1, {G})")),
+            "{} removed the active entry:\n{}",
+            d.ident,
+            d.log()
+        );
+    }
+}

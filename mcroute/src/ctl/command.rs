@@ -24,6 +24,21 @@ pub enum Command {
     Version,
     /// Send this request to the daemon.
     Request(Request),
+    /// Trace the multicast path from `source` (`mtrace SOURCE [GROUP] [RECEIVER]`): run
+    /// by the client itself ([`crate::service::dvmrp::client::mtrace`]), not the daemon.
+    Mtrace {
+        /// The source traced.
+        source: std::net::Ipv4Addr,
+        /// The group (0.0.0.0 when not given).
+        group: std::net::Ipv4Addr,
+        /// The receiver (this host when not given).
+        receiver: Option<std::net::Ipv4Addr>,
+    },
+    /// Ask a DVMRP router for its interfaces and neighbours (`mrinfo ROUTER`).
+    Mrinfo {
+        /// The router.
+        router: std::net::Ipv4Addr,
+    },
 }
 
 /// A command line that cannot be understood.
@@ -125,6 +140,17 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "leave",
         "leave IIF [SOURCE[/LEN]] GROUP[/LEN]",
         "Leave a group joined with join",
+    ),
+    (
+        "mtrace",
+        "mtrace SOURCE [GROUP] [RECEIVER]",
+        "Trace the multicast path from SOURCE to RECEIVER (this host by default) through \
+         DVMRP routers (needs root: a raw IGMP socket)",
+    ),
+    (
+        "mrinfo",
+        "mrinfo ROUTER",
+        "Show a DVMRP router's interfaces, neighbours and flags, as mrinfo (needs root)",
     ),
 ];
 
@@ -286,6 +312,47 @@ pub fn parse(words: &[&str], detail: bool) -> Result<Command, CommandError> {
             }
         },
         "version" => Ok(Command::Version),
+        "mtrace" => {
+            let usage_err = |why: String| CommandError::Usage {
+                cmd,
+                why,
+                usage: usage(cmd),
+            };
+            let addr = |w: &str| {
+                w.parse::<std::net::Ipv4Addr>()
+                    .map_err(|_| CommandError::BadArgument(format!("invalid IPv4 address: {w}")))
+            };
+            let (source, rest) = match args.split_first() {
+                Some((s, rest)) => (addr(s)?, rest),
+                None => return Err(usage_err("SOURCE missing".into())),
+            };
+            let (group, rest) = match rest.split_first() {
+                Some((g, r)) if is_group(g) => (addr(g)?, r),
+                _ => (std::net::Ipv4Addr::UNSPECIFIED, rest),
+            };
+            let receiver = match rest {
+                [] => None,
+                [r] => Some(addr(r)?),
+                [_, x, ..] => return Err(usage_err(format!("unexpected argument {x:?}"))),
+            };
+            Ok(Command::Mtrace {
+                source,
+                group,
+                receiver,
+            })
+        }
+        "mrinfo" => match args {
+            [r] => Ok(Command::Mrinfo {
+                router: r
+                    .parse()
+                    .map_err(|_| CommandError::BadArgument(format!("invalid IPv4 address: {r}")))?,
+            }),
+            _ => Err(CommandError::Usage {
+                cmd,
+                why: "one ROUTER address".into(),
+                usage: usage(cmd),
+            }),
+        },
         "flush" => no_args(Request::Flush),
         "kill" => no_args(Request::Kill),
         "reload" | "restart" => no_args(Request::Reload),

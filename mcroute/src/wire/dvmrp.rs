@@ -185,6 +185,24 @@ impl ReportRoute {
     }
 }
 
+/// Flags of a [`NeighborBlock`] (mrouted's `DVMRP_NF_*`).
+pub mod neighbor_flags {
+    /// The neighbours are reached through a tunnel.
+    pub const TUNNEL: u8 = 0x01;
+    /// The tunnel uses IP source routing.
+    pub const SRCRT: u8 = 0x02;
+    /// The neighbour is a PIM router.
+    pub const PIM: u8 = 0x04;
+    /// The interface is down.
+    pub const DOWN: u8 = 0x10;
+    /// The interface is administratively disabled.
+    pub const DISABLED: u8 = 0x20;
+    /// The sender is the IGMP querier on the interface.
+    pub const QUERIER: u8 = 0x40;
+    /// The interface is a leaf: no DVMRP router there.
+    pub const LEAF: u8 = 0x80;
+}
+
 /// One block of a neighbours reply: the sender's interface and its neighbours there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeighborBlock {

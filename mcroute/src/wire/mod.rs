@@ -18,6 +18,7 @@ pub mod dvmrp;
 pub mod igmp;
 pub mod ip;
 pub mod mrdisc;
+pub mod mtrace;
 pub mod netlink;
 pub mod upcall;
 

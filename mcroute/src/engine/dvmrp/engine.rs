@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
+use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
@@ -20,6 +21,16 @@ struct Neighbor {
     version: (u8, u8),
     expires: Instant,
     two_way: bool,
+    /// When it appeared or last restarted (mrouted's `al_ctime`): a probe that omits us
+    /// within [`ONE_WAY_GRACE`] of it does not end the adjacency.
+    since: Instant,
+    /// `false` for a router we do not peer with: it cannot prune and the VIF has no
+    /// `allow-nonpruners`.
+    peer: bool,
+    /// Flooded: a dependent for every route until the next [`DEPENDENT_CONFIRMATION`] tick,
+    /// after which only the routes it poison-reverses count (mrouted route.c: a new
+    /// neighbour is a subordinate for every route until it fails to confirm).
+    flooded: bool,
 }
 
 #[derive(Debug)]
@@ -29,6 +40,8 @@ struct Vif {
     neighbors: BTreeMap<Ipv4Addr, Neighbor>,
     /// Groups with local members (from the IGMP querier).
     members: BTreeSet<Ipv4Addr>,
+    /// Reports from a `blaster` neighbour waiting to be taken: (sender, routes).
+    blasted: VecDeque<(Ipv4Addr, Vec<ReportRoute>)>,
 }
 
 impl Vif {
@@ -36,8 +49,30 @@ impl Vif {
         self.up && self.cfg.enabled
     }
 
+    /// DVMRP messages are sent and taken here (a `passive` VIF too: it only holds its
+    /// probes back until it hears a neighbour; a `force-leaf` VIF ignores every router).
     fn speaks_dvmrp(&self) -> bool {
-        self.active() && !self.cfg.passive
+        self.active() && !self.cfg.force_leaf
+    }
+
+    /// Probes go out: mrouted vif.c `send_probe_on_vif` holds them back on a `passive` VIF
+    /// with no neighbour yet.
+    fn may_probe(&self) -> bool {
+        self.speaks_dvmrp() && !(self.cfg.passive && self.neighbors.is_empty())
+    }
+
+    /// The two-way neighbours we peer with.
+    fn peers(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.neighbors
+            .iter()
+            .filter(|(_, n)| n.two_way && n.peer)
+            .map(|(a, _)| *a)
+    }
+
+    fn is_peer(&self, addr: Ipv4Addr) -> bool {
+        self.neighbors
+            .get(&addr)
+            .is_some_and(|n| n.two_way && n.peer)
     }
 
     fn scoped(&self, group: Ipv4Addr) -> bool {
@@ -71,6 +106,17 @@ struct Flow {
     graft: Option<Graft>,
     /// Its entry in the flow timer index.
     timer: Option<Instant>,
+    /// When to look whether traffic still comes after our prune (`rexmit-prunes`).
+    rexmit: Option<Instant>,
+    /// The next prune retransmission back-off (mrouted's `gt_prune_rexmit`).
+    prune_backoff: Duration,
+    /// Taken out of the kernel on purpose (idle, or to catch traffic after a prune): put
+    /// back by the next upcall, not by a recomputation.
+    parked: bool,
+    /// The kernel packet counter at the last check.
+    packets: Option<u64>,
+    /// A [`MfcAction::CheckCounters`] went out and is not answered yet.
+    checking: bool,
 }
 
 impl Flow {
@@ -83,6 +129,7 @@ impl Flow {
             .copied()
             .chain(self.pruned_upstream)
             .chain(self.graft.as_ref().map(|g| g.next))
+            .chain(self.rexmit)
         {
             t = t.min(d);
         }
@@ -110,7 +157,9 @@ impl Flow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Misc {
     Probe(VifId),
-    Report,
+    ReportTick,
+    Dependents,
+    Blaster(VifId),
     Flash,
 }
 
@@ -155,6 +204,21 @@ pub struct Engine {
     last_route_scan: Option<Tick>,
     /// Whether the total route cap was logged since the table was last below it.
     route_cap_logged: bool,
+    /// The paced full report: the next origin to send (`None`: from the start), the
+    /// seconds into the interval, and the routes sent in it.
+    report_cursor: Option<Ipv4Net>,
+    report_second: u32,
+    report_sent: usize,
+    /// (origin, VIF, router) that poison-reversed the route since the last
+    /// [`DEPENDENT_CONFIRMATION`] tick (mrouted's `rt_subordadv`).
+    confirmed: BTreeSet<(Ipv4Net, VifId, Ipv4Addr)>,
+    /// VIFs where our IGMP querier is the querier ([`Engine::set_querier`]), for mrinfo.
+    querier_vifs: BTreeSet<VifId>,
+    /// The response TTL and query id of the last mtrace query answered.
+    last_mtrace_qid: Option<u32>,
+    /// A small generator for the jitter of prune lifetimes (xorshift, seeded by the
+    /// generation id: the engine stays deterministic for a given configuration).
+    rng: u64,
     transmits: VecDeque<Transmit>,
     mfc: VecDeque<MfcAction>,
     stats: Stats,
@@ -177,6 +241,7 @@ fn valid_origin(o: &Ipv4Net) -> bool {
 impl Engine {
     /// An engine with no VIFs.
     pub fn new(config: Config) -> Engine {
+        let rng = u64::from(config.generation_id) ^ 0x9e37_79b9_7f4a_7c15;
         Engine {
             config,
             vifs: BTreeMap::new(),
@@ -193,6 +258,13 @@ impl Engine {
             epoch: None,
             last_route_scan: None,
             route_cap_logged: false,
+            report_cursor: None,
+            report_second: 0,
+            report_sent: 0,
+            confirmed: BTreeSet::new(),
+            querier_vifs: BTreeSet::new(),
+            last_mtrace_qid: None,
+            rng,
             transmits: VecDeque::new(),
             mfc: VecDeque::new(),
             stats: Stats::default(),
@@ -209,8 +281,11 @@ impl Engine {
         if !(1..INFINITY).contains(&cfg.metric) {
             return Err(ConfigError::Metric(cfg.vif, cfg.metric));
         }
-        if !(1..=254).contains(&cfg.threshold) {
+        if cfg.threshold == 0 {
             return Err(ConfigError::Threshold(cfg.vif, cfg.threshold));
+        }
+        if cfg.advert_metric >= INFINITY {
+            return Err(ConfigError::AdvertMetric(cfg.vif, cfg.advert_metric));
         }
         if usize::from(cfg.vif.0) >= MAX_VIFS {
             return Err(ConfigError::OutOfRange(cfg.vif));
@@ -225,6 +300,7 @@ impl Engine {
                 up: false,
                 neighbors: BTreeMap::new(),
                 members: BTreeSet::new(),
+                blasted: VecDeque::new(),
             },
         );
         Ok(())
@@ -397,6 +473,16 @@ impl Engine {
         }
     }
 
+    /// Tells the engine whether we are the IGMP querier on `vif` (for the querier flag of
+    /// mrinfo answers).
+    pub fn set_querier(&mut self, vif: VifId, querier: bool) {
+        if querier {
+            self.querier_vifs.insert(vif);
+        } else {
+            self.querier_vifs.remove(&vif);
+        }
+    }
+
     /// The groups with local members on `vif`.
     pub fn members(&self, vif: VifId) -> impl Iterator<Item = Ipv4Addr> + '_ {
         self.vifs
@@ -433,13 +519,17 @@ impl Engine {
             self.routes.insert(o, r);
             self.route_changed(now, o);
         }
-        if !self.vifs[&vif].cfg.passive {
-            self.send_probe(vif);
+        if self.vifs[&vif].speaks_dvmrp() {
+            if self.vifs[&vif].may_probe() {
+                self.send_probe(vif);
+            }
             self.misc.insert(Misc::Probe(vif), now + PROBE_INTERVAL);
         }
         if !self.report_scheduled {
             self.report_scheduled = true;
-            self.misc.insert(Misc::Report, now + REPORT_INTERVAL);
+            self.misc.insert(Misc::ReportTick, now + REPORT_TICK);
+            self.misc
+                .insert(Misc::Dependents, now + DEPENDENT_CONFIRMATION);
         }
         self.recompute_all_flows(now);
     }
@@ -527,7 +617,17 @@ impl Engine {
         }
         let expires = now + self.config.cache_lifetime;
         match self.flows.get_mut(&(source, group)) {
-            Some(f) => f.expires = expires,
+            Some(f) => {
+                f.expires = expires;
+                let was_parked = f.parked;
+                f.parked = false;
+                if was_parked && f.pruned_upstream.is_some_and(|t| t > now) && f.oifs.is_empty() {
+                    // Traffic still comes after our prune and a retransmission check took
+                    // the entry out: the prune was lost; say it again (mrouted prune.c
+                    // `send_prune`, rexmitting).
+                    self.retransmit_prune(now, source, group);
+                }
+            }
             None => {
                 self.flows.insert(
                     (source, group),
@@ -542,6 +642,11 @@ impl Engine {
                         pruned_upstream: None,
                         graft: None,
                         timer: None,
+                        rexmit: None,
+                        prune_backoff: PRUNE_RETRANSMIT,
+                        parked: false,
+                        packets: None,
+                        checking: false,
                     },
                 );
                 self.by_group.entry(group).or_default().insert(source);
@@ -563,13 +668,14 @@ impl Engine {
             self.stats.inactive_vif += 1;
             return;
         };
-        if !v.speaks_dvmrp() {
+        if !v.active() {
             self.stats.inactive_vif += 1;
             return;
         }
         if src == v.cfg.local {
             return; // our own message looped back
         }
+        let force_leaf = v.cfg.force_leaf;
         let repr = match Repr::parse(bytes) {
             Ok(r) => r,
             Err(WireError::BadChecksum) => {
@@ -589,7 +695,24 @@ impl Engine {
             self.stats.bad_version += 1;
             return;
         }
-        let two_way = v.neighbors.get(&src).is_some_and(|n| n.two_way);
+        let two_way = v.is_peer(src);
+        if force_leaf {
+            // mrouted vif.c: "ignore all neighbors on vifs forced into leaf mode"; a graft
+            // is still acknowledged (prune.c acknowledges every graft).
+            if let Body::Graft {
+                source,
+                group,
+                source_prefix,
+            } = repr.body
+            {
+                self.on_graft(now, vif, src, (source, source_prefix), group);
+            } else if let Body::AskNeighbors2 = repr.body {
+                self.answer_ask_neighbors(vif, src);
+            } else {
+                self.stats.force_leaf_ignored += 1;
+            }
+            return;
+        }
         match repr.body {
             Body::Probe {
                 generation_id,
@@ -608,12 +731,34 @@ impl Engine {
                 );
             }
             Body::AskNeighbors2 => self.answer_ask_neighbors(vif, src),
+            // mrouted prune.c `accept_graft`: every graft is acknowledged, whoever sent it.
+            Body::Graft {
+                source,
+                group,
+                source_prefix,
+            } => {
+                if !two_way {
+                    self.stats.grafts_from_strangers += 1;
+                }
+                self.on_graft(now, vif, src, (source, source_prefix), group)
+            }
             _ if !two_way => self.stats.not_neighbor += 1,
             Body::Report { routes } => {
                 self.stats.reports += 1;
-                for r in routes {
-                    self.on_route(now, vif, src, r);
+                let Some(v) = self.vifs.get_mut(&vif) else {
+                    return;
+                };
+                if v.cfg.blaster {
+                    // mrouted route.c `queue_blaster_report`.
+                    self.stats.blaster_queued += 1;
+                    let first = v.blasted.is_empty();
+                    v.blasted.push_back((src, routes));
+                    if first {
+                        self.misc.insert(Misc::Blaster(vif), now + BLASTER_DELAY);
+                    }
+                    return;
                 }
+                self.on_report(now, vif, src, routes);
             }
             Body::Prune {
                 source,
@@ -621,11 +766,6 @@ impl Engine {
                 lifetime,
                 source_prefix,
             } => self.on_prune(now, vif, src, (source, source_prefix), group, lifetime),
-            Body::Graft {
-                source,
-                group,
-                source_prefix,
-            } => self.on_graft(now, vif, src, (source, source_prefix), group),
             Body::GraftAck {
                 source,
                 group,
@@ -660,14 +800,23 @@ impl Engine {
                     match m {
                         Misc::Probe(vif) => {
                             if self.vifs.get(&vif).is_some_and(Vif::speaks_dvmrp) {
-                                self.send_probe(vif);
+                                if self.vifs[&vif].may_probe() {
+                                    self.send_probe(vif);
+                                }
                                 self.misc.insert(Misc::Probe(vif), now + PROBE_INTERVAL);
                             }
                         }
-                        Misc::Report => {
-                            self.send_full_reports();
-                            self.misc.insert(Misc::Report, now + REPORT_INTERVAL);
+                        Misc::ReportTick => {
+                            self.report_tick();
+                            // From the tick's own time: a caller that comes late catches up.
+                            self.misc.insert(Misc::ReportTick, t + REPORT_TICK);
                         }
+                        Misc::Dependents => {
+                            self.expire_dependents(now);
+                            self.misc
+                                .insert(Misc::Dependents, t + DEPENDENT_CONFIRMATION);
+                        }
+                        Misc::Blaster(vif) => self.blaster_tick(now, vif),
                         Misc::Flash => self.flash(now),
                     }
                 }
@@ -723,6 +872,11 @@ impl Engine {
             return;
         };
         let lists_us = listed.contains(&v.cfg.local);
+        // mrouted vif.c: a router that cannot prune (the prune capability bit, required since
+        // 3.5) is not peered with unless the VIF allows it.
+        let peer = v.cfg.allow_nonpruners
+            || capabilities.contains(Capabilities::PRUNE)
+            || (version.0 == 3 && version.1 < 5);
         let expires = now + NEIGHBOR_TIMEOUT;
         let previous = v.neighbors.get(&src).map(|n| n.expires);
         if previous.is_none() && v.neighbors.len() >= self.config.max_neighbors_per_vif {
@@ -730,7 +884,8 @@ impl Engine {
             self.stats.neighbor_limit += 1;
             return;
         }
-        let (new, restarted, was_two_way, prev_two_way) = match v.neighbors.get_mut(&src) {
+        let was_empty = v.neighbors.is_empty();
+        let (new, restarted, was_two_way, two_way) = match v.neighbors.get_mut(&src) {
             None => {
                 v.neighbors.insert(
                     src,
@@ -740,22 +895,36 @@ impl Engine {
                         version,
                         expires,
                         two_way: lists_us,
+                        since: now,
+                        peer,
+                        flooded: false,
                     },
                 );
-                (true, false, false, false)
+                (true, false, false, lists_us && peer)
             }
             Some(n) => {
-                let restarted = n.generation_id != generation_id;
-                let prev = n.two_way;
-                let was = n.two_way && !restarted;
+                // mrouted vif.c: a new generation id, or a new version, means the router
+                // restarted (the draft speaks of the generation id only).
+                let restarted = n.generation_id != generation_id || n.version != version;
+                let was = n.two_way && n.peer && !restarted;
+                if restarted {
+                    n.since = now;
+                }
                 n.generation_id = generation_id;
                 n.capabilities = capabilities;
                 n.version = version;
                 n.expires = expires;
-                n.two_way = lists_us;
-                (false, restarted, was, prev)
+                n.peer = peer;
+                // mrouted vif.c: a probe that omits us ends the adjacency only once the
+                // neighbour has been up for 20 s (it may not have heard us yet after its
+                // restart); the draft ends it at once.
+                n.two_way = lists_us || (n.two_way && now < n.since + ONE_WAY_GRACE);
+                (false, restarted, was, n.two_way && n.peer)
             }
         };
+        if !peer {
+            self.stats.nonpruners += 1;
+        }
         if let Some(old) = previous {
             self.neighbor_timers.remove(&(old, vif, src));
         }
@@ -766,19 +935,28 @@ impl Engine {
             self.stats.neighbor_restarts += 1;
             self.neighbor_restarted(now, vif, src);
         }
-        if new || restarted {
-            // Let it hear us at once, so that it becomes two-way without waiting 10 s.
+        if (new || restarted || (was_empty && self.vifs[&vif].cfg.passive))
+            && self.vifs[&vif].may_probe()
+        {
+            // Let it hear us at once, so that it becomes two-way without waiting 10 s (and a
+            // passive VIF wakes up now that the other end is heard).
             self.send_probe(vif);
         }
-        if lists_us && !was_two_way {
+        if two_way && !was_two_way {
             self.send_report_to(vif, src);
-        }
-        if !lists_us && was_two_way {
+            // Flooded until it confirms (mrouted route.c `add_neighbor_to_routes`), unless
+            // the VIF is `noflood`.
+            if let Some(n) = self
+                .vifs
+                .get_mut(&vif)
+                .and_then(|v| v.neighbors.get_mut(&src))
+            {
+                n.flooded = true;
+            }
+            self.recompute_all_flows(now);
+        } else if !two_way && was_two_way {
             // It no longer hears us: adjacency lost.
             self.forget_neighbor(now, vif, src);
-        }
-        if lists_us != prev_two_way || new {
-            // Forwarding to dependent routers needs two-way adjacency.
             self.recompute_all_flows(now);
         }
     }
@@ -791,6 +969,7 @@ impl Engine {
                 f.prunes.remove(&(vif, addr));
                 if f.gateway == Some(addr) && f.iif == vif {
                     f.pruned_upstream = None;
+                    f.rexmit = None;
                 }
             }
             self.recompute_flow(now, k.0, k.1);
@@ -806,6 +985,8 @@ impl Engine {
                 lost.push(*o);
             }
         }
+        self.confirmed
+            .retain(|(_, v, a)| !(*v == vif && *a == addr));
         for o in lost {
             self.make_unreachable(now, o);
         }
@@ -814,28 +995,98 @@ impl Engine {
             if f.gateway == Some(addr) {
                 f.pruned_upstream = None;
                 f.graft = None;
+                f.rexmit = None;
             }
         }
     }
 
+    /// Whether `vif` must not carry transit traffic of `r` (mrouted's `AVOID_TRANSIT`): both
+    /// it and the route's parent are `notransit`, and the route is learnt, not local.
+    fn avoid_transit(&self, r: &Route, vif: VifId) -> bool {
+        r.gateway().is_some()
+            && self.vifs.get(&vif).is_some_and(|v| v.cfg.notransit)
+            && self.vifs.get(&r.parent()).is_some_and(|v| v.cfg.notransit)
+    }
+
+    /// Whether `addr` on `vif` is a downstream router of `r` we forward to: it poison-
+    /// reversed the route to us (and that was not dropped for want of confirmation), or it
+    /// is still flooded (new on a VIF without `noflood`). Never on a VIF the route must not
+    /// transit onto.
+    fn is_dependent(&self, r: &Route, vif: VifId, addr: Ipv4Addr) -> bool {
+        let Some(v) = self.vifs.get(&vif) else {
+            return false;
+        };
+        if vif == r.parent() || self.avoid_transit(r, vif) || !v.is_peer(addr) {
+            return false;
+        }
+        let flooded = !v.cfg.noflood && v.neighbors.get(&addr).is_some_and(|n| n.flooded);
+        flooded
+            || r.peers()
+                .any(|p| p.vif() == vif && p.addr() == addr && p.dependent())
+    }
+
+    /// Every [`DEPENDENT_CONFIRMATION`]: dependents that did not poison-reverse the route
+    /// since the last time are dropped, and new neighbours stop being flooded (mrouted
+    /// route.c `age_routes`).
+    fn expire_dependents(&mut self, now: Instant) {
+        let confirmed = std::mem::take(&mut self.confirmed);
+        let mut changed = false;
+        for v in self.vifs.values_mut() {
+            for n in v.neighbors.values_mut() {
+                changed |= std::mem::replace(&mut n.flooded, false);
+            }
+        }
+        let mut drop = Vec::new();
+        for (o, r) in self.routes.iter() {
+            for p in r.peers() {
+                if p.dependent() && !confirmed.contains(&(*o, p.vif(), p.addr())) {
+                    drop.push((*o, p.vif(), p.addr()));
+                }
+            }
+        }
+        for (o, vif, addr) in drop {
+            if let Some(r) = self.routes.get_mut(&o) {
+                changed |= r.set_dependent(vif, addr, false);
+            }
+        }
+        if changed {
+            self.recompute_all_flows(now);
+        }
+    }
+
     fn answer_ask_neighbors(&mut self, vif: VifId, src: Ipv4Addr) {
+        let querier = self.querier_vifs.clone();
         let blocks = self
             .vifs
-            .values()
-            .map(|v| {
+            .iter()
+            .map(|(id, v)| {
                 let mut flags = 0u8;
                 if !v.up {
-                    flags |= 0x10; // DVMRP_NF_DOWN
+                    flags |= wire::neighbor_flags::DOWN;
                 }
                 if !v.cfg.enabled {
-                    flags |= 0x20; // DVMRP_NF_DISABLED
+                    flags |= wire::neighbor_flags::DISABLED;
                 }
+                if querier.contains(id) {
+                    flags |= wire::neighbor_flags::QUERIER;
+                }
+                let peers: Vec<Ipv4Addr> = v.peers().take(255).collect();
+                if peers.is_empty() || v.cfg.force_leaf {
+                    flags |= wire::neighbor_flags::LEAF;
+                }
+                // mrouted vif.c `accept_neighbor_request2`: a VIF with no neighbour is
+                // listed too, with the neighbour 0.0.0.0, so that mrinfo shows every VIF.
+                let neighbors = if peers.is_empty() {
+                    vec![Ipv4Addr::UNSPECIFIED]
+                } else {
+                    peers
+                };
                 wire::NeighborBlock {
                     local: v.cfg.local,
                     metric: v.cfg.metric,
                     threshold: v.cfg.threshold,
                     flags,
-                    neighbors: v.neighbors.keys().copied().take(255).collect(),
+                    neighbors,
                 }
             })
             .collect();
@@ -845,9 +1096,38 @@ impl Engine {
     // ----------------------------------------------------------------------------------
     // Routes (section 3.3)
 
+    fn on_report(&mut self, now: Instant, vif: VifId, nbr: Ipv4Addr, routes: Vec<ReportRoute>) {
+        for r in routes {
+            self.on_route(now, vif, nbr, r);
+        }
+    }
+
+    /// Takes up to [`BLASTER_BATCH`] queued reports of a `blaster` VIF.
+    fn blaster_tick(&mut self, now: Instant, vif: VifId) {
+        let mut batch = Vec::new();
+        if let Some(v) = self.vifs.get_mut(&vif) {
+            for _ in 0..BLASTER_BATCH {
+                match v.blasted.pop_front() {
+                    Some(x) => batch.push(x),
+                    None => break,
+                }
+            }
+        }
+        for (src, routes) in batch {
+            // The sender may have gone while its reports waited.
+            if self.vifs.get(&vif).is_some_and(|v| v.is_peer(src)) {
+                self.on_report(now, vif, src, routes);
+            }
+        }
+        if self.vifs.get(&vif).is_some_and(|v| !v.blasted.is_empty()) {
+            self.misc
+                .insert(Misc::Blaster(vif), now + Duration::from_secs(1));
+        }
+    }
+
     fn on_route(&mut self, now: Instant, vif: VifId, nbr: Ipv4Addr, rr: ReportRoute) {
         self.stats.routes_received += 1;
-        let m = rr.metric;
+        let mut m = rr.metric;
         if m == 0 || m >= 2 * INFINITY {
             self.stats.bad_metric += 1;
             return;
@@ -857,15 +1137,27 @@ impl Engine {
             self.stats.bad_origin += 1;
             return;
         }
-        let Some(vif_metric) = self.vifs.get(&vif).map(|v| v.cfg.metric) else {
+        let Some(v) = self.vifs.get(&vif) else {
             return;
         };
+        let vif_metric = v.cfg.metric;
+        // mrouted route.c `accept_report`: only reachable, non-poisoned routes are filtered;
+        // one the filter rejects counts as unreachable.
+        if m < INFINITY && v.cfg.filter.as_ref().is_some_and(|f| f.rejects(origin)) {
+            self.stats.routes_filtered += 1;
+            m = INFINITY;
+        }
         let poisoned = m > INFINITY;
         let effective = if poisoned {
             INFINITY
         } else {
             m.saturating_add(vif_metric).min(INFINITY)
         };
+        let now_tick = self.clock(now);
+        let transit_blocked = self
+            .routes
+            .get(&origin)
+            .is_some_and(|r| r.parent() != vif && self.avoid_transit(r, vif));
         let mut recompute = false;
         let mut mark_changed = false;
         let mut unreachable = false;
@@ -877,10 +1169,22 @@ impl Engine {
             Some(m)
         };
         if let Some(r) = self.routes.get_mut(&origin) {
-            // Section 3.3.5: a poisoned reverse report says the sender depends on us.
-            recompute |= r.set_dependent(vif, nbr, poisoned);
+            // Section 3.3.5: a poisoned reverse report says the sender depends on us
+            // (never across `notransit` VIFs).
+            if !transit_blocked {
+                recompute |= r.set_dependent(vif, nbr, poisoned);
+                if poisoned {
+                    self.confirmed.insert((origin, vif, nbr));
+                }
+            }
             recompute |= r.set_offer(vif, nbr, offer);
             let (gateway, parent, metric) = (r.gateway(), r.parent(), r.metric);
+            // mrouted route.c `update_route`: after ROUTE_SWITCH_TIME without a refresh, a
+            // gateway reporting the same metric takes over.
+            let switch_ms = u64::try_from((ROUTE_EXPIRATION - ROUTE_SWITCH_TIME).as_millis())
+                .unwrap_or(u64::MAX);
+            let stale =
+                r.phase() == Phase::Live && now_tick.saturating_add(switch_ms) >= r.deadline();
             if gateway.is_none() {
                 // A directly connected subnet: always ours.
             } else if gateway == Some(nbr) && parent == vif {
@@ -895,7 +1199,9 @@ impl Engine {
                     unreachable = true;
                 }
             } else if effective < INFINITY
-                && (effective < metric || (effective == metric && gateway.is_some_and(|g| nbr < g)))
+                && (effective < metric
+                    || metric >= INFINITY
+                    || (effective == metric && (gateway.is_some_and(|g| nbr < g) || stale)))
             {
                 // A better path (section 3.3.3): switch upstream, unless that neighbour is
                 // at its cap.
@@ -1020,16 +1326,32 @@ impl Engine {
         false
     }
 
-    /// The metric we report for a route on `vif`: poisoned reverse towards the upstream
-    /// (section 3.3.5), infinity during hold-down.
-    fn advertised(r: &Route, vif: VifId) -> u8 {
-        if !r.reachable() {
-            INFINITY
-        } else if r.gateway().is_some() && r.parent() == vif {
-            r.metric + INFINITY
-        } else {
-            r.metric
+    /// The metric we report for `r` on `vif`, or `None` when it is not reported there
+    /// (mrouted route.c `report_chunk`): a connected subnet is not reported onto its own
+    /// VIF, nor a route a `bidir` filter rejects; `advert-metric` is added; a route that must
+    /// not transit onto the VIF goes as unreachable; on the VIF towards the origin it is
+    /// poisoned (metric + 32, section 3.3.5).
+    fn advertised(&self, origin: Ipv4Net, r: &Route, vif: VifId) -> Option<u8> {
+        let v = self.vifs.get(&vif)?;
+        if r.gateway().is_none() && r.parent() == vif {
+            return None;
         }
+        if v.cfg
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.bidir && f.rejects(origin))
+        {
+            return None;
+        }
+        let mut metric = r.metric.saturating_add(v.cfg.advert_metric).min(INFINITY);
+        if r.parent() != vif && self.avoid_transit(r, vif) {
+            metric = INFINITY;
+        }
+        Some(if r.parent() == vif && metric != INFINITY {
+            metric + INFINITY
+        } else {
+            metric
+        })
     }
 
     fn report_routes<'a>(
@@ -1039,10 +1361,9 @@ impl Engine {
     ) -> Vec<ReportRoute> {
         origins
             .filter_map(|o| {
-                self.routes.get(o).map(|r| ReportRoute {
-                    origin: *o,
-                    metric: Self::advertised(r, vif),
-                })
+                let r = self.routes.get(o)?;
+                self.advertised(*o, r, vif)
+                    .map(|metric| ReportRoute { origin: *o, metric })
             })
             .collect()
     }
@@ -1065,11 +1386,11 @@ impl Engine {
         self.send_report(vif, dst, &routes);
     }
 
-    /// VIFs where reports go: DVMRP is on and a neighbour is there.
+    /// VIFs where reports go: DVMRP is on and a peer is there.
     fn report_vifs(&self) -> Vec<VifId> {
         self.vifs
             .iter()
-            .filter(|(_, v)| v.speaks_dvmrp() && !v.neighbors.is_empty())
+            .filter(|(_, v)| v.speaks_dvmrp() && v.peers().next().is_some())
             .map(|(id, _)| *id)
             .collect()
     }
@@ -1081,6 +1402,57 @@ impl Engine {
             self.send_report(vif, ALL_DVMRP_ROUTERS, &routes);
         }
         self.changed.clear();
+    }
+
+    /// One second of the paced full report (mrouted main.c `fasttimer`): by second `t` of
+    /// the interval, `routes × t / 60` of the table have gone out, in chunks of
+    /// [`REPORT_CHUNK`] routes from where the last chunk ended; in the last second, all
+    /// that is left.
+    fn report_tick(&mut self) {
+        self.report_second += 1;
+        let n = self.routes.len();
+        let last = self.report_second >= secs(REPORT_INTERVAL);
+        let target = if last {
+            n
+        } else {
+            n * self.report_second as usize / secs(REPORT_INTERVAL) as usize
+        };
+        while self.report_sent < target {
+            let chunk = self.next_chunk();
+            if chunk.is_empty() {
+                break;
+            }
+            self.report_sent += chunk.len();
+            for vif in self.report_vifs() {
+                let routes = self.report_routes(vif, chunk.iter());
+                self.send_report(vif, ALL_DVMRP_ROUTERS, &routes);
+            }
+        }
+        if last {
+            self.report_second = 0;
+            self.report_sent = 0;
+        }
+    }
+
+    /// The next [`REPORT_CHUNK`] origins after the cursor, wrapping round to the start of
+    /// the table once at its end.
+    fn next_chunk(&mut self) -> Vec<Ipv4Net> {
+        let from = match self.report_cursor {
+            Some(c) => Bound::Excluded(c),
+            None => Bound::Unbounded,
+        };
+        let chunk: Vec<Ipv4Net> = self
+            .routes
+            .range((from, Bound::Unbounded))
+            .take(REPORT_CHUNK)
+            .map(|(o, _)| *o)
+            .collect();
+        if chunk.is_empty() && self.report_cursor.is_some() {
+            self.report_cursor = None;
+            return self.next_chunk();
+        }
+        self.report_cursor = chunk.last().copied();
+        chunk
     }
 
     /// Section 3.3.4: a triggered update of the changed routes, at most every 5 s.
@@ -1108,6 +1480,15 @@ impl Engine {
             .all(|p| p.vif() != vif || p.offer().is_none_or(|m| ours < (m, p.addr())))
     }
 
+    /// Whether `vif` is a child of `r`: not its parent, up, and we are the designated
+    /// forwarder there (mrouted's `rt_children`).
+    fn is_child(&self, r: &Route, vif: VifId) -> bool {
+        r.reachable()
+            && vif != r.parent()
+            && self.vifs.get(&vif).is_some_and(Vif::active)
+            && self.is_df(r, vif)
+    }
+
     // ----------------------------------------------------------------------------------
     // Forwarding, prunes and grafts (sections 3.4 to 3.6)
 
@@ -1129,8 +1510,8 @@ impl Engine {
     }
 
     /// The outbound set of (S,G) for route `r` (section 3.4): child VIFs where we are the
-    /// designated forwarder, not across a boundary, with local members or with dependent
-    /// downstream routers that have not pruned.
+    /// designated forwarder, not across a boundary, with local members or with downstream
+    /// routers (flooded or confirmed dependents) that have not pruned.
     fn compute_oifs(&self, r: &Route, flow: &Flow, now: Instant, group: Ipv4Addr) -> OifSet {
         let mut oifs = OifSet::new();
         if self.vifs.get(&r.parent()).is_some_and(|v| v.scoped(group)) {
@@ -1141,12 +1522,8 @@ impl Engine {
                 continue;
             }
             let members = v.members.contains(&group);
-            let downstream = r.peers().any(|p| {
-                let d = p.addr();
-                p.vif() == *id
-                    && p.dependent()
-                    && v.neighbors.get(&d).is_some_and(|n| n.two_way)
-                    && flow.prunes.get(&(*id, d)).is_none_or(|&t| t <= now)
+            let downstream = v.peers().any(|d| {
+                self.is_dependent(r, *id, d) && flow.prunes.get(&(*id, d)).is_none_or(|&t| t <= now)
             });
             if members || downstream {
                 oifs.set(id.0, v.cfg.threshold);
@@ -1155,18 +1532,44 @@ impl Engine {
         oifs
     }
 
+    /// A prune lifetime drawn in [0.5, 1.5) of `avg` (mrouted prune.c `JITTERED_VALUE`).
+    fn jitter(&mut self, avg: Duration) -> Duration {
+        // xorshift64
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        let ms = u64::try_from(avg.as_millis()).unwrap_or(u64::MAX).max(1);
+        Duration::from_millis(ms / 2 + x % ms)
+    }
+
+    /// The lifetime of a prune we send for `flow` upstream on `parent`: the VIF's
+    /// `prune-lifetime` (else the global one) jittered, and no longer than the shortest
+    /// downstream prune (draft section 3.5; mrouted prune.c `send_prune`).
+    fn prune_lifetime(&mut self, parent: VifId, flow_prunes: Option<Duration>) -> Duration {
+        let avg = self
+            .vifs
+            .get(&parent)
+            .and_then(|v| v.cfg.prune_lifetime)
+            .unwrap_or(self.config.prune_lifetime);
+        let l = self.jitter(avg);
+        flow_prunes.map_or(l, |d| d.min(l))
+    }
+
     fn recompute_flow(&mut self, now: Instant, source: Ipv4Addr, group: Ipv4Addr) {
         let Some(flow) = self.flows.get(&(source, group)) else {
             return;
         };
-        let (iif, gateway, negative, oifs) = match self.routes.lookup(source) {
-            Some((_, r)) => (
+        let (iif, gateway, negative, oifs, origin) = match self.routes.lookup(source) {
+            Some((o, r)) => (
                 r.parent(),
                 r.gateway(),
                 false,
                 self.compute_oifs(r, flow, now, group),
+                Some(o),
             ),
-            None => (flow.iif, None, true, OifSet::new()),
+            None => (flow.iif, None, true, OifSet::new(), None),
         };
         let gw_prunes = gateway.is_some_and(|g| {
             self.vifs
@@ -1174,57 +1577,107 @@ impl Engine {
                 .and_then(|v| v.neighbors.get(&g))
                 .is_some_and(|n| n.capabilities.contains(Capabilities::PRUNE))
         });
-        let min_downstream = flow.prunes.values().map(|&t| sub(t, now)).min();
-        let prune_lifetime = min_downstream
-            .map_or(self.config.prune_lifetime, |d| {
-                d.min(self.config.prune_lifetime)
-            })
-            .max(Duration::from_secs(1));
-        let pruning = self.config.pruning;
+        let min_downstream = flow
+            .prunes
+            .values()
+            .filter(|&&t| t > now)
+            .map(|&t| sub(t, now))
+            .min();
+        let pruned = if flow.gateway == gateway {
+            flow.pruned_upstream
+        } else {
+            None
+        };
+        let can_prune = gw_prunes && self.config.pruning && !flow.parked;
+        let want_prune = can_prune && oifs.is_empty() && pruned.is_none();
+        // Another flow of the same origin and group already pruned upstream (one prune names
+        // the whole origin): share its expiry instead of sending another.
+        let shared = if want_prune {
+            origin.and_then(|o| self.origin_prune(o, group, now))
+        } else {
+            None
+        };
+        let lifetime = if want_prune && shared.is_none() {
+            Some(self.prune_lifetime(iif, min_downstream))
+        } else {
+            None
+        };
+        let rexmit_on = self.vifs.get(&iif).is_some_and(|v| v.cfg.rexmit_prunes);
+        let first_rexmit = if rexmit_on {
+            Some(self.jitter(PRUNE_RETRANSMIT))
+        } else {
+            None
+        };
         let cache_lifetime = self.config.cache_lifetime;
         let Some(flow) = self.flows.get_mut(&(source, group)) else {
             return;
         };
-        let changed = !flow.installed || flow.iif != iif || flow.oifs != oifs;
+        // A parked entry stays out of the kernel until traffic upcalls, unless it has
+        // somewhere to go now (a graft).
+        let install = !flow.parked || !oifs.is_empty();
+        let changed = install && (!flow.installed || flow.iif != iif || flow.oifs != oifs);
         if flow.gateway != gateway {
             flow.pruned_upstream = None;
             flow.graft = None;
+            flow.rexmit = None;
         }
         flow.iif = iif;
         flow.gateway = gateway;
         flow.negative = negative;
         flow.oifs = oifs;
-        flow.installed = true;
+        if install {
+            flow.installed = true;
+            flow.parked = false;
+        }
         let mut send = None;
-        if let (Some(gw), true, true) = (gateway, gw_prunes, pruning) {
-            if oifs.is_empty() && flow.pruned_upstream.is_none() {
-                // Section 3.5: nothing downstream wants it: prune upstream.
-                flow.pruned_upstream = Some(now + prune_lifetime);
-                flow.graft = None;
-                send = Some((
-                    gw,
-                    Body::Prune {
-                        source,
-                        group,
-                        lifetime: secs(prune_lifetime),
-                        source_prefix: None,
-                    },
-                ));
+        if let (Some(gw), true) = (gateway, gw_prunes && self.config.pruning) {
+            if want_prune {
+                if let Some(until) = shared {
+                    flow.pruned_upstream = Some(until);
+                    flow.graft = None;
+                } else if let Some(l) = lifetime.filter(|l| *l > MIN_PRUNE_LIFETIME) {
+                    // Section 3.5: nothing downstream wants it: prune upstream, naming the
+                    // origin network with its mask. mrouted sends no mask (12 bytes) and
+                    // takes one (16 bytes); the draft allows either.
+                    flow.pruned_upstream = Some(now + l);
+                    flow.graft = None;
+                    flow.prune_backoff = PRUNE_RETRANSMIT;
+                    flow.rexmit = None;
+                    if let Some(first) = first_rexmit.filter(|_| l > PRUNE_RETRANSMIT) {
+                        // mrouted prune.c `send_prune`: look again after a jittered 3 s,
+                        // doubling each time.
+                        flow.rexmit = Some(now + first);
+                        flow.prune_backoff = PRUNE_RETRANSMIT.saturating_mul(2);
+                    }
+                    let o = origin.unwrap_or_else(|| Ipv4Net::from(source));
+                    send = Some((
+                        gw,
+                        Body::Prune {
+                            source: o.network(),
+                            group,
+                            lifetime: secs(l),
+                            source_prefix: Some(o.prefix_len()),
+                        },
+                    ));
+                }
+                // A lifetime of 5 s or less is not worth a prune (mrouted: "too short").
             } else if !oifs.is_empty() && flow.pruned_upstream.is_some() {
                 // Section 3.6: a pruned branch wants it again: graft, retransmitted until acked.
                 flow.pruned_upstream = None;
+                flow.rexmit = None;
                 // Traffic is about to flow again: give the entry a fresh cache lifetime.
                 flow.expires = flow.expires.max(now + cache_lifetime);
                 flow.graft = Some(Graft {
                     next: now + GRAFT_RETRANSMIT,
                     backoff: GRAFT_RETRANSMIT,
                 });
+                let o = origin.unwrap_or_else(|| Ipv4Net::from(source));
                 send = Some((
                     gw,
                     Body::Graft {
-                        source,
+                        source: o.network(),
                         group,
-                        source_prefix: None,
+                        source_prefix: Some(o.prefix_len()),
                     },
                 ));
             }
@@ -1237,9 +1690,78 @@ impl Engine {
             }
         }
         if let Some((gw, body)) = send {
+            if matches!(body, Body::Prune { .. }) {
+                self.stats.prunes_sent += 1;
+            }
             self.send(iif, gw, body);
         }
         self.set_flow_timer(source, group, deadline);
+    }
+
+    /// The expiry of a prune sent upstream for another flow of `origin` and `group`.
+    fn origin_prune(&self, origin: Ipv4Net, group: Ipv4Addr, now: Instant) -> Option<Instant> {
+        self.by_group.get(&group)?.iter().find_map(|s| {
+            if !origin.contains(s) {
+                return None;
+            }
+            self.flows
+                .get(&(*s, group))
+                .and_then(|f| f.pruned_upstream)
+                .filter(|t| *t > now)
+        })
+    }
+
+    /// Resends the prune of (S,G) with what is left of its lifetime, if its parent VIF has
+    /// `rexmit-prunes` (mrouted prune.c `send_prune` when it is retransmitting).
+    fn retransmit_prune(&mut self, now: Instant, source: Ipv4Addr, group: Ipv4Addr) {
+        let Some(f) = self.flows.get(&(source, group)) else {
+            return;
+        };
+        let (Some(gw), Some(until)) = (f.gateway, f.pruned_upstream) else {
+            return;
+        };
+        let iif = f.iif;
+        let backoff = f.prune_backoff;
+        if !self.vifs.get(&iif).is_some_and(|v| v.cfg.rexmit_prunes) {
+            return;
+        }
+        let left = sub(until, now);
+        if left <= MIN_PRUNE_LIFETIME {
+            return;
+        }
+        let origin = self
+            .routes
+            .lookup(source)
+            .map_or_else(|| Ipv4Net::from(source), |(o, _)| o);
+        let wait = self.jitter(backoff);
+        if let Some(f) = self.flows.get_mut(&(source, group)) {
+            if left > backoff {
+                f.rexmit = Some(now + wait);
+                f.prune_backoff = backoff.saturating_mul(2);
+            }
+        }
+        self.stats.prunes_retransmitted += 1;
+        self.send(
+            iif,
+            gw,
+            Body::Prune {
+                source: origin.network(),
+                group,
+                lifetime: secs(left),
+                source_prefix: Some(origin.prefix_len()),
+            },
+        );
+    }
+
+    /// Takes (S,G)'s entry out of the kernel until traffic upcalls again.
+    fn park(&mut self, source: Ipv4Addr, group: Ipv4Addr) {
+        if let Some(f) = self.flows.get_mut(&(source, group)) {
+            f.parked = true;
+            if f.installed {
+                f.installed = false;
+                self.mfc.push_back(MfcAction::Remove { source, group });
+            }
+        }
     }
 
     /// Moves the flow's entry in the flow timer index to `at`.
@@ -1257,44 +1779,134 @@ impl Engine {
     }
 
     fn flow_timer(&mut self, now: Instant, source: Ipv4Addr, group: Ipv4Addr) {
+        let cache_lifetime = self.config.cache_lifetime;
         let Some(flow) = self.flows.get_mut(&(source, group)) else {
             return;
         };
         flow.prunes.retain(|_, t| *t > now);
+        let mut park = false;
         if flow.pruned_upstream.is_some_and(|t| t <= now) {
+            // mrouted prune.c: "upstream prune tmo": the kernel entry goes; traffic that
+            // comes again upcalls, and is pruned again if still unwanted.
             flow.pruned_upstream = None;
+            flow.rexmit = None;
+            park = flow.oifs.is_empty();
         }
         let mut resend = None;
         if let (Some(g), Some(gw)) = (flow.graft.as_mut(), flow.gateway) {
             if g.next <= now {
-                g.backoff = (g.backoff * 2).min(MAX_GRAFT_RETRANSMIT);
+                // mrouted prune.c `age_table_entry`: the interval doubles, with no cap.
+                g.backoff = g.backoff.saturating_mul(2);
                 g.next = now + g.backoff;
                 resend = Some((flow.iif, gw));
             }
         }
-        if flow.hold_until() <= now {
-            self.flows.remove(&(source, group));
-            if let Some(s) = self.by_group.get_mut(&group) {
-                s.remove(&source);
-                if s.is_empty() {
-                    self.by_group.remove(&group);
-                }
+        if flow.rexmit.is_some_and(|t| t <= now) {
+            // mrouted prune.c `rexmit_prune`: still not forwarding after the prune: take the
+            // kernel entry out, so that traffic that still comes (the prune was lost)
+            // upcalls and the prune is said again.
+            flow.rexmit = None;
+            park |= flow.oifs.is_empty() && flow.pruned_upstream.is_some();
+        }
+        let mut delete = false;
+        if flow.expires <= now {
+            if flow.negative || !flow.installed {
+                // A stop filter, or an entry not in the kernel: nothing to count.
+                delete = flow.hold_until() <= now;
+            } else if flow.checking {
+                // The counter was asked for a lifetime ago and never came: take the flow
+                // as idle.
+                flow.checking = false;
+                delete = flow.hold_until() <= now;
+                park = true;
+            } else {
+                // mrouted prune.c `age_table_entry`: before deleting, look at the kernel's
+                // packet counter; an active flow lives on.
+                flow.checking = true;
+                flow.expires = now + cache_lifetime;
+                self.mfc
+                    .push_back(MfcAction::CheckCounters { source, group });
             }
-            self.mfc.push_back(MfcAction::Remove { source, group });
+        }
+        if delete {
+            self.delete_flow(source, group);
             return;
         }
+        if park {
+            self.park(source, group);
+        }
         if let Some((vif, gw)) = resend {
+            let origin = self
+                .routes
+                .lookup(source)
+                .map_or_else(|| Ipv4Net::from(source), |(o, _)| o);
             self.send(
                 vif,
                 gw,
                 Body::Graft {
-                    source,
+                    source: origin.network(),
                     group,
-                    source_prefix: None,
+                    source_prefix: Some(origin.prefix_len()),
                 },
             );
         }
         self.recompute_flow(now, source, group);
+    }
+
+    fn delete_flow(&mut self, source: Ipv4Addr, group: Ipv4Addr) {
+        let Some(f) = self.flows.remove(&(source, group)) else {
+            return;
+        };
+        if let Some(t) = f.timer {
+            self.flow_timers.remove(&(t, source, group));
+        }
+        if let Some(s) = self.by_group.get_mut(&group) {
+            s.remove(&source);
+            if s.is_empty() {
+                self.by_group.remove(&group);
+            }
+        }
+        if f.installed || !f.parked {
+            self.mfc.push_back(MfcAction::Remove { source, group });
+        }
+    }
+
+    /// The kernel's packet counter of (S,G), asked for by [`MfcAction::CheckCounters`]
+    /// (`None`: the kernel has no such entry or could not say). A counter that moved since
+    /// the last look keeps the entry for another cache lifetime; one that stood still
+    /// removes it, or, while prune state holds the flow, takes only the kernel entry out.
+    pub fn handle_counters(
+        &mut self,
+        now: Instant,
+        source: Ipv4Addr,
+        group: Ipv4Addr,
+        packets: Option<u64>,
+    ) {
+        let cache_lifetime = self.config.cache_lifetime;
+        let Some(flow) = self.flows.get_mut(&(source, group)) else {
+            return;
+        };
+        if !flow.checking {
+            return;
+        }
+        flow.checking = false;
+        if packets.is_some() && packets != flow.packets {
+            flow.packets = packets;
+            flow.expires = now + cache_lifetime;
+            self.stats.flows_kept_active += 1;
+            self.set_flow_timer(source, group, now + cache_lifetime);
+            return;
+        }
+        flow.expires = now;
+        if flow.hold_until() <= now {
+            self.delete_flow(source, group);
+        } else {
+            self.park(source, group);
+            if let Some(f) = self.flows.get(&(source, group)) {
+                let d = f.next_deadline();
+                self.set_flow_timer(source, group, d);
+            }
+        }
     }
 
     /// The flows a prune, graft or graft-ack names: (S,G) itself when we have it; else,
@@ -1336,22 +1948,45 @@ impl Engine {
         group: Ipv4Addr,
         lifetime: u32,
     ) {
+        // mrouted prune.c `accept_prune`: a lifetime of 5 s or less is not worth it.
+        let lifetime = Duration::from_secs(u64::from(lifetime));
+        if lifetime <= MIN_PRUNE_LIFETIME {
+            self.stats.prunes_too_short += 1;
+            return;
+        }
+        // ...nor a prune for a group scoped on the VIF it came on.
+        if self.vifs.get(&vif).is_some_and(|v| v.scoped(group)) {
+            self.stats.prunes_scoped += 1;
+            return;
+        }
         let keys = self.flows_named(source, group);
         let mut accepted = false;
+        let mut not_child = false;
         for (s, g) in keys {
+            let child = self
+                .routes
+                .lookup(s)
+                .is_some_and(|(_, r)| self.is_child(r, vif));
             let Some(flow) = self.flows.get_mut(&(s, g)) else {
                 continue;
             };
-            if flow.iif == vif || flow.negative {
+            if flow.negative {
+                continue;
+            }
+            // ...nor one from a router on a VIF that is not a child of the route: the
+            // sender is upstream, or another router forwards onto that VIF.
+            if !child {
+                not_child = true;
                 continue;
             }
             accepted = true;
-            let lifetime = Duration::from_secs(u64::from(lifetime.max(1)));
             flow.prunes.insert((vif, nbr), now + lifetime);
             self.recompute_flow(now, s, g);
         }
         if accepted {
             self.stats.prunes += 1;
+        } else if not_child {
+            self.stats.prunes_not_child += 1;
         } else {
             self.stats.prunes_ignored += 1;
         }
@@ -1376,12 +2011,237 @@ impl Engine {
                 source_prefix: source.1,
             },
         );
+        if self.vifs.get(&vif).is_some_and(|v| v.scoped(group)) {
+            return;
+        }
         for (s, g) in self.flows_named(source, group) {
             if let Some(flow) = self.flows.get_mut(&(s, g)) {
                 flow.prunes.remove(&(vif, nbr));
+                flow.expires = flow.expires.max(now + self.config.cache_lifetime);
                 self.recompute_flow(now, s, g);
             }
         }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // mtrace (draft-ietf-idmr-traceroute-ipm; mrouted prune.c `accept_mtrace`)
+
+    /// The VIF whose subnet (or altnet) holds `addr`.
+    fn vif_of(&self, addr: Ipv4Addr) -> Option<VifId> {
+        self.vifs
+            .iter()
+            .find(|(_, v)| v.active() && v.local_origins().any(|o| o.contains(&addr)))
+            .map(|(id, _)| *id)
+    }
+
+    /// An mtrace query or request (IGMP type 0x1f) from `src` to `dst` (one of our
+    /// addresses, or a group such as 224.0.0.2). Returns what to send, or `None` when it
+    /// is not ours to answer (a multicast query for a receiver we are not the last hop
+    /// of, a duplicate, a trace already full, a malformed message).
+    ///
+    /// As mrouted: the last-hop router (whose VIF holds the receiver and is a child of
+    /// the route to the source) answers the query; each router adds its block and sends
+    /// the request on to its upstream router for the source, unicast, until the origin's
+    /// router, a router with no route, or the hop limit, which send the response to the
+    /// requester.
+    pub fn handle_mtrace(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        bytes: &[u8],
+    ) -> Option<MtraceReply> {
+        use crate::wire::mtrace::{self as mt, fwd};
+        let Ok(mut msg) = mt::Repr::parse(bytes) else {
+            self.stats.mtrace_dropped += 1;
+            return None;
+        };
+        if msg.query.msg_type != mt::TYPE_QUERY
+            || msg.blocks.len() >= usize::from(msg.query.max_hops)
+        {
+            self.stats.mtrace_dropped += 1;
+            return None;
+        }
+        let q = msg.query;
+        let group = q.group;
+        let route = self.routes.lookup(q.source).map(|(o, r)| (o, r.clone()));
+        let mut code = fwd::NO_ERROR;
+        let out_vif = if msg.is_query() {
+            // mrouted remembers the last query id to ignore the copies a multicast query
+            // brings over several VIFs.
+            if self.last_mtrace_qid == Some(q.ttl_qid) {
+                self.stats.mtrace_dropped += 1;
+                return None;
+            }
+            if route.is_none() && dst.is_multicast() {
+                self.stats.mtrace_dropped += 1;
+                return None;
+            }
+            match self.vif_of(q.destination) {
+                None => {
+                    if dst.is_multicast() {
+                        self.stats.mtrace_dropped += 1;
+                        return None;
+                    }
+                    code = fwd::WRONG_IF;
+                    None
+                }
+                Some(v) => {
+                    if route.as_ref().is_some_and(|(_, r)| !self.is_child(r, v)) {
+                        if dst.is_multicast() {
+                            self.stats.mtrace_dropped += 1;
+                            return None;
+                        }
+                        code = fwd::WRONG_IF;
+                    }
+                    Some(v)
+                }
+            }
+        } else {
+            // A request in transit came from the downstream router on one of our VIFs.
+            if dst.is_multicast() {
+                self.stats.mtrace_dropped += 1;
+                return None;
+            }
+            let v = self.vif_of(src);
+            if v.is_none() {
+                code = fwd::WRONG_IF;
+            }
+            v
+        };
+        self.last_mtrace_qid = Some(q.ttl_qid);
+        let mut block = mt::Block {
+            protocol: mt::PROTO_DVMRP,
+            fwd_code: code,
+            in_packets: mt::NO_COUNT,
+            out_packets: mt::NO_COUNT,
+            sg_packets: mt::NO_COUNT,
+            ..mt::Block::default()
+        };
+        let mut counters = MtraceCounters {
+            out_vif,
+            ..MtraceCounters::default()
+        };
+        match out_vif.and_then(|v| self.vifs.get(&v)) {
+            Some(v) => {
+                block.out_addr = v.cfg.local;
+                block.fwd_ttl = v.cfg.threshold;
+            }
+            None => block.out_addr = dst,
+        }
+        // Scoping and pruning.
+        let scoped_out =
+            out_vif.is_some_and(|v| self.vifs.get(&v).is_some_and(|v| v.scoped(group)));
+        match self.flows.get(&(q.source, group)) {
+            Some(f) if !f.negative => {
+                counters.flow = Some((q.source, group));
+                if scoped_out {
+                    block.fwd_code = fwd::SCOPED;
+                } else if f.pruned_upstream.is_some() {
+                    block.fwd_code = fwd::PRUNE_SENT;
+                } else if let Some(v) = out_vif.filter(|v| !f.oifs.contains(v.0)) {
+                    let pruned_below = self.vifs.get(&v).is_some_and(|vv| {
+                        vv.peers().next().is_some()
+                            && vv.peers().all(|p| f.prunes.contains_key(&(v, p)))
+                    });
+                    block.fwd_code = if pruned_below {
+                        fwd::PRUNE_RCVD
+                    } else {
+                        fwd::NOT_FORWARDING
+                    };
+                }
+            }
+            _ => {
+                let scoped_in = route.as_ref().is_some_and(|(_, r)| {
+                    self.vifs.get(&r.parent()).is_some_and(|v| v.scoped(group))
+                });
+                if scoped_out || scoped_in {
+                    block.fwd_code = fwd::SCOPED;
+                } else if let (Some((_, r)), Some(v)) = (&route, out_vif) {
+                    if !self.is_child(r, v) {
+                        block.fwd_code = fwd::NOT_FORWARDING;
+                    }
+                }
+            }
+        }
+        // The route towards the source.
+        let mut upstream = None;
+        let mut ip_src = dst;
+        match &route {
+            None => {
+                block.in_addr = Ipv4Addr::UNSPECIFIED;
+                block.fwd_code = fwd::NO_ROUTE;
+                block.prev_hop = Ipv4Addr::UNSPECIFIED;
+            }
+            Some((o, r)) => {
+                counters.in_vif = Some(r.parent());
+                block.src_mask = o.prefix_len();
+                let local = self.vifs.get(&r.parent()).map(|v| v.cfg.local);
+                ip_src = local.unwrap_or(dst);
+                block.in_addr = ip_src;
+                block.prev_hop = r.gateway().unwrap_or(Ipv4Addr::UNSPECIFIED);
+                if out_vif.is_some_and(|v| !self.is_child(r, v)) {
+                    block.fwd_code = fwd::WRONG_IF;
+                }
+                if !r.reachable() {
+                    block.fwd_code = fwd::NO_ROUTE;
+                } else {
+                    upstream = r.gateway().map(|g| (r.parent(), g));
+                }
+            }
+        }
+        let full = msg.blocks.len() + 1 >= usize::from(q.max_hops);
+        // mrouted sends the response once the route is directly connected (its test is
+        // "metric 1"; here: no gateway, which also holds for a connected subnet with a
+        // higher VIF metric).
+        let (msg_type, to) = match upstream {
+            Some((vif, gw)) if !full => {
+                let can = self
+                    .vifs
+                    .get(&vif)
+                    .and_then(|v| v.neighbors.get(&gw))
+                    .is_some_and(|n| n.capabilities.contains(Capabilities::MTRACE));
+                if can {
+                    (mt::TYPE_QUERY, gw)
+                } else {
+                    block.fwd_code = fwd::OLD_ROUTER;
+                    (mt::TYPE_RESPONSE, q.response_addr)
+                }
+            }
+            _ => (mt::TYPE_RESPONSE, q.response_addr),
+        };
+        msg.query.msg_type = msg_type;
+        msg.blocks.push(block);
+        self.stats.mtrace += 1;
+        let multicast = to.is_multicast();
+        let vif = if multicast {
+            // Any multicast-capable VIF that is up (mrouted: its first phyint).
+            out_vif.or_else(|| {
+                self.vifs
+                    .iter()
+                    .find(|(_, v)| v.active())
+                    .map(|(id, _)| *id)
+            })
+        } else {
+            None
+        };
+        if ip_src.is_multicast() || ip_src.is_unspecified() {
+            ip_src = vif
+                .or(out_vif)
+                .and_then(|v| self.vifs.get(&v))
+                .map_or(Ipv4Addr::UNSPECIFIED, |v| v.cfg.local);
+        }
+        Some(MtraceReply {
+            message: msg,
+            src: ip_src,
+            dst: to,
+            ttl: if multicast {
+                q.response_ttl().max(1)
+            } else {
+                64
+            },
+            vif,
+            counters,
+        })
     }
 
     // ----------------------------------------------------------------------------------
@@ -1392,7 +2252,7 @@ impl Engine {
         let with_neighbors = self
             .vifs
             .values()
-            .filter(|v| !v.neighbors.is_empty())
+            .filter(|v| v.peers().next().is_some())
             .count();
         let mut caps = Capabilities::MROUTED;
         if with_neighbors <= 1 {
@@ -1429,7 +2289,7 @@ impl Engine {
         let Some(v) = self.vifs.get(&vif) else {
             return;
         };
-        if !v.speaks_dvmrp() {
+        if !v.active() {
             return;
         }
         self.stats.sent += 1;

@@ -10,7 +10,19 @@
 //!
 //! and drains its outputs: [`Engine::poll_transmit`] (messages to send, TTL 1, to
 //! 224.0.0.4 or unicast to a neighbour), [`Engine::poll_mfc`] (MFC entries to install or
-//! remove) and [`Engine::poll_timeout`] (when to call [`Engine::handle_timeout`] next).
+//! remove, and entries whose kernel packet counters it wants to see: answer with
+//! [`Engine::handle_counters`]) and [`Engine::poll_timeout`] (when to call
+//! [`Engine::handle_timeout`] next).
+//!
+//! # Where mrouted and the draft differ
+//!
+//! The draft (draft-ietf-idmr-dvmrp-v3-11) is the normative text, but the routers deployed
+//! are mrouted 3.9 and 4.x, and this engine has to peer with them. Where the two differ,
+//! the engine does what mrouted does, and says so where it does it: route expiry and
+//! garbage collection times, flooding to every downstream neighbour until it confirms by
+//! poison reverse, a connected subnet not reported onto its own VIF, reports paced over the
+//! report interval, prune lifetimes and the prunes it ignores, grafts acknowledged from any
+//! router, graft retransmission without a cap.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -44,27 +56,55 @@ pub use engine::Engine;
 
 /// Probe interval (draft section 3.2 and table 2: 10 s).
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
-/// Neighbour time-out interval (table 2: 35 s).
+/// Neighbour time-out interval (table 2: 35 s; mrouted's `NEIGHBOR_EXPIRE_TIME` of 30 s
+/// checked on a 5 s tick comes to 30..35 s).
 pub const NEIGHBOR_TIMEOUT: Duration = Duration::from_secs(35);
+/// How long a neighbour whose probe omits us stays a two-way neighbour after it appeared or
+/// restarted (mrouted vif.c: 20 s; the draft drops the adjacency at once).
+pub const ONE_WAY_GRACE: Duration = Duration::from_secs(20);
 /// Minimum interval between flash (triggered) updates (table 2: 5 s).
 pub const MIN_FLASH_INTERVAL: Duration = Duration::from_secs(5);
-/// Full route report interval (section 3.3 and table 2: 60 s).
+/// Full route report interval (section 3.3 and table 2: 60 s). mrouted does not send the
+/// table in one burst: it sends a share of it every [`REPORT_TICK`] so that the whole table
+/// goes out once per interval (main.c `fasttimer`); so does the engine.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(60);
-/// A route not refreshed for this long becomes unreachable (table 2: 140 s).
-pub const ROUTE_EXPIRATION: Duration = Duration::from_secs(140);
+/// The pace of the full report: a share of the table every second.
+pub const REPORT_TICK: Duration = Duration::from_secs(1);
+/// Routes per chunk of the paced full report (about one 516-byte message).
+pub const REPORT_CHUNK: usize = 64;
+/// A route not refreshed for this long becomes unreachable. mrouted: 200 s
+/// (`ROUTE_EXPIRE_TIME`); the draft's table 2 says 140 s.
+pub const ROUTE_EXPIRATION: Duration = Duration::from_secs(200);
+/// A route not refreshed for this long may switch to another gateway reporting the same
+/// metric (mrouted's `ROUTE_SWITCH_TIME`).
+pub const ROUTE_SWITCH_TIME: Duration = Duration::from_secs(140);
 /// An unreachable route is still advertised (with metric infinity) this long before it is
-/// deleted (table 2: route hold-down, 2 x route report interval).
-pub const ROUTE_HOLDDOWN: Duration = Duration::from_secs(120);
+/// deleted: mrouted discards a route 340 s after its last refresh (`ROUTE_DISCARD_TIME`),
+/// 140 s after it expired (the draft: 2 x the report interval).
+pub const ROUTE_HOLDDOWN: Duration = Duration::from_secs(140);
+/// Downstream routers not re-confirmed by poison reverse within this long stop being
+/// dependents (mrouted route.c: two report intervals).
+pub const DEPENDENT_CONFIRMATION: Duration = Duration::from_secs(120);
+/// Prunes with a lifetime of this or less are neither sent nor honoured (mrouted's
+/// `MIN_PRUNE_LIFE`, one 5 s timer tick).
+pub const MIN_PRUNE_LIFETIME: Duration = Duration::from_secs(5);
+/// First retransmission of a prune on a `rexmit-prunes` VIF, doubled each time (mrouted's
+/// `PRUNE_REXMIT_VAL`, jittered).
+pub const PRUNE_RETRANSMIT: Duration = Duration::from_secs(3);
+/// Reports from a `blaster` neighbour wait this long, then are taken
+/// [`BLASTER_BATCH`] a second (mrouted route.c).
+pub const BLASTER_DELAY: Duration = Duration::from_secs(5);
+/// Reports from a `blaster` neighbour taken per second.
+pub const BLASTER_BATCH: usize = 5;
 /// Default lifetime of the prunes we send (section 3.5 and table 2: less than 2 hours;
 /// mrouted's `AVERAGE_PRUNE_LIFETIME`, 7200 s).
 pub const DEFAULT_PRUNE_LIFETIME: Duration = Duration::from_secs(7200);
 /// Initial graft retransmission time, doubled on each retransmission (table 2: 5 s with
 /// exponential back-off).
 pub const GRAFT_RETRANSMIT: Duration = Duration::from_secs(5);
-/// Longest graft retransmission interval after back-off (our choice: 16 x 5 s).
-pub const MAX_GRAFT_RETRANSMIT: Duration = Duration::from_secs(80);
-/// How long a forwarding cache entry lives without upcalls or prune state (mrouted's
-/// `DEFAULT_CACHE_LIFETIME`, 300 s; `cache-lifetime` in mrouted.conf).
+/// How long a forwarding cache entry lives before the engine looks at its kernel packet
+/// counter (mrouted's `DEFAULT_CACHE_LIFETIME`, 300 s; `cache-lifetime` in mrouted.conf).
+/// An entry whose counter moved lives on; one whose counter stood still is removed.
 pub const DEFAULT_CACHE_LIFETIME: Duration = Duration::from_secs(300);
 /// The infinity metric: unreachable (section 3.3.2: 32). Reported metrics above it are
 /// poisoned reverse (metric + 32).
@@ -86,7 +126,8 @@ pub struct Config {
     /// Our generation id (section 3.2.1): the caller picks a new one at each start, e.g. from
     /// the wall clock, so that neighbours see the restart.
     pub generation_id: u32,
-    /// Lifetime of the prunes we send ([`DEFAULT_PRUNE_LIFETIME`]).
+    /// Average lifetime of the prunes we send ([`DEFAULT_PRUNE_LIFETIME`]; each prune gets
+    /// a lifetime drawn in [0.5, 1.5) of it, as mrouted's `JITTERED_VALUE`).
     pub prune_lifetime: Duration,
     /// Forwarding cache entry lifetime ([`DEFAULT_CACHE_LIFETIME`]).
     pub cache_lifetime: Duration,
@@ -139,9 +180,64 @@ pub struct VifConfig {
     pub altnets: Vec<Ipv4Net>,
     /// Whether DVMRP runs here at all (`enable`/`disable`).
     pub enabled: bool,
-    /// A leaf VIF: no DVMRP message sent or accepted, only local members served
-    /// (mrouted 4.x `passive`).
+    /// `passive` (mrouted.conf(5)): no probe goes out until a neighbour is heard on the VIF;
+    /// then DVMRP runs as anywhere else.
     pub passive: bool,
+    /// Added to the metrics we report on this VIF, 0..=31 (`advert-metric`).
+    pub advert_metric: u8,
+    /// `noflood`: forward to downstream routers only once they confirm by poison reverse
+    /// that they depend on us (by default they are flooded until they fail to confirm).
+    pub noflood: bool,
+    /// `notransit`: no transit between this VIF and other `notransit` VIFs: routes learnt on
+    /// one are reported unreachable on the others, whose routers are never our dependents
+    /// for them.
+    pub notransit: bool,
+    /// `blaster`: the neighbours here send their reports in bursts; queue them and take
+    /// them [`BLASTER_BATCH`] a second.
+    pub blaster: bool,
+    /// `allow-nonpruners`: peer with routers that cannot prune (refused by default).
+    pub allow_nonpruners: bool,
+    /// `rexmit-prunes`: retransmit a prune when traffic shows it was lost (default off on a
+    /// phyint, on on a tunnel).
+    pub rexmit_prunes: bool,
+    /// `prune-lifetime` of the prunes sent upstream on this VIF (`None`: the global one).
+    pub prune_lifetime: Option<Duration>,
+    /// `force-leaf`: ignore every DVMRP router here and send no probes.
+    pub force_leaf: bool,
+    /// `accept`/`deny` route filter for the reports heard here.
+    pub filter: Option<RouteFilter>,
+}
+
+/// An `accept` or `deny` route filter of a VIF (mrouted.conf(5)): routes reported by the
+/// neighbours on the VIF that the filter rejects are taken as unreachable; with `bidir`,
+/// the routes it rejects are not reported on the VIF either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteFilter {
+    /// `true` for `accept` (only the routes listed), `false` for `deny` (all but them).
+    pub accept: bool,
+    /// The routes: a prefix and whether only that exact origin matches (`exact`) or any
+    /// origin within it.
+    pub routes: Vec<(Ipv4Net, bool)>,
+    /// `bidir`: the filter applies to what we report on the VIF too.
+    pub bidir: bool,
+}
+
+impl RouteFilter {
+    /// Whether `origin` matches one of the routes.
+    pub fn matches(&self, origin: Ipv4Net) -> bool {
+        self.routes.iter().any(|(p, exact)| {
+            if *exact {
+                p.trunc() == origin.trunc()
+            } else {
+                p.trunc().contains(&origin.network())
+            }
+        })
+    }
+
+    /// Whether the filter rejects `origin`.
+    pub fn rejects(&self, origin: Ipv4Net) -> bool {
+        self.matches(origin) != self.accept
+    }
 }
 
 impl VifConfig {
@@ -157,6 +253,15 @@ impl VifConfig {
             altnets: Vec::new(),
             enabled: true,
             passive: false,
+            advert_metric: 0,
+            noflood: false,
+            notransit: false,
+            blaster: false,
+            allow_nonpruners: false,
+            rexmit_prunes: false,
+            prune_lifetime: None,
+            force_leaf: false,
+            filter: None,
         }
     }
 }
@@ -167,9 +272,12 @@ pub enum ConfigError {
     /// Metric outside 1..=31.
     #[error("{0}: metric {1} outside 1..=31")]
     Metric(VifId, u8),
-    /// Threshold outside 1..=254.
-    #[error("{0}: threshold {1} outside 1..=254")]
+    /// Threshold 0 (mrouted.conf takes 1..=255; 255 forwards nothing, as there).
+    #[error("{0}: threshold {1} outside 1..=255")]
     Threshold(VifId, u8),
+    /// `advert-metric` above 31.
+    #[error("{0}: advert-metric {1} outside 0..=31")]
+    AdvertMetric(VifId, u8),
     /// The VIF is already configured.
     #[error("{0} is already configured")]
     Duplicate(VifId),
@@ -180,6 +288,37 @@ pub enum ConfigError {
 
 pub use crate::engine::{Egress, Transmit};
 
+/// What to do with an mtrace request ([`Engine::handle_mtrace`]): the message with our
+/// block added, and where it goes. The caller fills in what the engine cannot know: the
+/// block's arrival time and the kernel's counters named in [`MtraceReply::counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MtraceReply {
+    /// The message to send: type 0x1e (response to the requester) or 0x1f (the request
+    /// forwarded to the next router upstream), our block last.
+    pub message: crate::wire::mtrace::Repr,
+    /// The IP source to send from.
+    pub src: Ipv4Addr,
+    /// The IP destination: the requester's response address or the upstream router.
+    pub dst: Ipv4Addr,
+    /// The IP TTL: the response TTL for a multicast response address, else 64.
+    pub ttl: u8,
+    /// For a multicast destination: the VIF to send it on.
+    pub vif: Option<VifId>,
+    /// The counters for our block.
+    pub counters: MtraceCounters,
+}
+
+/// The kernel counters an mtrace block reports (`None`: leave [`crate::wire::mtrace::NO_COUNT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MtraceCounters {
+    /// Input packets of this VIF go in the block's `in_packets`.
+    pub in_vif: Option<VifId>,
+    /// Output packets of this VIF go in `out_packets`.
+    pub out_vif: Option<VifId>,
+    /// The packet counter of this (S,G) goes in `sg_packets`.
+    pub flow: Option<(Ipv4Addr, Ipv4Addr)>,
+}
+
 /// A change to the kernel's multicast forwarding cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MfcAction {
@@ -187,6 +326,17 @@ pub enum MfcAction {
     Install(MfcEntry),
     /// Delete the entry for (S,G).
     Remove {
+        /// The source.
+        source: Ipv4Addr,
+        /// The group.
+        group: Ipv4Addr,
+    },
+    /// The entry's cache lifetime ran out: read its packet counter from the kernel and
+    /// give it to [`Engine::handle_counters`] (mrouted prune.c `age_table_entry`). An
+    /// entry whose counter moved is kept, so that an active flow is never deleted and
+    /// reinstalled; one whose counter stood still, or that gets no answer before its
+    /// next cache lifetime ends, is removed.
+    CheckCounters {
         /// The source.
         source: Ipv4Addr,
         /// The group.
@@ -227,6 +377,35 @@ pub struct Stats {
     pub prunes: u64,
     /// Prunes for an (S,G) we have no state for, or from the upstream side.
     pub prunes_ignored: u64,
+    /// Prunes ignored: a lifetime of [`MIN_PRUNE_LIFETIME`] or less.
+    pub prunes_too_short: u64,
+    /// Prunes ignored: the sender's VIF is not a child of the route (we are not its
+    /// designated forwarder there).
+    pub prunes_not_child: u64,
+    /// Prunes ignored: the group is scoped (a boundary) on the VIF they came on.
+    pub prunes_scoped: u64,
+    /// Prunes sent upstream.
+    pub prunes_sent: u64,
+    /// Prunes retransmitted (`rexmit-prunes`).
+    pub prunes_retransmitted: u64,
+    /// Grafts acknowledged from routers that are not two-way neighbours.
+    pub grafts_from_strangers: u64,
+    /// Route entries taken as unreachable by an `accept`/`deny` filter.
+    pub routes_filtered: u64,
+    /// Reports queued on a `blaster` VIF.
+    pub blaster_queued: u64,
+    /// Probes from routers refused as neighbours: they cannot prune
+    /// (no `allow-nonpruners`).
+    pub nonpruners: u64,
+    /// DVMRP messages from routers on a `force-leaf` VIF, ignored.
+    pub force_leaf_ignored: u64,
+    /// Forwarding cache entries kept at the end of their lifetime because their kernel
+    /// packet counter moved.
+    pub flows_kept_active: u64,
+    /// mtrace requests answered or forwarded.
+    pub mtrace: u64,
+    /// mtrace requests dropped (malformed, duplicate, full, not for us).
+    pub mtrace_dropped: u64,
     /// Grafts accepted.
     pub grafts: u64,
     /// Graft acknowledgements accepted.
@@ -256,7 +435,8 @@ pub struct RouteInfo {
     pub parent: VifId,
     /// The upstream router, `None` for a directly connected subnet or altnet.
     pub gateway: Option<Ipv4Addr>,
-    /// Downstream routers that depend on us for it (they poison-reversed it to us).
+    /// Downstream routers we forward its traffic to: at first every router on the child
+    /// VIFs (flooding, unless `noflood`), then those that confirm by poison reverse.
     pub dependents: Vec<(VifId, Ipv4Addr)>,
     /// When it becomes unreachable unless refreshed (`None` for a local subnet, or while in
     /// hold-down).

@@ -382,6 +382,14 @@ impl RouteTable {
         self.map.iter()
     }
 
+    /// The routes whose origins lie in `range` (in prefix order).
+    pub fn range(
+        &self,
+        range: (std::ops::Bound<Ipv4Net>, std::ops::Bound<Ipv4Net>),
+    ) -> impl Iterator<Item = (&Ipv4Net, &Route)> {
+        self.map.range(range)
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Ipv4Net, &mut Route)> {
         self.map.iter_mut()
     }

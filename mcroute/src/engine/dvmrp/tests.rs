@@ -16,6 +16,10 @@ use crate::wire::dvmrp::{Body, Repr};
 pub(crate) struct Node {
     pub engine: Engine,
     pub mfc: BTreeMap<(Ipv4Addr, Ipv4Addr), MfcEntry>,
+    /// The kernel's packet counter of each entry: packets it forwarded since installed.
+    pub counters: BTreeMap<(Ipv4Addr, Ipv4Addr), u64>,
+    /// How many times each entry was installed afresh (not replaced).
+    pub installs: BTreeMap<(Ipv4Addr, Ipv4Addr), u32>,
     /// VIF -> link index.
     pub vifs: BTreeMap<VifId, usize>,
     pub cfgs: BTreeMap<VifId, VifConfig>,
@@ -64,6 +68,8 @@ impl Net {
                         ..Config::default()
                     }),
                     mfc: BTreeMap::new(),
+                    counters: BTreeMap::new(),
+                    installs: BTreeMap::new(),
                     vifs: BTreeMap::new(),
                     cfgs: BTreeMap::new(),
                 })
@@ -193,10 +199,19 @@ impl Net {
                                 (std::net::IpAddr::V4(s), std::net::IpAddr::V4(g)) => (s, g),
                                 _ => unreachable!(),
                             };
-                            n.mfc.insert(key, e);
+                            if n.mfc.insert(key, e).is_none() {
+                                *n.installs.entry(key).or_default() += 1;
+                                n.counters.insert(key, 0);
+                            }
                         }
                         MfcAction::Remove { source, group } => {
                             n.mfc.remove(&(source, group));
+                            n.counters.remove(&(source, group));
+                        }
+                        MfcAction::CheckCounters { source, group } => {
+                            let c = n.counters.get(&(source, group)).copied();
+                            let now = self.now;
+                            n.engine.handle_counters(now, source, group, c);
                         }
                     }
                 }
@@ -223,7 +238,9 @@ impl Net {
                 .iter()
                 .copied()
                 .filter(|&(m, v)| {
-                    m != from && (t.dst.is_multicast() || self.nodes[m].cfgs[&v].local == t.dst)
+                    m != from
+                        && (t.dst_v4().unwrap().is_multicast()
+                            || self.nodes[m].cfgs[&v].local == t.dst_v4().unwrap())
                 })
                 .collect();
             for (m, v) in targets {
@@ -294,6 +311,8 @@ impl Net {
             if e.iif() != VifIndex::Vif(vif) {
                 continue;
             }
+            *self.nodes[n].counters.entry((source, group)).or_default() += 1;
+            let e = &self.nodes[n].mfc[&(source, group)];
             for (oif, _) in e.oifs().iter() {
                 let ol = self.nodes[n].vifs[&VifId(oif)];
                 if !self.links[ol].up {
@@ -520,18 +539,19 @@ fn report(routes: &[(&str, u8)]) -> Body {
 }
 
 #[test]
-fn route_expires_after_140s_then_is_garbage_collected() {
+fn route_expires_after_200s_then_is_garbage_collected_at_340s() {
+    // mrouted's ROUTE_EXPIRE_TIME and ROUTE_DISCARD_TIME (the draft: 140 s and +120 s).
     let mut s = Solo::new();
     s.probe(0);
     s.feed(1, report(&[("203.0.113.0/24", 4)]));
     let r = s.e.route(net("203.0.113.0/24")).unwrap();
     assert_eq!((r.metric, r.gateway), (5, Some(ip("192.0.2.2"))));
     // The neighbour stays (probes) but stops reporting the route.
-    for t in (10..=140).step_by(10) {
+    for t in (10..=200).step_by(10) {
         s.probe(t);
     }
     assert_eq!(s.e.route(net("203.0.113.0/24")).unwrap().metric, 5);
-    s.e.handle_timeout(s.t(141));
+    s.e.handle_timeout(s.t(201));
     assert_eq!(s.e.route(net("203.0.113.0/24")).unwrap().metric, INFINITY);
     assert!(s.e.lookup(ip("203.0.113.7")).is_none());
     // The unreachable route is flashed at once with metric 32 on VIF 0 (the neighbour's).
@@ -547,11 +567,13 @@ fn route_expires_after_140s_then_is_garbage_collected() {
     assert!(flashed
         .iter()
         .any(|r| r.origin == net("203.0.113.0/24") && r.metric == INFINITY));
-    // Hold-down: deleted 120 s later.
-    s.probe(150);
-    s.e.handle_timeout(s.t(141 + 119));
+    // Hold-down: deleted 340 s after the last refresh.
+    for t in (210..=330).step_by(10) {
+        s.probe(t);
+    }
+    s.e.handle_timeout(s.t(340));
     assert!(s.e.route(net("203.0.113.0/24")).is_some());
-    s.e.handle_timeout(s.t(141 + 121));
+    s.e.handle_timeout(s.t(342));
     assert!(s.e.route(net("203.0.113.0/24")).is_none());
 }
 
@@ -559,17 +581,16 @@ fn route_expires_after_140s_then_is_garbage_collected() {
 fn metrics_poison_reverse_and_split_horizon_on_the_wire() {
     let mut s = Solo::new();
     s.probe(0);
-    s.feed(1, report(&[("203.0.113.0/24", 4)]));
-    for t in [10, 20, 30, 40, 50] {
-        s.probe(t);
-    }
     s.drain();
-    s.e.handle_timeout(s.t(60));
+    s.feed(1, report(&[("203.0.113.0/24", 4)]));
     let mut seen = BTreeMap::new();
-    for t in s.drain() {
-        if let Body::Report { routes } = Repr::parse(&t.payload).unwrap().body {
-            for r in routes {
-                seen.insert((t.vif().unwrap(), r.origin), r.metric);
+    for t in [10, 20, 30, 40, 50, 60] {
+        s.probe(t);
+        for t in s.drain() {
+            if let Body::Report { routes } = Repr::parse(&t.payload).unwrap().body {
+                for r in routes {
+                    seen.insert((t.vif().unwrap(), r.origin), r.metric);
+                }
             }
         }
     }
@@ -578,6 +599,9 @@ fn metrics_poison_reverse_and_split_horizon_on_the_wire() {
     // VIF 1 has no neighbour: no reports there.
     assert!(!seen.keys().any(|(v, _)| *v == VifId(1)));
     assert_eq!(seen.get(&(VifId(0), net("198.51.100.0/24"))), Some(&1));
+    // A connected subnet is not reported onto its own VIF (mrouted route.c), not even
+    // poisoned.
+    assert_eq!(seen.get(&(VifId(0), net("192.0.2.0/24"))), None);
 }
 
 #[test]
@@ -686,6 +710,9 @@ fn lan_with_two_routers_and_a_host() {
     assert!(net.queriers[&(1, net.vif(1, 3))].is_querier());
     assert!(!net.queriers[&(2, net.vif(2, 3))].is_querier());
     let (host, src) = (ip("198.18.3.100"), ip("198.18.0.10"));
+    // Past the first dependent confirmation: R1 floods R2 on the LAN no more (R2 never
+    // poison-reverses the source's route there: it does to U).
+    net.run_until(130);
     // Nobody listens yet: the LAN routers prune, U keeps the flow to itself.
     assert!(
         net.send_data(0, 0, src, G).len() == 2,
@@ -715,14 +742,14 @@ fn lan_with_two_routers_and_a_host() {
     );
     assert!(net.nodes[2].engine.flow(src, G).unwrap().pruned_upstream);
     // The host keeps answering general queries: still a member at 5 minutes.
-    for t in (60..=300).step_by(60) {
+    for t in (180..=420).step_by(60) {
         net.run_until(t);
         net.host_sends(3, host, wire::igmp::Repr::ReportV2 { group: G });
     }
     assert_eq!(net.send_data(0, 0, src, G), BTreeSet::from([1, 3]));
     // The host leaves: R1 queries the group twice, nobody answers, R1 prunes upstream.
     net.host_sends(3, host, wire::igmp::Repr::Leave { group: G });
-    net.run_until(303);
+    net.run_until(423);
     assert_eq!(net.nodes[1].engine.members(net.vif(1, 3)).count(), 0);
     assert_eq!(
         net.nodes[2].engine.members(net.vif(2, 3)).count(),
@@ -846,23 +873,20 @@ fn prune_lifetime_is_the_minimum_downstream() {
     net.run_until(30);
     let src = ip("198.18.0.10");
     net.send_data(0, 0, src, G);
-    // C prunes with the default lifetime; B forwards the prune with what is left of C's.
-    assert_eq!(prune_lifetimes(&net, 2), vec![7200]);
-    assert_eq!(prune_lifetimes(&net, 1), vec![7200]);
-    // Ten minutes later, traffic from a second group: C's prune goes out at once, B's
-    // (sent when C's arrives) carries the minimum of what it has received.
-    net.run_until(630);
-    let g2 = ip("225.1.2.4");
-    net.send_data(0, 0, src, g2);
-    assert_eq!(prune_lifetimes(&net, 1), vec![7200, 7200]);
-    // Prune state holds the entries past the cache lifetime, then everything expires and
-    // the next packet starts over.
-    net.run_until(30 + 7201);
+    // C prunes with the default lifetime jittered into [0.5, 1.5) of 7200 s (mrouted's
+    // JITTERED_VALUE); B forwards the prune with no more than what is left of C's.
+    let c = prune_lifetimes(&net, 2);
+    let b = prune_lifetimes(&net, 1);
+    assert_eq!((c.len(), b.len()), (1, 1));
+    assert!((3600..10800).contains(&c[0]), "{c:?}");
+    assert!(b[0] <= c[0] && b[0] > 5, "{b:?} {c:?}");
+    // Prune state holds the entries past the cache lifetime; when it is over and the
+    // counters stood still, everything goes and the next packet starts over.
+    net.run_until(30 + u64::from(c[0]) + 2 * 300 + 10);
     assert!(net.mfc(0, src, G).is_none());
     assert!(net.mfc(1, src, G).is_none());
-    assert!(net.mfc(0, src, g2).is_some(), "the later prune still holds");
     net.send_data(0, 0, src, G);
-    assert_eq!(prune_lifetimes(&net, 1).len(), 3);
+    assert_eq!(prune_lifetimes(&net, 1).len(), 2);
     assert!(net.mfc(0, src, G).unwrap().oifs().is_empty());
 }
 
@@ -1360,4 +1384,849 @@ fn other_major_versions_are_counted_never_fatal() {
     assert!(st.bad_version >= n, "{st:?}");
     assert_eq!(st.bad_version + st.malformed, 2 * n, "{st:?}");
     assert!(s.e.route(net("203.0.113.0/24")).is_none());
+}
+
+// ---- mrouted's rules (issue 17) ---------------------------------------------------------------
+
+const UP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+const DOWN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+impl Solo {
+    /// VIF 0 (192.0.2.1/24, downstream side) and VIF 1 (198.51.100.1/24, upstream side),
+    /// with their settings changed by `f0` and `f1`.
+    fn with(f0: impl Fn(&mut VifConfig), f1: impl Fn(&mut VifConfig)) -> Solo {
+        let t0 = Instant::now();
+        let mut e = Engine::new(Config::default());
+        let mut c0 = VifConfig::new(VifId(0), ip("192.0.2.1"), net("192.0.2.0/24"));
+        f0(&mut c0);
+        let mut c1 = VifConfig::new(VifId(1), ip("198.51.100.1"), net("198.51.100.0/24"));
+        f1(&mut c1);
+        e.add_vif(c0).unwrap();
+        e.add_vif(c1).unwrap();
+        e.interface_up(t0, VifId(0));
+        e.interface_up(t0, VifId(1));
+        Solo { e, t0 }
+    }
+
+    fn from(&mut self, s: u64, vif: VifId, src: Ipv4Addr, body: Body) {
+        let bytes = Repr::new(body).to_bytes().unwrap();
+        let t = self.t(s);
+        self.e.handle_timeout(t);
+        self.e.handle_packet(t, vif, src, &bytes);
+    }
+
+    /// The upstream neighbour 198.51.100.2 on VIF 1 probes (listing us) and reports
+    /// 203.0.113.0/24 at metric 1.
+    fn upstream(&mut self, s: u64) {
+        self.from(
+            s,
+            VifId(1),
+            UP,
+            Body::Probe {
+                generation_id: 9,
+                neighbors: vec![ip("198.51.100.1")],
+            },
+        );
+        self.from(s, VifId(1), UP, report(&[("203.0.113.0/24", 1)]));
+    }
+
+    fn sent(&mut self) -> Vec<(Transmit, Body)> {
+        self.drain()
+            .into_iter()
+            .map(|t| {
+                let b = Repr::parse(&t.payload).unwrap().body;
+                (t, b)
+            })
+            .collect()
+    }
+
+    fn mfc_actions(&mut self) -> Vec<MfcAction> {
+        std::iter::from_fn(|| self.e.poll_mfc()).collect()
+    }
+}
+
+fn prunes_in(sent: &[(Transmit, Body)]) -> Vec<(Ipv4Addr, Ipv4Addr, u32, Option<u8>)> {
+    sent.iter()
+        .filter_map(|(t, b)| match b {
+            Body::Prune {
+                source,
+                lifetime,
+                source_prefix,
+                ..
+            } => Some((t.dst_v4().unwrap(), *source, *lifetime, *source_prefix)),
+            _ => None,
+        })
+        .collect()
+}
+
+const SRC: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
+
+#[test]
+fn prune_names_the_origin_with_its_mask_and_a_jittered_lifetime() {
+    let mut s = Solo::new();
+    s.upstream(0);
+    s.drain();
+    // No member, no downstream router: the first packet is pruned upstream.
+    let t = s.t(1);
+    s.e.handle_data(t, VifId(1), SRC, G);
+    let p = prunes_in(&s.sent());
+    assert_eq!(p.len(), 1);
+    let (dst, source, lifetime, mask) = p[0];
+    assert_eq!((dst, source, mask), (UP, ip("203.0.113.0"), Some(24)));
+    assert!((3600..10800).contains(&lifetime), "{lifetime}");
+    assert_eq!(s.e.stats().prunes_sent, 1);
+}
+
+#[test]
+fn prune_lifetime_of_the_interface_is_honoured() {
+    // prune-lifetime 300 on the upstream VIF: [150, 450).
+    let mut lifetimes = BTreeSet::new();
+    for seed in 0..20u32 {
+        let t0 = Instant::now();
+        let mut e = Engine::new(Config {
+            generation_id: seed,
+            ..Config::default()
+        });
+        e.add_vif(VifConfig::new(
+            VifId(0),
+            ip("192.0.2.1"),
+            net("192.0.2.0/24"),
+        ))
+        .unwrap();
+        let mut up = VifConfig::new(VifId(1), ip("198.51.100.1"), net("198.51.100.0/24"));
+        up.prune_lifetime = Some(Duration::from_secs(300));
+        e.add_vif(up).unwrap();
+        e.interface_up(t0, VifId(0));
+        e.interface_up(t0, VifId(1));
+        let mut s = Solo { e, t0 };
+        s.upstream(0);
+        s.drain();
+        let t = s.t(1);
+        s.e.handle_data(t, VifId(1), SRC, G);
+        for (_, _, l, _) in prunes_in(&s.sent()) {
+            assert!((150..450).contains(&l), "{l}");
+            lifetimes.insert(l);
+        }
+    }
+    assert!(lifetimes.len() > 5, "jittered: {lifetimes:?}");
+}
+
+/// A downstream neighbour on VIF 0 that depends on us for 203.0.113.0/24, and a flow of
+/// SRC to G forwarded to it.
+fn solo_with_downstream(f0: impl Fn(&mut VifConfig), f1: impl Fn(&mut VifConfig)) -> Solo {
+    let mut s = Solo::with(f0, f1);
+    s.upstream(0);
+    s.probe(0);
+    s.feed(0, report(&[("203.0.113.0/24", 34)]));
+    let t = s.t(0);
+    s.e.handle_data(t, VifId(1), SRC, G);
+    assert!(s.e.flow(SRC, G).unwrap().oifs.contains(0));
+    s.drain();
+    s
+}
+
+fn prune(lifetime: u32) -> Body {
+    Body::Prune {
+        source: SRC,
+        group: G,
+        lifetime,
+        source_prefix: None,
+    }
+}
+
+#[test]
+fn prunes_of_five_seconds_or_less_are_ignored() {
+    let mut s = solo_with_downstream(|_| {}, |_| {});
+    s.feed(1, prune(5));
+    assert_eq!(s.e.stats().prunes_too_short, 1);
+    assert!(s.e.flow(SRC, G).unwrap().oifs.contains(0));
+    s.feed(1, prune(6));
+    assert!(s.e.flow(SRC, G).unwrap().oifs.is_empty());
+    assert_eq!(s.e.stats().prunes, 1);
+}
+
+#[test]
+fn prunes_from_a_router_that_is_not_a_child_are_ignored() {
+    let mut s = solo_with_downstream(|_| {}, |_| {});
+    // The upstream router prunes us on the parent VIF: not a child.
+    s.from(1, VifId(1), UP, prune(100));
+    assert_eq!(s.e.stats().prunes_not_child, 1);
+    assert!(s.e.flow(SRC, G).unwrap().oifs.contains(0));
+    // A third router on VIF 0 offers a better metric: it is the designated forwarder there,
+    // so VIF 0 is no longer our child, and a prune from there is not ours to take.
+    let other = ip("192.0.2.3");
+    s.from(
+        2,
+        VifId(0),
+        other,
+        Body::Probe {
+            generation_id: 3,
+            neighbors: vec![ip("192.0.2.1")],
+        },
+    );
+    s.from(2, VifId(0), other, report(&[("203.0.113.0/24", 1)]));
+    s.feed(3, prune(100));
+    assert_eq!(s.e.stats().prunes_not_child, 2);
+}
+
+#[test]
+fn prunes_for_a_scoped_group_are_ignored() {
+    let scoped = ip("239.1.1.1");
+    let mut s = Solo::with(|c| c.boundaries = vec![net("239.1.0.0/16")], |_| {});
+    s.upstream(0);
+    s.probe(0);
+    s.feed(0, report(&[("203.0.113.0/24", 34)]));
+    let t = s.t(0);
+    s.e.handle_data(t, VifId(1), SRC, scoped);
+    s.feed(
+        1,
+        Body::Prune {
+            source: SRC,
+            group: scoped,
+            lifetime: 100,
+            source_prefix: None,
+        },
+    );
+    assert_eq!(s.e.stats().prunes_scoped, 1);
+}
+
+#[test]
+fn lost_prunes_are_retransmitted_on_rexmit_prunes_vifs() {
+    for rexmit in [false, true] {
+        let mut s = Solo::with(|_| {}, |c| c.rexmit_prunes = rexmit);
+        s.upstream(0);
+        s.drain();
+        let t = s.t(1);
+        s.e.handle_data(t, VifId(1), SRC, G);
+        let first = prunes_in(&s.sent());
+        assert_eq!(first.len(), 1);
+        s.mfc_actions();
+        // A few seconds later the engine looks again (mrouted: a jittered 3 s): with
+        // rexmit-prunes it takes the kernel entry out, so that traffic still coming upcalls.
+        s.e.handle_timeout(s.t(6));
+        let removed = s
+            .mfc_actions()
+            .iter()
+            .any(|a| matches!(a, MfcAction::Remove { source, .. } if *source == SRC));
+        assert_eq!(removed, rexmit, "rexmit {rexmit}");
+        // Traffic still comes (the upstream router never got our prune).
+        let t = s.t(7);
+        s.e.handle_data(t, VifId(1), SRC, G);
+        let again = prunes_in(&s.sent());
+        if rexmit {
+            assert_eq!(again.len(), 1, "retransmitted");
+            // With what is left of the lifetime.
+            assert!(again[0].2 <= first[0].2 - 5 && again[0].2 >= first[0].2 - 7);
+            assert_eq!(s.e.stats().prunes_retransmitted, 1);
+        } else {
+            assert!(again.is_empty());
+        }
+    }
+}
+
+#[test]
+fn grafts_are_acknowledged_from_any_router() {
+    let mut s = Solo::new();
+    let stranger = ip("192.0.2.77");
+    s.from(
+        1,
+        VifId(0),
+        stranger,
+        Body::Graft {
+            source: ip("203.0.113.0"),
+            group: G,
+            source_prefix: None,
+        },
+    );
+    let acks: Vec<_> = s
+        .sent()
+        .into_iter()
+        .filter(|(_, b)| matches!(b, Body::GraftAck { .. }))
+        .map(|(t, _)| t.dst_v4().unwrap())
+        .collect();
+    assert_eq!(acks, vec![stranger]);
+    assert_eq!(s.e.stats().grafts_from_strangers, 1);
+}
+
+#[test]
+fn downstream_routers_are_flooded_until_they_fail_to_confirm() {
+    for noflood in [false, true] {
+        let mut s = Solo::with(|c| c.noflood = noflood, |_| {});
+        s.upstream(0);
+        // A two-way router on VIF 0 that never poison-reverses anything.
+        s.probe(0);
+        let t = s.t(1);
+        s.e.handle_data(t, VifId(1), SRC, G);
+        let forwarded = s.e.flow(SRC, G).unwrap().oifs.contains(0);
+        assert_eq!(forwarded, !noflood, "noflood {noflood}");
+        // Two report intervals without confirmation: it is dropped.
+        for t in (10..=250).step_by(10) {
+            s.probe(t);
+            s.upstream(t);
+            s.e.handle_data(s.t(t), VifId(1), SRC, G);
+        }
+        assert!(s.e.flow(SRC, G).unwrap().oifs.is_empty());
+        assert!(s
+            .e
+            .route(net("203.0.113.0/24"))
+            .unwrap()
+            .dependents
+            .is_empty());
+    }
+    // One that confirms by poison reverse stays a dependent.
+    let mut s = Solo::new();
+    s.upstream(0);
+    for t in (0..=250).step_by(10) {
+        s.probe(t);
+        s.upstream(t);
+        s.feed(t, report(&[("203.0.113.0/24", 34)]));
+    }
+    assert_eq!(
+        s.e.route(net("203.0.113.0/24")).unwrap().dependents,
+        vec![(VifId(0), DOWN)]
+    );
+}
+
+#[test]
+fn full_reports_are_paced_across_the_interval() {
+    let mut s = Solo::new();
+    s.probe(0);
+    // Upstream teaches us 10,000 routes.
+    s.from(
+        0,
+        VifId(1),
+        UP,
+        Body::Probe {
+            generation_id: 9,
+            neighbors: vec![ip("198.51.100.1")],
+        },
+    );
+    let routes: Vec<String> = (0..10_000u32)
+        .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
+        .collect();
+    for chunk in routes.chunks(50) {
+        let r: Vec<(&str, u8)> = chunk.iter().map(|o| (o.as_str(), 1)).collect();
+        s.from(0, VifId(1), UP, report(&r));
+    }
+    s.drain();
+    // Let the flash updates and the first cycle pass, then watch one whole cycle.
+    let up_probe = Body::Probe {
+        generation_id: 9,
+        neighbors: vec![ip("198.51.100.1")],
+    };
+    for t in 1..=120 {
+        s.probe(t);
+        s.from(t, VifId(1), UP, up_probe.clone());
+    }
+    s.drain();
+    let mut per_second = Vec::new();
+    let mut seen: BTreeMap<Ipv4Net, u32> = BTreeMap::new();
+    for t in 121..=180 {
+        s.probe(t);
+        s.from(t, VifId(1), UP, up_probe.clone());
+        let mut n = 0;
+        for (tx, b) in s.sent() {
+            if tx.vif().unwrap() != VifId(0) || tx.dst_v4().unwrap() != wire::ALL_DVMRP_ROUTERS {
+                continue;
+            }
+            if let Body::Report { routes } = b {
+                n += 1;
+                for r in routes {
+                    *seen.entry(r.origin).or_default() += 1;
+                }
+            }
+        }
+        per_second.push(n);
+    }
+    // Every route went out in the minute, and no second carried more than a few messages
+    // (10,003 routes / 60 s: about 167 routes, 3 chunks a second).
+    assert!(seen.len() >= 10_000, "{}", seen.len());
+    assert!(per_second.iter().all(|&n| n <= 6), "{per_second:?}");
+    assert!(
+        per_second.iter().filter(|&&n| n > 0).count() >= 50,
+        "{per_second:?}"
+    );
+}
+
+#[test]
+fn equal_metric_gateway_takes_over_after_140s_without_refresh() {
+    let mut s = Solo::new();
+    let a = ip("192.0.2.2");
+    let b = ip("192.0.2.3");
+    for n in [a, b] {
+        s.from(
+            0,
+            VifId(0),
+            n,
+            Body::Probe {
+                generation_id: 4,
+                neighbors: vec![ip("192.0.2.1")],
+            },
+        );
+    }
+    s.from(0, VifId(0), a, report(&[("203.0.113.0/24", 3)]));
+    // b reports the same metric: a keeps it (lower address).
+    for t in (10..=130).step_by(10) {
+        for n in [a, b] {
+            s.from(
+                t,
+                VifId(0),
+                n,
+                Body::Probe {
+                    generation_id: 4,
+                    neighbors: vec![ip("192.0.2.1")],
+                },
+            );
+        }
+        s.from(t, VifId(0), b, report(&[("203.0.113.0/24", 3)]));
+        assert_eq!(
+            s.e.route(net("203.0.113.0/24")).unwrap().gateway,
+            Some(a),
+            "at {t}"
+        );
+    }
+    // a has been silent about it for 140 s: b takes over at its next report.
+    s.from(141, VifId(0), b, report(&[("203.0.113.0/24", 3)]));
+    assert_eq!(s.e.route(net("203.0.113.0/24")).unwrap().gateway, Some(b));
+}
+
+#[test]
+fn a_probe_that_omits_us_is_forgiven_for_20s() {
+    let mut s = Solo::new();
+    s.probe(0);
+    let omit = Body::Probe {
+        generation_id: 7,
+        neighbors: vec![],
+    };
+    s.feed(10, omit.clone());
+    assert!(s.e.neighbors().all(|n| n.two_way), "10 s after it appeared");
+    s.feed(21, omit);
+    assert!(
+        s.e.neighbors().all(|n| !n.two_way),
+        "21 s after it appeared"
+    );
+}
+
+#[test]
+fn a_version_change_is_a_restart() {
+    let mut s = Solo::new();
+    s.probe(0);
+    let bytes = Repr {
+        capabilities: wire::dvmrp::Capabilities::MROUTED,
+        minor: 6,
+        major: 3,
+        body: Body::Probe {
+            generation_id: 7,
+            neighbors: vec![ip("192.0.2.1")],
+        },
+    }
+    .to_bytes()
+    .unwrap();
+    let t = s.t(5);
+    s.e.handle_packet(t, VifId(0), DOWN, &bytes);
+    assert_eq!(s.e.stats().neighbor_restarts, 1);
+}
+
+#[test]
+fn an_active_flow_survives_its_cache_lifetime_and_an_idle_one_goes() {
+    let mut net = line(2);
+    net.run_until(15);
+    // A member behind B.
+    let (now, v) = (net.now, net.vif(1, 1));
+    net.nodes[1].engine.local_membership(now, v, G, true);
+    let src = ip("198.18.0.10");
+    // A packet every 10 s for 1000 s: more than three cache lifetimes.
+    for t in (20..=1000).step_by(10) {
+        net.run_until(t);
+        assert!(net.send_data(0, 0, src, G).contains(&1), "at {t}");
+    }
+    for n in 0..2 {
+        assert_eq!(
+            net.nodes[n].installs[&(src, G)],
+            1,
+            "router {n} reinstalled"
+        );
+        assert!(net.nodes[n].engine.stats().flows_kept_active >= 3);
+    }
+    // Traffic stops: within two lifetimes (the counter moved in the first), it is gone.
+    net.run_until(1000 + 2 * 300 + 10);
+    assert!(net.mfc(0, src, G).is_none());
+    assert!(net.nodes[0].engine.flow(src, G).is_none());
+}
+
+#[test]
+fn counters_never_answered_count_as_idle() {
+    let mut s = Solo::new();
+    s.probe(0);
+    s.feed(0, report(&[("203.0.113.0/24", 34)]));
+    s.upstream(0);
+    let t = s.t(1);
+    s.e.handle_data(t, VifId(1), SRC, G);
+    s.mfc_actions();
+    for t in (10..=300).step_by(10) {
+        s.probe(t);
+        s.feed(t, report(&[("203.0.113.0/24", 34)]));
+        s.upstream(t);
+    }
+    s.mfc_actions();
+    s.e.handle_timeout(s.t(302));
+    assert!(s
+        .mfc_actions()
+        .iter()
+        .any(|a| matches!(a, MfcAction::CheckCounters { .. })));
+    // No answer: at the end of the next lifetime the flow goes.
+    for t in (310..=610).step_by(10) {
+        s.probe(t);
+        s.feed(t, report(&[("203.0.113.0/24", 34)]));
+        s.upstream(t);
+    }
+    assert!(s.e.flow(SRC, G).is_none());
+}
+
+#[test]
+fn advert_metric_is_added_to_what_we_report() {
+    let mut s = Solo::with(|c| c.advert_metric = 5, |_| {});
+    s.upstream(0);
+    s.probe(0);
+    let mut seen = BTreeMap::new();
+    for t in (0..=60).step_by(10) {
+        s.probe(t);
+        s.upstream(t);
+        for (tx, b) in s.sent() {
+            if let Body::Report { routes } = b {
+                for r in routes {
+                    seen.insert((tx.vif().unwrap(), r.origin), r.metric);
+                }
+            }
+        }
+    }
+    // Learnt at 2 (1 + the VIF metric), reported at 2 + 5 on VIF 0.
+    assert_eq!(seen.get(&(VifId(0), net("203.0.113.0/24"))), Some(&7));
+    assert_eq!(seen.get(&(VifId(0), net("198.51.100.0/24"))), Some(&6));
+}
+
+#[test]
+fn notransit_vifs_carry_no_transit_between_them() {
+    let mut s = Solo::with(|c| c.notransit = true, |c| c.notransit = true);
+    s.upstream(0);
+    s.probe(0);
+    let mut seen = BTreeMap::new();
+    for t in (0..=60).step_by(10) {
+        s.probe(t);
+        s.upstream(t);
+        s.feed(t, report(&[("203.0.113.0/24", 34)]));
+        for (tx, b) in s.sent() {
+            if let Body::Report { routes } = b {
+                for r in routes {
+                    seen.insert((tx.vif().unwrap(), r.origin), r.metric);
+                }
+            }
+        }
+    }
+    // Learnt on notransit VIF 1, reported unreachable on notransit VIF 0...
+    assert_eq!(
+        seen.get(&(VifId(0), net("203.0.113.0/24"))),
+        Some(&INFINITY)
+    );
+    // ...and the router there is no dependent, poison reverse or not.
+    assert!(s
+        .e
+        .route(net("203.0.113.0/24"))
+        .unwrap()
+        .dependents
+        .is_empty());
+    // Local subnets still go.
+    assert_eq!(seen.get(&(VifId(0), net("198.51.100.0/24"))), Some(&1));
+}
+
+#[test]
+fn deny_and_accept_filters_with_exact_and_bidir() {
+    let filter = |accept, routes: &[(&str, bool)], bidir| RouteFilter {
+        accept,
+        routes: routes.iter().map(|(r, e)| (net(r), *e)).collect(),
+        bidir,
+    };
+    // deny 203.0.113.0/24: the route is taken as unreachable.
+    let mut s = Solo::with(
+        |_| {},
+        |c| c.filter = Some(filter(false, &[("203.0.113.0/24", false)], false)),
+    );
+    s.upstream(0);
+    assert!(s.e.route(net("203.0.113.0/24")).is_none());
+    assert_eq!(s.e.stats().routes_filtered, 1);
+    // deny 203.0.0.0/16 (not exact) covers it; exact does not.
+    let mut s = Solo::with(
+        |_| {},
+        |c| c.filter = Some(filter(false, &[("203.0.0.0/16", false)], false)),
+    );
+    s.upstream(0);
+    assert!(s.e.route(net("203.0.113.0/24")).is_none());
+    let mut s = Solo::with(
+        |_| {},
+        |c| c.filter = Some(filter(false, &[("203.0.0.0/16", true)], false)),
+    );
+    s.upstream(0);
+    assert!(s.e.route(net("203.0.113.0/24")).is_some());
+    // accept only 198.18.0.0/15: the route is not in it.
+    let mut s = Solo::with(
+        |_| {},
+        |c| c.filter = Some(filter(true, &[("198.18.0.0/15", false)], false)),
+    );
+    s.upstream(0);
+    assert!(s.e.route(net("203.0.113.0/24")).is_none());
+    // bidir deny on VIF 0: learnt on VIF 1, but not reported on VIF 0.
+    let mut s = Solo::with(
+        |c| c.filter = Some(filter(false, &[("203.0.113.0/24", true)], true)),
+        |_| {},
+    );
+    s.upstream(0);
+    s.probe(0);
+    let mut reported = BTreeSet::new();
+    for t in (0..=60).step_by(10) {
+        s.probe(t);
+        s.upstream(t);
+        for (tx, b) in s.sent() {
+            if let (VifId(0), Body::Report { routes }) = (tx.vif().unwrap(), b) {
+                reported.extend(routes.iter().map(|r| r.origin));
+            }
+        }
+    }
+    assert!(s.e.route(net("203.0.113.0/24")).is_some());
+    assert!(!reported.contains(&net("203.0.113.0/24")));
+    assert!(reported.contains(&net("198.51.100.0/24")));
+}
+
+#[test]
+fn force_leaf_ignores_routers_and_sends_no_probes() {
+    let mut s = Solo::with(|c| c.force_leaf = true, |_| {});
+    assert!(!s.sent().iter().any(|(t, _)| t.vif().unwrap() == VifId(0)));
+    s.probe(1);
+    s.feed(1, report(&[("192.0.2.128/25", 1)]));
+    assert_eq!(s.e.neighbors().count(), 0);
+    assert!(s.e.stats().force_leaf_ignored >= 2);
+    s.e.handle_timeout(s.t(30));
+    assert!(!s.sent().iter().any(|(t, _)| t.vif().unwrap() == VifId(0)));
+}
+
+#[test]
+fn passive_waits_until_the_other_end_is_heard() {
+    let mut s = Solo::with(|c| c.passive = true, |_| {});
+    let probes_on_0 = |s: &mut Solo| {
+        s.sent()
+            .iter()
+            .filter(|(t, b)| t.vif().unwrap() == VifId(0) && matches!(b, Body::Probe { .. }))
+            .count()
+    };
+    assert_eq!(probes_on_0(&mut s), 0);
+    s.e.handle_timeout(s.t(25));
+    assert_eq!(probes_on_0(&mut s), 0, "quiet while alone");
+    // The other end speaks: we answer, and the adjacency comes up.
+    s.feed(
+        26,
+        Body::Probe {
+            generation_id: 7,
+            neighbors: vec![],
+        },
+    );
+    assert_eq!(probes_on_0(&mut s), 1);
+    s.probe(27);
+    assert!(s.e.neighbors().all(|n| n.two_way));
+    s.e.handle_timeout(s.t(40));
+    assert!(probes_on_0(&mut s) >= 1);
+}
+
+#[test]
+fn routers_that_cannot_prune_are_not_peered_with_unless_allowed() {
+    for allow in [false, true] {
+        let mut s = Solo::with(|c| c.allow_nonpruners = allow, |_| {});
+        let bytes = Repr {
+            capabilities: wire::dvmrp::Capabilities::GENID,
+            minor: 0xff,
+            major: 3,
+            body: Body::Probe {
+                generation_id: 7,
+                neighbors: vec![ip("192.0.2.1")],
+            },
+        }
+        .to_bytes()
+        .unwrap();
+        let t = s.t(1);
+        s.e.handle_packet(t, VifId(0), DOWN, &bytes);
+        s.feed(2, report(&[("192.0.2.128/25", 1)]));
+        assert_eq!(
+            s.e.route(net("192.0.2.128/25")).is_some(),
+            allow,
+            "allow-nonpruners {allow}"
+        );
+    }
+}
+
+#[test]
+fn blaster_reports_wait_and_are_taken_five_a_second() {
+    let mut s = Solo::with(|c| c.blaster = true, |_| {});
+    s.probe(0);
+    for i in 0..12u8 {
+        let o = format!("192.0.2.{}/32", 128 + i);
+        s.feed(0, report(&[(o.as_str(), 1)]));
+    }
+    assert_eq!(s.e.stats().blaster_queued, 12);
+    assert_eq!(s.e.route_count(), 2);
+    s.e.handle_timeout(s.t(5));
+    assert_eq!(s.e.route_count(), 2 + 5);
+    s.e.handle_timeout(s.t(6));
+    assert_eq!(s.e.route_count(), 2 + 10);
+    s.e.handle_timeout(s.t(7));
+    assert_eq!(s.e.route_count(), 2 + 12);
+}
+
+#[test]
+fn threshold_255_is_taken() {
+    let mut e = Engine::new(Config::default());
+    let mut c = VifConfig::new(VifId(0), ip("192.0.2.1"), net("192.0.2.0/24"));
+    c.threshold = 255;
+    e.add_vif(c).unwrap();
+    let mut c = VifConfig::new(VifId(1), ip("198.51.100.1"), net("198.51.100.0/24"));
+    c.threshold = 0;
+    assert!(e.add_vif(c).is_err());
+}
+
+#[test]
+fn mrinfo_answer_lists_every_vif_with_querier_and_leaf_flags() {
+    let mut s = Solo::new();
+    s.probe(0);
+    s.e.set_querier(VifId(1), true);
+    s.drain();
+    s.from(1, VifId(0), ip("192.0.2.99"), Body::AskNeighbors2);
+    let replies: Vec<_> = s
+        .sent()
+        .into_iter()
+        .filter_map(|(t, b)| match b {
+            Body::Neighbors2 { blocks } => Some((t.dst_v4().unwrap(), blocks)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies.len(), 1);
+    let (dst, blocks) = &replies[0];
+    assert_eq!(*dst, ip("192.0.2.99"));
+    assert_eq!(blocks.len(), 2);
+    use wire::dvmrp::neighbor_flags as nf;
+    assert_eq!(blocks[0].neighbors, vec![DOWN]);
+    assert_eq!(blocks[0].flags & (nf::LEAF | nf::QUERIER), 0);
+    // The leaf VIF is listed with neighbour 0.0.0.0, as mrinfo shows "(local)".
+    assert_eq!(blocks[1].local, ip("198.51.100.1"));
+    assert_eq!(blocks[1].neighbors, vec![Ipv4Addr::UNSPECIFIED]);
+    assert_eq!(
+        blocks[1].flags & (nf::LEAF | nf::QUERIER),
+        nf::LEAF | nf::QUERIER
+    );
+}
+
+#[test]
+fn mtrace_goes_hop_by_hop_to_the_source_and_back_to_the_requester() {
+    use crate::wire::mtrace::{self as mt, fwd};
+    let mut net = line(3);
+    net.run_until(30);
+    let receiver = ip("198.18.2.100");
+    let source = ip("198.18.0.10");
+    let mut q = mt::Query {
+        msg_type: mt::TYPE_QUERY,
+        max_hops: 32,
+        group: G,
+        source,
+        destination: receiver,
+        response_addr: receiver,
+        ttl_qid: 0,
+    };
+    q.set_ttl_qid(64, 0x12345);
+    let query = mt::Repr {
+        query: q,
+        blocks: Vec::new(),
+    }
+    .to_bytes()
+    .unwrap();
+    // The last hop (C) hears it on its stub, multicast to all routers.
+    let c = net.nodes[2]
+        .engine
+        .handle_mtrace(receiver, ip("224.0.0.2"), &query)
+        .expect("C answers");
+    assert_eq!(c.message.query.msg_type, mt::TYPE_QUERY);
+    assert_eq!(c.dst, net.addr(1, 4), "on to B");
+    assert_eq!(c.src, net.addr(2, 4));
+    // The same query again (another copy): ignored.
+    assert!(net.nodes[2]
+        .engine
+        .handle_mtrace(receiver, ip("224.0.0.2"), &query)
+        .is_none());
+    // B, then A.
+    let bytes = c.message.to_bytes().unwrap();
+    let b = net.nodes[1]
+        .engine
+        .handle_mtrace(c.src, c.dst, &bytes)
+        .unwrap();
+    assert_eq!(b.dst, net.addr(0, 3), "on to A");
+    let bytes = b.message.to_bytes().unwrap();
+    let a = net.nodes[0]
+        .engine
+        .handle_mtrace(b.src, b.dst, &bytes)
+        .unwrap();
+    assert_eq!(a.message.query.msg_type, mt::TYPE_RESPONSE);
+    assert_eq!(a.dst, receiver);
+    let hops: Vec<(Ipv4Addr, Ipv4Addr, Ipv4Addr, u8)> = a
+        .message
+        .blocks
+        .iter()
+        .map(|b| (b.in_addr, b.out_addr, b.prev_hop, b.fwd_code))
+        .collect();
+    assert_eq!(
+        hops,
+        vec![
+            (
+                net.addr(2, 4),
+                net.addr(2, 2),
+                net.addr(1, 4),
+                fwd::NO_ERROR
+            ),
+            (
+                net.addr(1, 3),
+                net.addr(1, 4),
+                net.addr(0, 3),
+                fwd::NO_ERROR
+            ),
+            (
+                net.addr(0, 0),
+                net.addr(0, 3),
+                Ipv4Addr::UNSPECIFIED,
+                fwd::NO_ERROR
+            ),
+        ]
+    );
+    assert!(a
+        .message
+        .blocks
+        .iter()
+        .all(|b| b.src_mask == 24 && b.protocol == mt::PROTO_DVMRP));
+    assert_eq!(a.counters.in_vif, Some(net.vif(0, 0)));
+    assert_eq!(a.counters.out_vif, Some(net.vif(0, 3)));
+    // No route to the source: the first router answers at once with NO_ROUTE.
+    q.source = ip("203.0.113.1");
+    q.set_ttl_qid(64, 0x777);
+    let bytes = mt::Repr {
+        query: q,
+        blocks: Vec::new(),
+    }
+    .to_bytes()
+    .unwrap();
+    let c_stub = net.addr(2, 2);
+    let r = net.nodes[2]
+        .engine
+        .handle_mtrace(receiver, c_stub, &bytes)
+        .unwrap();
+    assert_eq!(r.message.query.msg_type, mt::TYPE_RESPONSE);
+    assert_eq!(r.message.blocks[0].fwd_code, fwd::NO_ROUTE);
+    // Garbage is counted, not answered.
+    assert!(net.nodes[2]
+        .engine
+        .handle_mtrace(receiver, c_stub, &[0x1f; 30])
+        .is_none());
+    assert!(net.nodes[2].engine.stats().mtrace_dropped >= 2);
 }

@@ -59,6 +59,9 @@ pub struct QuerierConfig {
     pub query_response_interval: Duration,
     /// Max response time in group-specific queries and the interval between them.
     pub last_member_query_interval: Duration,
+    /// The other-querier-present interval when set (mrouted.conf `router-timeout`), else
+    /// derived from the other settings.
+    pub other_querier_present: Option<Duration>,
 }
 
 impl QuerierConfig {
@@ -71,6 +74,7 @@ impl QuerierConfig {
             query_interval: DEFAULT_QUERY_INTERVAL,
             query_response_interval: DEFAULT_QUERY_RESPONSE_INTERVAL,
             last_member_query_interval: DEFAULT_LAST_MEMBER_QUERY_INTERVAL,
+            other_querier_present: None,
         }
     }
 
@@ -84,10 +88,12 @@ impl QuerierConfig {
         self.query_interval * self.robustness() + self.query_response_interval
     }
 
-    /// Other querier present interval: robustness x query interval + half the query
-    /// response interval (RFC 2236 section 8.5: 255 s by default).
+    /// Other querier present interval: as set (`router-timeout`), else robustness x query
+    /// interval + half the query response interval (RFC 2236 section 8.5: 255 s by default).
     pub fn other_querier_present_interval(&self) -> Duration {
-        self.query_interval * self.robustness() + self.query_response_interval / 2
+        self.other_querier_present.unwrap_or_else(|| {
+            self.query_interval * self.robustness() + self.query_response_interval / 2
+        })
     }
 
     /// Startup query interval: a quarter of the query interval (RFC 2236 section 8.6).

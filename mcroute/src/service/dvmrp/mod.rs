@@ -45,7 +45,7 @@ use ipnet::{IpNet, Ipv4Net};
 
 use crate::config::mrouted::{self, IgmpVersion, InterfaceRef, TunnelRemote, VifState};
 use crate::ctl::{DvmrpRouteRow, DvmrpVifRow, MfcRow, NeighborRow, Request, Response, ShowWhat};
-use crate::engine::dvmrp::{Config, Engine, MfcAction, VifConfig, INFINITY};
+use crate::engine::dvmrp::{Config, Engine, MfcAction, RouteFilter, VifConfig, INFINITY};
 use crate::engine::igmp::{MembershipEvent, Querier, QuerierConfig, Version};
 use crate::engine::Transmit;
 use crate::error::Error;
@@ -53,6 +53,7 @@ use crate::model::{Family, Interface, VifId, VifIndex};
 use crate::platform::{IgmpPacket, IgmpSend, Incoming, Platform};
 use crate::router::{Router, RouterOptions, VifOptions};
 use crate::wire::dvmrp::{Capabilities, IGMP_TYPE_DVMRP};
+use crate::wire::mtrace;
 use crate::wire::{ALL_DVMRP_ROUTERS, ALL_IGMPV3_ROUTERS, ALL_ROUTERS};
 
 /// Log target of neighbour events (mrouted's `-d peers`).
@@ -136,8 +137,29 @@ pub struct VifPlan {
     pub boundaries: Vec<Ipv4Net>,
     /// More local subnets.
     pub altnets: Vec<Ipv4Net>,
-    /// No DVMRP here, IGMP only (`passive`).
+    /// `passive`: no probes until a neighbour is heard here.
     pub passive: bool,
+    /// `advert-metric`: added to the metrics reported here.
+    pub advert_metric: u8,
+    /// `noflood` (here or global).
+    pub noflood: bool,
+    /// `notransit`.
+    pub notransit: bool,
+    /// `blaster`.
+    pub blaster: bool,
+    /// `allow-nonpruners`.
+    pub allow_nonpruners: bool,
+    /// `rexmit-prunes` (global or here; phyints default off, tunnels on).
+    pub rexmit_prunes: bool,
+    /// `prune-lifetime` of this VIF, if given.
+    pub prune_lifetime: Option<Duration>,
+    /// `force-leaf`.
+    pub force_leaf: bool,
+    /// `accept`/`deny` route filter.
+    pub filter: Option<RouteFilter>,
+    /// `join-group`: groups the router joins on the interface itself (for IGMP-snooping
+    /// switches that would not otherwise send it the traffic).
+    pub join_groups: Vec<Ipv4Addr>,
     /// The far end, for a `tunnel` mapped onto an IP-in-IP interface.
     pub tunnel: Option<Ipv4Addr>,
     /// The IGMP querier settings.
@@ -291,6 +313,21 @@ pub fn plan(
         },
         router_alert: config.router_alert(),
     };
+    // Global `rexmit-prunes [on|off]` and `noflood` (mrouted cfparse.y: set on every
+    // phyint; tunnels retransmit unless `rexmit-prunes off`).
+    let global_rexmit = config.rexmit_prunes.map(|r| r.value);
+    let global_noflood = config.noflood.is_some();
+    let filter_of = |o: &mrouted::VifOptions| {
+        o.filter.as_ref().map(|f| RouteFilter {
+            accept: f.mode == mrouted::FilterMode::Accept,
+            routes: f
+                .routes
+                .iter()
+                .map(|r| (r.value.prefix, r.value.exact))
+                .collect(),
+            bidir: f.bidir.is_some(),
+        })
+    };
     if config.pruning.as_ref().is_some_and(|p| !p.value) {
         out.warnings
             .push("`pruning off` is no longer supported (as in mrouted): pruning stays on".into());
@@ -302,6 +339,8 @@ pub fn plan(
         query_interval: secs(config.igmp_query_interval()),
         query_response_interval: secs(config.igmp_query_response_interval()),
         last_member_query_interval: secs(config.igmp_query_last_member_interval()),
+        // mrouted's `router-timeout` is the IGMP other-querier-present interval.
+        other_querier_present: config.router_timeout.map(|t| secs(t.value)),
     };
     // mrouted's rate limit is parsed but no kernel applies it: one warning per statement.
     for (what, name, o) in config
@@ -407,11 +446,25 @@ pub fn plan(
             boundaries: Vec::new(),
             altnets: Vec::new(),
             passive: false,
+            advert_metric: 0,
+            noflood: global_noflood,
+            notransit: false,
+            blaster: false,
+            allow_nonpruners: false,
+            rexmit_prunes: global_rexmit.unwrap_or(false),
+            prune_lifetime: None,
+            force_leaf: false,
+            filter: None,
+            join_groups: Vec::new(),
             tunnel: None,
             igmp: igmp(local, None),
             static_groups: Vec::new(),
         };
         if let Some(p) = phyint {
+            apply_options(&mut v, &p.options);
+            v.filter = filter_of(&p.options);
+            v.force_leaf = p.force_leaf.is_some_and(|f| f.value);
+            v.join_groups = p.options.join_groups.iter().map(|g| g.value).collect();
             v.metric = p.options.metric();
             v.threshold = p.options.threshold();
             v.rate_limit = p.rate_limit();
@@ -495,10 +548,21 @@ pub fn plan(
             boundaries: Vec::new(),
             altnets: Vec::new(),
             passive: t.options.passive.is_some(),
+            advert_metric: 0,
+            noflood: global_noflood,
+            notransit: false,
+            blaster: false,
+            allow_nonpruners: false,
+            rexmit_prunes: global_rexmit.unwrap_or(true),
+            prune_lifetime: None,
+            force_leaf: false,
+            filter: filter_of(&t.options),
+            join_groups: Vec::new(),
             tunnel: Some(remote),
             igmp: igmp(local, None),
             static_groups: Vec::new(),
         };
+        apply_options(&mut v, &t.options);
         for b in &t.options.boundaries {
             v.boundaries.push(resolve(b)?);
         }
@@ -515,6 +579,19 @@ pub fn plan(
             .push("every VIF is a tunnel: more direct tunnels would do better".into());
     }
     Ok(out)
+}
+
+/// The VIF options phyints and tunnels share, onto a VIF's plan.
+fn apply_options(v: &mut VifPlan, o: &mrouted::VifOptions) {
+    v.advert_metric = o.advert_metric();
+    v.noflood |= o.noflood.is_some();
+    v.notransit = o.notransit.is_some();
+    v.blaster = o.blaster.is_some();
+    v.allow_nonpruners = o.allow_nonpruners.is_some();
+    if let Some(r) = o.rexmit_prunes {
+        v.rexmit_prunes = r.value;
+    }
+    v.prune_lifetime = o.prune_lifetime.map(|p| secs(p.value));
 }
 
 /// Why the service failed.
@@ -545,6 +622,8 @@ pub struct ServiceStats {
     pub ignored: u64,
     /// MFC changes the kernel refused.
     pub mfc_errors: u64,
+    /// mtrace messages for someone else that the kernel handed us (Router Alert), sent on.
+    pub mtrace_relayed: u64,
 }
 
 struct Slot {
@@ -611,11 +690,19 @@ impl<P: Platform> Service<P> {
             cfg.boundaries = vp.boundaries.clone();
             cfg.altnets = vp.altnets.clone();
             cfg.passive = vp.passive;
+            cfg.advert_metric = vp.advert_metric;
+            cfg.noflood = vp.noflood;
+            cfg.notransit = vp.notransit;
+            cfg.blaster = vp.blaster;
+            cfg.allow_nonpruners = vp.allow_nonpruners;
+            cfg.rexmit_prunes = vp.rexmit_prunes;
+            cfg.prune_lifetime = vp.prune_lifetime;
+            cfg.force_leaf = vp.force_leaf;
+            cfg.filter = vp.filter.clone();
             self.engine.add_vif(cfg)?;
-            let mut groups = vec![ALL_ROUTERS, ALL_IGMPV3_ROUTERS];
-            if !vp.passive {
-                groups.push(ALL_DVMRP_ROUTERS);
-            }
+            // A passive VIF listens for DVMRP too: it wakes up when it hears a neighbour.
+            let mut groups = vec![ALL_ROUTERS, ALL_IGMPV3_ROUTERS, ALL_DVMRP_ROUTERS];
+            groups.extend(vp.join_groups.iter().copied());
             let mut joined = Vec::new();
             for g in groups {
                 match self.router.join_on(vp.ifindex, g.into(), None) {
@@ -789,6 +876,13 @@ impl<P: Platform> Service<P> {
     /// A control packet read by the caller (or a test): dispatched by the VIF it arrived
     /// on to the DVMRP engine or the IGMP querier.
     pub fn handle_igmp(&mut self, now: Instant, p: &IgmpPacket) {
+        if matches!(
+            p.payload.first(),
+            Some(&(mtrace::TYPE_QUERY | mtrace::TYPE_RESPONSE))
+        ) {
+            self.handle_mtrace(now, p);
+            return;
+        }
         let vif = self.by_ifindex.get(&p.ifindex).copied().or_else(|| {
             // No interface given: the VIF whose subnet holds the source, as mrouted does.
             self.slots
@@ -796,11 +890,19 @@ impl<P: Platform> Service<P> {
                 .find(|(_, s)| s.plan.subnet.contains(&p.src) || s.plan.tunnel == Some(p.src))
                 .map(|(id, _)| *id)
         });
+        let ask_neighbors = p.payload.first() == Some(&IGMP_TYPE_DVMRP)
+            && p.payload.get(1) == Some(&crate::wire::dvmrp::code::ASK_NEIGHBORS2);
+        // mrinfo asks from anywhere, this host included: answer from the first VIF.
+        let vif = vif.or_else(|| {
+            ask_neighbors
+                .then(|| self.slots.keys().next().copied())
+                .flatten()
+        });
         let Some(vif) = vif else {
             self.stats.ignored += 1;
             return;
         };
-        if self.slots.values().any(|s| s.plan.local == p.src) {
+        if !ask_neighbors && self.slots.values().any(|s| s.plan.local == p.src) {
             self.stats.ignored += 1;
             return;
         }
@@ -823,17 +925,125 @@ impl<P: Platform> Service<P> {
         }
     }
 
+    /// An mtrace message (IGMP 0x1f or 0x1e). A Linux router whose socket did `MRT_INIT`
+    /// is handed every passing packet with the Router Alert option instead of forwarding
+    /// it: one addressed to someone else is sent on (without the option, so that the next
+    /// Linux router forwards it). Queries and requests for us go to the engine, and its
+    /// answer out with our block's counters filled in.
+    fn handle_mtrace(&mut self, now: Instant, p: &IgmpPacket) {
+        let ours = |a: Ipv4Addr, s: &Self| {
+            s.slots.values().any(|x| x.plan.local == a)
+                || s.router.interfaces().is_ok_and(|ifs| {
+                    ifs.iter().any(|i| {
+                        i.addrs
+                            .iter()
+                            .any(|n| matches!(n, IpNet::V4(n) if n.addr() == a))
+                    })
+                })
+        };
+        if !p.dst.is_multicast() && !ours(p.dst, self) {
+            if p.ttl > 1 {
+                self.stats.mtrace_relayed += 1;
+                log::debug!(target: LOG_PACKET, "mtrace from {} to {}: relayed", p.src, p.dst);
+                self.send_raw(0, p.src, p.dst, p.ttl - 1, false, &p.payload);
+            }
+            return;
+        }
+        if p.payload.first() != Some(&mtrace::TYPE_QUERY) {
+            // A response for a client on this host: its own socket has it.
+            return;
+        }
+        let Some(reply) = self.engine.handle_mtrace(p.src, p.dst, &p.payload) else {
+            return;
+        };
+        let mut msg = reply.message;
+        if let Some(b) = msg.blocks.last_mut() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            b.arrival = mtrace::ntp_short(t.as_secs(), t.subsec_micros());
+            if let Some(v) = reply.counters.in_vif {
+                if let Ok(c) = self.router.vif_counters(v.into()) {
+                    b.in_packets = c.in_packets as u32;
+                }
+            }
+            if let Some(v) = reply.counters.out_vif {
+                if let Ok(c) = self.router.vif_counters(v.into()) {
+                    b.out_packets = c.out_packets as u32;
+                }
+            }
+            if let Some((s, g)) = reply.counters.flow {
+                if let Ok(c) = self.router.route_counters(s.into(), g.into()) {
+                    b.sg_packets = c.packets as u32;
+                }
+            }
+        }
+        let Ok(bytes) = msg.to_bytes() else {
+            return;
+        };
+        let _ = now;
+        let ifindex = reply
+            .vif
+            .and_then(|v| self.slots.get(&v))
+            .map_or(0, |s| s.plan.ifindex);
+        log::debug!(
+            target: LOG_PACKET,
+            "mtrace for {} from {}: {} to {}",
+            msg.query.source,
+            msg.query.destination,
+            if msg.query.msg_type == mtrace::TYPE_QUERY { "request on" } else { "response" },
+            reply.dst
+        );
+        let multicast = reply.dst.is_multicast();
+        self.send_raw(
+            ifindex,
+            reply.src,
+            reply.dst,
+            reply.ttl,
+            multicast && self.plan.router_alert,
+            &bytes,
+        );
+    }
+
+    fn send_raw(
+        &mut self,
+        ifindex: u32,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ttl: u8,
+        router_alert: bool,
+        payload: &[u8],
+    ) {
+        match self.router.send_igmp(&IgmpSend {
+            ifindex,
+            src,
+            dst,
+            ttl,
+            router_alert,
+            payload,
+        }) {
+            Ok(()) => self.stats.sent += 1,
+            Err(e) => {
+                self.stats.send_errors += 1;
+                log::warn!(target: LOG_PACKET, "{e}");
+            }
+        }
+    }
+
     fn transmit(&mut self, vif: VifId, src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, payload: &[u8]) {
         let Some(slot) = self.slots.get(&vif) else {
             return;
         };
         let ifindex = slot.plan.ifindex;
+        // Router Alert on multicast only: a Linux router on the way hands a passing
+        // unicast packet with the option to its routing daemon instead of forwarding it
+        // (which is why mrouted's mtrace needs `no router-alert` through Linux routers).
         let r = self.router.send_igmp(&IgmpSend {
             ifindex,
             src,
             dst,
-            ttl,
-            router_alert: self.plan.router_alert,
+            ttl: if dst.is_multicast() { ttl } else { ttl.max(64) },
+            router_alert: self.plan.router_alert && dst.is_multicast(),
             payload,
         });
         match r {
@@ -890,6 +1100,10 @@ impl<P: Platform> Service<P> {
                 break;
             }
         }
+        for (id, s) in &self.slots {
+            self.engine
+                .set_querier(*id, s.plan.tunnel.is_none() && s.querier.is_querier());
+        }
         self.track_neighbors(now);
     }
 
@@ -907,6 +1121,15 @@ impl<P: Platform> Service<P> {
                     self.stats.mfc_errors += 1;
                     log::warn!(target: LOG_CACHE, "{err}");
                 }
+            }
+            MfcAction::CheckCounters { source, group } => {
+                let packets = self
+                    .router
+                    .route_counters(source.into(), group.into())
+                    .ok()
+                    .map(|c| c.packets);
+                log::debug!(target: LOG_CACHE, "({source}, {group}) lifetime over, {packets:?} packets");
+                self.engine.handle_counters(now, source, group, packets);
             }
             MfcAction::Remove { source, group } => {
                 log::debug!(target: LOG_CACHE, "remove ({source}, {group})");
@@ -1374,5 +1597,6 @@ pub use frontend::{debug_levels, debug_targets, plan_file, DEBUG_LEVELS, DEFAULT
 #[cfg(feature = "daemon")]
 pub use views::{debug_command, log_command};
 
+pub mod client;
 #[cfg(test)]
 mod tests;

@@ -314,3 +314,116 @@ fn fmt_origin_like_mrouted() {
     assert_eq!(fmt_origin(&n("0.0.0.0/0")), "0");
     assert_eq!(fmt_origin(&n("192.0.2.7/32")), "192.0.2.7");
 }
+
+/// Every mrouted.conf keyword reaches the engine or the querier (or warns where the kernel
+/// cannot do it).
+#[test]
+fn every_vif_keyword_is_applied() {
+    let k = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
+    let ifs = k.platform().interfaces().unwrap();
+    let p = plan(
+        &conf(
+            "router-timeout 300\n\
+             phyint a1 advert-metric 3 noflood notransit blaster allow-nonpruners \
+             prune-lifetime 600 rexmit-prunes force-leaf on join-group 239.1.2.3 \
+             deny 203.0.113.0/24 exact 10.0.0.0/8 bidir rate-limit 64 passive\n",
+        ),
+        &ifs,
+        &opts(),
+    )
+    .unwrap();
+    let v = &p.vifs[0];
+    assert_eq!(v.advert_metric, 3);
+    assert!(v.noflood && v.notransit && v.blaster && v.allow_nonpruners);
+    assert!(v.rexmit_prunes && v.force_leaf && v.passive);
+    assert_eq!(v.prune_lifetime, Some(Duration::from_secs(600)));
+    assert_eq!(v.join_groups, vec![Ipv4Addr::new(239, 1, 2, 3)]);
+    let f = v.filter.as_ref().unwrap();
+    assert!(!f.accept && f.bidir);
+    assert_eq!(
+        f.routes,
+        vec![
+            ("203.0.113.0/24".parse().unwrap(), true),
+            ("10.0.0.0/8".parse().unwrap(), false)
+        ]
+    );
+    assert_eq!(
+        v.igmp.other_querier_present_interval(),
+        Duration::from_secs(300)
+    );
+    // Linux has no VIF rate limit: a warning with the line, not silence.
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.starts_with("line 2: phyint a1: rate-limit 64")),
+        "{:?}",
+        p.warnings
+    );
+    // The other VIF keeps the defaults.
+    let w = &p.vifs[1];
+    assert_eq!(w.advert_metric, 0);
+    assert!(!w.noflood && !w.rexmit_prunes && !w.force_leaf && w.filter.is_none());
+    // router-timeout is global.
+    assert_eq!(
+        w.igmp.other_querier_present_interval(),
+        Duration::from_secs(300)
+    );
+    let p = plan(&conf(""), &ifs, &opts()).unwrap();
+    assert_eq!(
+        p.vifs[0].igmp.other_querier_present_interval(),
+        Duration::from_secs(255)
+    );
+}
+
+#[test]
+fn global_noflood_and_rexmit_prunes_reach_every_phyint() {
+    let k = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
+    let ifs = k.platform().interfaces().unwrap();
+    let p = plan(&conf("noflood\nrexmit-prunes\n"), &ifs, &opts()).unwrap();
+    assert!(p.vifs.iter().all(|v| v.noflood && v.rexmit_prunes));
+    // The per-interface setting wins over the global one.
+    let p = plan(
+        &conf("rexmit-prunes on\nphyint a2 rexmit-prunes off\n"),
+        &ifs,
+        &opts(),
+    )
+    .unwrap();
+    assert!(p.vifs[0].rexmit_prunes && !p.vifs[1].rexmit_prunes);
+    // Phyints do not retransmit prunes by default (tunnels do).
+    let p = plan(&conf(""), &ifs, &opts()).unwrap();
+    assert!(p.vifs.iter().all(|v| !v.rexmit_prunes && !v.noflood));
+}
+
+#[test]
+fn router_alert_off_and_threshold_255_reach_the_service() {
+    let k = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
+    let ifs = k.platform().interfaces().unwrap();
+    assert!(plan(&conf(""), &ifs, &opts()).unwrap().router_alert);
+    assert!(
+        !plan(&conf("router-alert off\n"), &ifs, &opts())
+            .unwrap()
+            .router_alert
+    );
+    let p = plan(&conf("phyint a1 threshold 255\n"), &ifs, &opts()).unwrap();
+    assert_eq!(p.vifs[0].threshold, 255);
+    // The engine takes it (it used to stop the daemon at start).
+    let s = Service::start(k.platform(), p, Instant::now()).unwrap();
+    assert!(s.engine().is_vif_active(VifId(0)));
+}
+
+#[test]
+fn join_group_is_joined_on_the_interface() {
+    let k = kernel(&[("a1", "192.0.2.1/24"), ("a2", "198.51.100.1/24")]);
+    let ifs = k.platform().interfaces().unwrap();
+    let p = plan(
+        &conf("phyint a1 join-group 239.1.2.3 passive\n"),
+        &ifs,
+        &opts(),
+    )
+    .unwrap();
+    let s = Service::start(k.platform(), p, Instant::now()).unwrap();
+    let joined = &s.slots[&VifId(0)].joined;
+    assert!(joined.contains(&Ipv4Addr::new(239, 1, 2, 3)), "{joined:?}");
+    // A passive VIF listens to DVMRP routers (it wakes up when it hears one).
+    assert!(joined.contains(&ALL_DVMRP_ROUTERS), "{joined:?}");
+}
