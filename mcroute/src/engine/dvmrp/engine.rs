@@ -2234,8 +2234,10 @@ impl Engine {
             message: msg,
             src: ip_src,
             dst: to,
+            // mrouted's mtrace on a little-endian host puts the response TTL in the last of
+            // the four bytes (a C bit-field), the draft in the first: take the larger.
             ttl: if multicast {
-                q.response_ttl().max(1)
+                q.response_ttl().max((q.ttl_qid & 0xff) as u8).max(1)
             } else {
                 64
             },
