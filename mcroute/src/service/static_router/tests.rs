@@ -29,8 +29,17 @@ fn drain(e: &mut StaticEngine, router: &mut Router<Fake>, now: Instant) -> Vec<A
     all
 }
 
-#[test]
-fn engine_actions_forward_packets_on_the_fake_kernel() {
+/// The fake kernel, Router and engine of [`engine_actions_forward_packets_on_the_fake_kernel`].
+struct Setup {
+    kernel: FakeKernel,
+    router: Router<Fake>,
+    e: StaticEngine,
+    t0: Instant,
+    ifs: [u32; 3],
+    config: StaticConfig,
+}
+
+fn setup() -> Setup {
     let kernel = FakeKernel::new();
     let a1 = kernel.add_interface("a1");
     let a2 = kernel.add_interface("a2");
@@ -54,7 +63,27 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
     };
     let actions = e.apply_config(t0, &config).unwrap();
     run(&mut router, actions);
+    Setup {
+        kernel,
+        router,
+        e,
+        t0,
+        ifs: [a1, a2, a3],
+        config,
+    }
+}
 
+#[test]
+fn engine_actions_forward_packets_on_the_fake_kernel() {
+    let mut s = setup();
+    static_and_learned_routes_forward(&mut s);
+    reload_and_flush_timer(&mut s);
+}
+
+/// The (S,G) rule, a (*,G) flow, a miss and an IPv6 flow on the fake kernel.
+fn static_and_learned_routes_forward(s: &mut Setup) {
+    let (kernel, router, e, t0) = (&s.kernel, &mut s.router, &mut s.e, s.t0);
+    let [a1, a2, a3] = s.ifs;
     // The (S,G) rule is in the kernel with the right slots and TTLs.
     let (v1, v2, v3) = (
         router.vif_by_name(Family::V4, "a1").unwrap().id,
@@ -79,7 +108,7 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
         Delivery::NoCache
     );
     assert_eq!(
-        drain(&mut e, &mut router, t0),
+        drain(e, router, t0),
         vec![
             add("198.51.100.7", "225.3.4.5", "a1", &[("a2", 1)]),
             install("198.51.100.7", "225.3.4.5")
@@ -94,7 +123,7 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
         kernel.receive(0, a1, ip("198.51.100.7"), ip("239.9.9.9"), 100),
         Delivery::NoCache
     );
-    drain(&mut e, &mut router, t0);
+    drain(e, router, t0);
     assert_eq!(
         kernel.receive(0, a1, ip("198.51.100.7"), ip("239.9.9.9"), 100),
         Delivery::Dropped
@@ -105,13 +134,19 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
         kernel.receive(0, a1, ip("2001:db8::7"), ip("ff0e::1:2"), 100),
         Delivery::NoCache
     );
-    drain(&mut e, &mut router, t0);
+    drain(e, router, t0);
     assert_eq!(
         kernel.receive(0, a1, ip("2001:db8::7"), ip("ff0e::1:2"), 100),
         Delivery::Forwarded(vec![a3])
     );
     assert_eq!(kernel.routes(Family::V6, 0).len(), 1);
+}
 
+/// A reload with fewer OIFs, the flush timer, and an empty configuration at the end.
+fn reload_and_flush_timer(s: &mut Setup) {
+    let (kernel, router, e, t0) = (&s.kernel, &mut s.router, &mut s.e, s.t0);
+    let [a1, a2, _] = s.ifs;
+    let config = &s.config;
     // Reload with fewer OIFs: replaced in place, counters kept, nothing else touched.
     let mut reloaded = config.clone();
     reloaded.routes[0] = rule("a1", Some("192.0.2.10"), "225.1.2.3", &["a2"]);
@@ -123,7 +158,7 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
             RELOAD
         ]
     );
-    run(&mut router, actions);
+    run(router, actions);
     assert_eq!(
         kernel.receive(0, a1, ip("192.0.2.10"), ip("225.1.2.3"), 100),
         Delivery::Forwarded(vec![a2])
@@ -152,7 +187,7 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
             remove("2001:db8::7", "ff0e::1:2", "a1"),
         ]
     );
-    run(&mut router, actions);
+    run(router, actions);
     assert_eq!(kernel.routes(Family::V4, 0).len(), 2);
     assert_eq!(kernel.routes(Family::V6, 0).len(), 0);
 
@@ -177,7 +212,7 @@ fn engine_actions_forward_packets_on_the_fake_kernel() {
 
     // An empty configuration takes everything away again.
     let actions = e.apply_config(t0, &StaticConfig::default()).unwrap();
-    run(&mut router, actions);
+    run(router, actions);
     assert!(kernel.routes(Family::V4, 0).is_empty());
     assert!(kernel.vifs(Family::V4, 0).is_empty());
     assert!(kernel.vifs(Family::V6, 0).is_empty());
