@@ -20,7 +20,7 @@ use mcroute::engine::mrdisc::MrdiscConfig;
 use mcroute::engine::static_routing::EngineOptions;
 use mcroute::platform::Native;
 use mcroute::service::static_router::{
-    check_file, read_config, reread_config, Control, StaticService,
+    check_file, read_config, reread_config, Control, LoadError, StaticService,
 };
 use mcroute::{Router, RouterOptions};
 
@@ -314,8 +314,9 @@ fn reload(o: &Opts, svc: &mut StaticService<Native>, keeper: Option<&mut Keeper>
         None => reread_config(&o.paths.config, !o.no_vifs, &mut FileSystem),
         Some(k) => match k.load() {
             Ok(t) => reread_config(&o.paths.config, !o.no_vifs, &mut Replay::new(t)),
-            Err(e) => Err(vec![format!(
-                "the keeper could not read the configuration: {e}"
+            Err(e) => Err(vec![LoadError::unreadable(
+                &o.paths.config,
+                &std::io::Error::other(format!("the keeper could not read it: {e}")),
             )]),
         },
     };
@@ -336,7 +337,7 @@ fn reload(o: &Opts, svc: &mut StaticService<Native>, keeper: Option<&mut Keeper>
 }
 
 /// Logs the errors of the configuration file and gives the exit code (78).
-fn config_errors(o: &Opts, errors: &[String]) -> u8 {
+fn config_errors(o: &Opts, errors: &[LoadError]) -> u8 {
     for e in errors {
         log::error!("{e}");
     }

@@ -11,7 +11,7 @@
 //! let router = Router::open(Native::new()?, RouterOptions::dual_stack())?;
 //! let mut svc = StaticService::new(router, EngineOptions::default());
 //! svc.refresh_interfaces(Instant::now())?;
-//! // Parse errors, then rule errors, each as `file:line:column: message`.
+//! // Parse errors, then rule errors, each at `file:line:column` ([`LoadError`]).
 //! let config = read_config("/etc/smcroute.conf".as_ref(), true).map_err(|e| e.join("\n"))?;
 //! svc.apply_loaded(Instant::now(), config).map_err(|e| e.join("\n"))?;
 //! loop {
@@ -85,31 +85,84 @@ pub struct LoadedConfig {
     join_spans: Vec<Span>,
 }
 
+/// A configuration error at its place: the file could not be read or parsed, or the
+/// static engine refuses a rule. `Display` gives `FILE:LINE:COLUMN: MESSAGE`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A read or parse error of smcroute.conf or one of its includes.
+    #[error(transparent)]
+    Parse(#[from] crate::config::ConfigError),
+    /// A rule the engine refuses, where it stands in the file.
+    #[error("{}: {}", RuleSite(.file.as_deref(), *.line, *.column, *.item), .error)]
+    Rule {
+        /// The file of the rule (`None` for a rule without a place in a file).
+        file: Option<PathBuf>,
+        /// Its line, from 1.
+        line: u32,
+        /// Its column, from 1.
+        column: u32,
+        /// Which rule.
+        item: ConfigItem,
+        /// What is wrong with it.
+        error: crate::engine::static_routing::RuleError,
+    },
+}
+
+impl LoadError {
+    /// The configuration at `path` could not be read (`error`), as a whole.
+    pub fn unreadable(path: &Path, error: &io::Error) -> LoadError {
+        LoadError::Parse(crate::config::ConfigError::new(
+            path,
+            0,
+            0,
+            crate::config::ErrorKind::Io {
+                path: path.to_path_buf(),
+                kind: error.kind(),
+                message: error.to_string(),
+            },
+        ))
+    }
+}
+
+/// Where a refused rule stands: `file:line:column`, or the rule's own name.
+struct RuleSite<'a>(Option<&'a Path>, u32, u32, ConfigItem);
+
+impl std::fmt::Display for RuleSite<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(file) => write!(f, "{}:{}:{}", file.display(), self.1, self.2),
+            None => write!(f, "{}", self.3),
+        }
+    }
+}
+
+/// Every error of a configuration, in file order.
+pub type LoadErrors = Vec<LoadError>;
+
 impl LoadedConfig {
-    /// The rule errors `errors`, each as `file:line:column: message`.
-    pub fn locate(&self, errors: &[crate::engine::static_routing::ConfigError]) -> Vec<String> {
-        errors
-            .iter()
-            .map(|e| format!("{}: {}", self.location(e.item), e.error))
-            .collect()
+    /// The engine's rule errors `errors`, each placed at its rule's file, line and column.
+    pub fn locate(&self, errors: &[crate::engine::static_routing::ConfigError]) -> LoadErrors {
+        errors.iter().map(|e| self.located(e)).collect()
     }
 
-    fn location(&self, item: ConfigItem) -> String {
-        let span = match item {
+    fn located(&self, e: &crate::engine::static_routing::ConfigError) -> LoadError {
+        let span = match e.item {
             ConfigItem::Phyint(i) => self.phyint_spans.get(i),
             ConfigItem::Route(i) => self.route_spans.get(i),
             ConfigItem::Join(i) => self.join_spans.get(i),
         };
-        match span {
-            Some(s) => {
-                let file = self
-                    .files
+        LoadError::Rule {
+            file: span.map(|s| {
+                self.files
                     .get(s.file.0 as usize)
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                format!("{file}:{}:{}", s.line, s.column)
-            }
-            None => item.to_string(),
+                    .cloned()
+                    .unwrap_or_default()
+            }),
+            line: span.map_or(0, |s| s.line),
+            column: span.map_or(0, |s| s.column),
+            item: e.item,
+            error: e.error.clone(),
         }
     }
 }
@@ -171,7 +224,7 @@ pub fn load_config<P: Platform>(
     path: &Path,
     default_enable: bool,
     service: &StaticService<P>,
-) -> std::result::Result<LoadedConfig, Vec<String>> {
+) -> std::result::Result<LoadedConfig, LoadErrors> {
     let cfg = read_config(path, default_enable)?;
     service
         .engine
@@ -181,14 +234,14 @@ pub fn load_config<P: Platform>(
 }
 
 /// Reads smcroute.conf at `path` with its includes, without checking the rules against the
-/// engine: parse errors only, as `file:line:column: message`. A missing file is an empty
+/// engine: parse errors only, at `file:line:column` ([`LoadError`]). A missing file is an empty
 /// configuration (`found` false). [`StaticService::apply_loaded`] checks and applies it,
 /// with the same located messages for rule errors; this pair is the daemon's fast path
 /// (one check, no copy of the rules).
 pub fn read_config(
     path: &Path,
     default_enable: bool,
-) -> std::result::Result<LoadedConfig, Vec<String>> {
+) -> std::result::Result<LoadedConfig, LoadErrors> {
     read(path, default_enable, true, &mut crate::config::FileSystem)
 }
 
@@ -201,19 +254,19 @@ pub fn reread_config(
     path: &Path,
     default_enable: bool,
     source: &mut dyn crate::config::Source,
-) -> std::result::Result<LoadedConfig, Vec<String>> {
+) -> std::result::Result<LoadedConfig, LoadErrors> {
     read(path, default_enable, false, source)
 }
 
 /// Reads `path` with its includes and turns it into the engine's state, every parse error
-/// as `file:line:column: message`. With `missing_ok`, a file that does not exist is an
+/// at `file:line:column` ([`LoadError`]). With `missing_ok`, a file that does not exist is an
 /// empty configuration.
 fn read(
     path: &Path,
     default_enable: bool,
     missing_ok: bool,
     source: &mut dyn crate::config::Source,
-) -> std::result::Result<LoadedConfig, Vec<String>> {
+) -> std::result::Result<LoadedConfig, LoadErrors> {
     let (loaded, errors) = conf::load_from(path, &parse_source_parallel, source);
     if missing_ok
         && errors.len() == 1
@@ -223,7 +276,7 @@ fn read(
         return Ok(LoadedConfig::default());
     }
     if !errors.is_empty() {
-        return Err(errors.iter().map(|e| e.to_string()).collect());
+        return Err(errors.into_iter().map(LoadError::Parse).collect());
     }
     let mut cfg = from_directives(loaded.directives, default_enable);
     cfg.found = true;
@@ -519,12 +572,12 @@ impl<P: Platform> StaticService<P> {
     }
 
     /// Checks and applies a configuration read by [`read_config`]; rule errors come back
-    /// as `file:line:column: message`, and then nothing changed.
+    /// at `file:line:column` ([`LoadError`]), and then nothing changed.
     pub fn apply_loaded(
         &mut self,
         now: Instant,
         mut loaded: LoadedConfig,
-    ) -> std::result::Result<usize, Vec<String>> {
+    ) -> std::result::Result<usize, LoadErrors> {
         let config = std::mem::take(&mut loaded.config);
         let applied = self.apply_moved(now, config).map_err(|e| loaded.locate(&e));
         drop(loaded);
@@ -782,11 +835,11 @@ impl<P: Platform> StaticService<P> {
 }
 
 /// Checks a configuration file without a kernel (`-F`): parse errors and rule errors
-/// (checked against the system's interfaces), as `file:line:column: message` lines.
+/// (checked against the system's interfaces), at `file:line:column` ([`LoadError`]) lines.
 pub fn check_file(
     path: &Path,
     default_enable: bool,
-) -> std::result::Result<LoadedConfig, Vec<String>> {
+) -> std::result::Result<LoadedConfig, LoadErrors> {
     let ifs = crate::platform::ifaddrs::list_interfaces().unwrap_or_default();
     let cfg = read(path, default_enable, false, &mut crate::config::FileSystem)?;
     crate::engine::static_routing::validate(&cfg.config, &ifs).map_err(|e| cfg.locate(&e))?;
