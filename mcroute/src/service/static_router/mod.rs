@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use std::time::Instant;
-//! use mcroute::service::static_router::{read_config, StaticService};
+//! use mcroute::service::static_router::{read_config, LoadError, StaticService};
 //! use mcroute::engine::static_routing::EngineOptions;
 //! use mcroute::{platform::Native, Router, RouterOptions};
 //!
@@ -12,8 +12,9 @@
 //! let mut svc = StaticService::new(router, EngineOptions::default());
 //! svc.refresh_interfaces(Instant::now())?;
 //! // Parse errors, then rule errors, each at `file:line:column` ([`LoadError`]).
-//! let config = read_config("/etc/smcroute.conf".as_ref(), true).map_err(|e| e.join("\n"))?;
-//! svc.apply_loaded(Instant::now(), config).map_err(|e| e.join("\n"))?;
+//! let lines = |e: Vec<LoadError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+//! let config = read_config("/etc/smcroute.conf".as_ref(), true).map_err(lines)?;
+//! svc.apply_loaded(Instant::now(), config).map_err(lines)?;
 //! loop {
 //!     // poll the Router's fd (svc.router().as_fd()) and the control socket, then:
 //!     svc.handle_upcalls(Instant::now())?;
