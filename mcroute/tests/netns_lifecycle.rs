@@ -5,64 +5,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use support::static_router::{start, Daemon};
 use support::*;
 
-fn static_router() -> PathBuf {
-    workspace_bin("static-router", true)
-}
-
-struct Daemon {
-    proc: NsProcess,
-    pidfile: PathBuf,
-    socket: PathBuf,
-}
-
-fn start(net: &Netns, dir: &TempDir, name: &str, extra: &[&str]) -> Daemon {
-    let conf = dir.path(&format!("{name}.conf"));
-    let pidfile = dir.path(&format!("{name}.pid"));
-    let socket = dir.path(&format!("{name}.sock"));
-    let mut args = vec![
-        "-n",
-        "-N",
-        "-l",
-        "debug",
-        "-f",
-        conf.to_str().unwrap(),
-        "-P",
-        pidfile.to_str().unwrap(),
-        "-u",
-        socket.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let log = dir.path(&format!("{name}.log"));
-    let proc = NsProcess::start(net, &static_router(), &args, &log);
-    Daemon {
-        proc,
-        pidfile,
-        socket,
-    }
-}
-
 impl Daemon {
-    fn pid(&self) -> u32 {
-        self.proc.child.id()
-    }
-
     fn wait_ready(&mut self) {
-        let pid = self.pid().to_string();
-        let mine = |p: &Path| std::fs::read_to_string(p).is_ok_and(|c| c.trim() == pid);
-        let ok = wait_until(Duration::from_secs(20), || {
-            mine(&self.pidfile) || matches!(self.proc.child.try_wait(), Ok(Some(_)))
-        });
-        assert!(
-            ok && mine(&self.pidfile),
-            "static-router did not become ready:\n{}",
-            self.proc.output()
-        );
+        self.wait_ready_within(Duration::from_secs(20));
     }
 
     /// Waits until the process catches SIGHUP and SIGTERM (its handlers are installed).

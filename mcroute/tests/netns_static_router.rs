@@ -5,67 +5,16 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use support::static_router::{start, static_router, Daemon};
 use support::*;
 
-fn static_router() -> PathBuf {
-    workspace_bin("static-router", true)
-}
-
-/// A running static-router in the router namespace of `net`, with its files in `dir`.
-struct Daemon {
-    proc: NsProcess,
-    pidfile: PathBuf,
-    socket: PathBuf,
-}
-
-fn start(net: &Netns, dir: &TempDir, name: &str, extra: &[&str]) -> Daemon {
-    let conf = dir.path(&format!("{name}.conf"));
-    let pidfile = dir.path(&format!("{name}.pid"));
-    let socket = dir.path(&format!("{name}.sock"));
-    let mut args = vec![
-        "-n",
-        "-N",
-        "-l",
-        "debug",
-        "-f",
-        conf.to_str().unwrap(),
-        "-P",
-        pidfile.to_str().unwrap(),
-        "-u",
-        socket.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let proc = NsProcess::start(
-        net,
-        &static_router(),
-        &args,
-        &dir.path(&format!("{name}.log")),
-    );
-    Daemon {
-        proc,
-        pidfile,
-        socket,
-    }
-}
-
 impl Daemon {
-    /// Waits for the PID file to hold this process's pid (`ip netns exec` execs the
-    /// daemon, so the child's pid is the daemon's; a stale file from a killed one is ignored).
+    /// Waits for the PID file to hold this process's pid.
     fn wait_ready(&mut self) {
-        let pid = self.proc.child.id().to_string();
-        let mine = |p: &std::path::Path| std::fs::read_to_string(p).is_ok_and(|c| c.trim() == pid);
-        let ok = wait_until(Duration::from_secs(10), || {
-            mine(&self.pidfile) || matches!(self.proc.child.try_wait(), Ok(Some(_)))
-        });
-        assert!(
-            ok && mine(&self.pidfile),
-            "static-router did not become ready:\n{}",
-            self.proc.output()
-        );
+        self.wait_ready_within(Duration::from_secs(10));
     }
 }
 

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod mrd;
+pub mod static_router;
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
